@@ -1,0 +1,121 @@
+//! Configuration of a [`CachedQuery`], set once on a consuming builder.
+
+use std::path::Path;
+use std::time::Duration;
+
+use polars::prelude::DataFrame;
+
+use super::CachedQuery;
+use crate::Result;
+use crate::dataset::{Dataset, LoadOptions};
+
+/// Builds a [`CachedQuery`]. Every setter names the limit it sets.
+///
+/// ```
+/// use std::time::Duration;
+/// use polars_query_cache::CachedQuery;
+///
+/// # let df = polars::df!("year" => [2023i64, 2024])?;
+/// let cache = CachedQuery::builder()
+///     .max_bytes(64 << 20)
+///     .time_to_live(Duration::from_secs(3600))
+///     .build_from_frame(df)?;
+/// assert_eq!(cache.cache_info().max_bytes, 64 << 20);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use]
+#[derive(Debug, Clone)]
+pub struct CachedQueryBuilder {
+    pub(crate) max_bytes: u64,
+    pub(crate) max_entry_bytes: Option<u64>,
+    pub(crate) time_to_live: Option<Duration>,
+    pub(crate) time_to_idle: Option<Duration>,
+    pub(crate) load_options: LoadOptions,
+    pub(crate) top_queries: usize,
+}
+
+impl Default for CachedQueryBuilder {
+    fn default() -> Self {
+        CachedQueryBuilder {
+            max_bytes: 512 << 20,
+            max_entry_bytes: None,
+            time_to_live: None,
+            time_to_idle: None,
+            load_options: LoadOptions::default(),
+            top_queries: 10,
+        }
+    }
+}
+
+impl CachedQueryBuilder {
+    /// The memory tier's budget in bytes, weighing each result by Polars'
+    /// `estimated_size` plus a small fixed overhead. The least valuable
+    /// entries (moka's TinyLFU) are evicted to stay under it.
+    ///
+    /// Default: 512 MiB.
+    pub fn max_bytes(mut self, bytes: u64) -> Self {
+        self.max_bytes = bytes;
+        self
+    }
+
+    /// The largest result kept in memory. A larger one is returned to the
+    /// caller but not stored, so one huge answer cannot flush the cache.
+    ///
+    /// Default: a quarter of [`max_bytes`](Self::max_bytes) (and never more
+    /// than 4 GiB, moka's per-entry limit).
+    pub fn max_entry_bytes(mut self, bytes: u64) -> Self {
+        self.max_entry_bytes = Some(bytes);
+        self
+    }
+
+    /// How long an entry lives after it is stored.
+    ///
+    /// Default: forever (until evicted, invalidated or the data changes).
+    pub fn time_to_live(mut self, ttl: Duration) -> Self {
+        self.time_to_live = Some(ttl);
+        self
+    }
+
+    /// How long an entry lives after it was last read.
+    ///
+    /// Default: forever.
+    pub fn time_to_idle(mut self, tti: Duration) -> Self {
+        self.time_to_idle = Some(tti);
+        self
+    }
+
+    /// How CSV files are read.
+    ///
+    /// Default: [`LoadOptions::default()`].
+    pub fn load_options(mut self, options: LoadOptions) -> Self {
+        self.load_options = options;
+        self
+    }
+
+    /// How many of the most-hit queries [`CacheInfo`](crate::CacheInfo)
+    /// lists.
+    ///
+    /// Default: 10.
+    pub fn top_queries(mut self, n: usize) -> Self {
+        self.top_queries = n;
+        self
+    }
+
+    /// Loads the CSV file at `path` and builds the cache over it.
+    pub fn build_from_csv(self, path: impl AsRef<Path>) -> Result<CachedQuery> {
+        let dataset = Dataset::from_csv(path, &self.load_options)?;
+        Ok(CachedQuery::new(self, dataset))
+    }
+
+    /// Builds the cache over a frame the caller already has.
+    pub fn build_from_frame(self, frame: DataFrame) -> Result<CachedQuery> {
+        let dataset = Dataset::from_frame(frame)?;
+        Ok(CachedQuery::new(self, dataset))
+    }
+
+    pub(crate) fn entry_cap(&self) -> u64 {
+        self.max_entry_bytes
+            .unwrap_or(self.max_bytes / 4)
+            .min(u64::from(u32::MAX))
+    }
+}

@@ -1,0 +1,475 @@
+//! [`CachedQuery`]: the memoizing layer between callers and the dataset.
+
+mod builder;
+mod entry;
+mod single_flight;
+mod stats;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use moka::notification::RemovalCause;
+use moka::sync::Cache;
+use parking_lot::{Mutex, RwLock};
+use polars::prelude::{DataFrame, LazyFrame};
+use rayon::prelude::*;
+use serde::Serialize;
+
+pub use builder::CachedQueryBuilder;
+pub use stats::{CacheInfo, QueryCount};
+
+use entry::Entry;
+use single_flight::{Flights, Role};
+use stats::{Counters, load, micros};
+
+use crate::dataset::{Dataset, Fingerprint, Origin};
+use crate::frame::{Frame, Source};
+use crate::normalize::{self, BuildPassThrough, KeyBody, Normalized, Projection, QueryKey};
+use crate::query::Query;
+use crate::{Error, Result, exec};
+
+type MemoryTier = Cache<QueryKey, Arc<Entry>, BuildPassThrough>;
+
+/// A dataset loaded once, and a cache of the answers to queries over it.
+///
+/// `CachedQuery` is `Send + Sync`: share one (in an `Arc`) between threads.
+/// Every method takes `&self`.
+///
+/// ```
+/// use polars_query_cache::{CachedQuery, Query, Source};
+///
+/// # let df = polars::df!("category" => ["Books", "Games", "Books"], "year" => [2023i64, 2024, 2024],
+/// #                      "revenue" => [10.0, 20.0, 30.0])?;
+/// let cache = CachedQuery::from_frame(df)?;
+/// let query = Query::new().eq("category", "Books").group_by(["year"]).sum("revenue");
+/// let first = cache.get(&query)?;
+/// let again = cache.get(&query)?;
+/// assert_eq!(first.source(), Source::Computed);
+/// assert_eq!(again.source(), Source::Memory);
+/// assert!(std::sync::Arc::ptr_eq(first.shared(), again.shared())); // no copy on a hit
+/// assert_eq!(cache.cache_info().computations, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct CachedQuery {
+    dataset: RwLock<Arc<Dataset>>,
+    memory: MemoryTier,
+    flights: Flights<Arc<Entry>>,
+    counters: Arc<Counters>,
+    config: CachedQueryBuilder,
+    refresh_lock: Mutex<()>,
+}
+
+/// What [`CachedQuery::prewarm`] did.
+#[derive(Debug, Default, Serialize)]
+pub struct PrewarmReport {
+    /// Queries given.
+    pub requested: usize,
+    /// Queries that were already cached.
+    pub already_cached: usize,
+    /// Queries computed now.
+    pub computed: usize,
+    /// Queries that failed, by position, with their error messages.
+    pub failed: Vec<(usize, String)>,
+    /// Wall time, in microseconds.
+    pub elapsed_us: u64,
+}
+
+/// What [`CachedQuery::refresh`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefreshOutcome {
+    /// The fingerprint before the refresh.
+    pub old: Fingerprint,
+    /// The fingerprint now.
+    pub new: Fingerprint,
+}
+
+impl RefreshOutcome {
+    /// Whether the data changed (and every old entry was dropped).
+    pub fn changed(&self) -> bool {
+        self.old != self.new
+    }
+}
+
+impl CachedQuery {
+    /// A builder to set limits and load options.
+    pub fn builder() -> CachedQueryBuilder {
+        CachedQueryBuilder::default()
+    }
+
+    /// Loads a CSV file with default options and limits.
+    pub fn from_csv(path: impl AsRef<Path>) -> Result<CachedQuery> {
+        CachedQuery::builder().build_from_csv(path)
+    }
+
+    /// Wraps a frame with default limits.
+    pub fn from_frame(frame: DataFrame) -> Result<CachedQuery> {
+        CachedQuery::builder().build_from_frame(frame)
+    }
+
+    pub(crate) fn new(config: CachedQueryBuilder, dataset: Dataset) -> CachedQuery {
+        let counters = Arc::new(Counters::default());
+        let listener_counters = Arc::clone(&counters);
+        let mut memory = Cache::builder()
+            .max_capacity(config.max_bytes)
+            .weigher(|_key: &QueryKey, entry: &Arc<Entry>| entry.weight())
+            .eviction_listener(move |_key, _entry, cause| match cause {
+                RemovalCause::Size => Counters::add(&listener_counters.evictions, 1),
+                RemovalCause::Expired => Counters::add(&listener_counters.expirations, 1),
+                RemovalCause::Explicit | RemovalCause::Replaced => {}
+            });
+        if let Some(ttl) = config.time_to_live {
+            memory = memory.time_to_live(ttl);
+        }
+        if let Some(tti) = config.time_to_idle {
+            memory = memory.time_to_idle(tti);
+        }
+        CachedQuery {
+            dataset: RwLock::new(Arc::new(dataset)),
+            memory: memory.build_with_hasher(BuildPassThrough),
+            flights: Flights::new(),
+            counters,
+            config,
+            refresh_lock: Mutex::new(()),
+        }
+    }
+
+    /// The current version of the dataset. Holding it keeps it alive: a
+    /// refresh swaps in a new one without disturbing its readers.
+    pub fn dataset(&self) -> Arc<Dataset> {
+        Arc::clone(&self.dataset.read())
+    }
+
+    /// Answers `query`, from the cache when it can.
+    ///
+    /// A hit costs a normalization and a lookup, and hands out the cached
+    /// frame itself (see [`Frame`]). On a miss, concurrent callers of the same
+    /// key wait for one computation.
+    pub fn get(&self, query: &Query) -> Result<Frame> {
+        let dataset = self.dataset();
+        let Normalized { key, projection } = normalize::normalize(query, &dataset)?;
+        self.lookup(&dataset, &key, &projection, |ds| match key.body() {
+            KeyBody::Query(q) => exec::execute(q, ds),
+            KeyBody::Memo { .. } => Err(Error::Compute(
+                "a query key names a memoized computation".to_owned(),
+            )),
+        })
+    }
+
+    /// Answers a query given in its JSON form.
+    pub fn get_json(&self, json: &str) -> Result<Frame> {
+        self.get(&Query::from_json(json)?)
+    }
+
+    /// Computes `query` without reading or writing any tier: for checks and
+    /// benchmarks. The statistics are not touched.
+    pub fn get_uncached(&self, query: &Query) -> Result<Frame> {
+        let dataset = self.dataset();
+        let Normalized { key, projection } = normalize::normalize(query, &dataset)?;
+        let Some(canonical) = key.query() else {
+            return Err(Error::Compute("not a query".to_owned()));
+        };
+        let frame = Arc::new(exec::execute(canonical, &dataset)?);
+        Frame::project(&frame, &projection, Source::Computed)
+    }
+
+    /// The Polars lazy plan the cache runs for `query` on a miss: what a
+    /// caller without the cache would run. Benchmarks use it as the baseline.
+    pub fn plan(&self, query: &Query) -> Result<LazyFrame> {
+        let dataset = self.dataset();
+        let normalized = normalize::normalize(query, &dataset)?;
+        match normalized.key.query() {
+            Some(canonical) => Ok(exec::plan(canonical, &dataset)),
+            None => Err(Error::Compute("not a query".to_owned())),
+        }
+    }
+
+    /// The canonical key of `query`: equal for every query with the same
+    /// answer on the current data.
+    pub fn key(&self, query: &Query) -> Result<QueryKey> {
+        Ok(normalize::normalize(query, &self.dataset())?.key)
+    }
+
+    /// Memoizes any computation over the dataset, the way Flask-Caching's
+    /// `@cache.memoize` does for a function: keyed on `name` plus `args`
+    /// serialized canonically (object keys sorted), stored in the same tiers
+    /// with the same limits, statistics and invalidation as queries. The
+    /// result is a whole frame.
+    ///
+    /// `compute` receives the current dataset's frame. Keep `name` unique per
+    /// function: two functions under one name would share entries.
+    ///
+    /// ```
+    /// use polars::prelude::*;
+    /// use polars_query_cache::CachedQuery;
+    ///
+    /// # let df = df!("category" => ["a", "b", "a"], "units" => [1i64, 2, 3])?;
+    /// let cache = CachedQuery::from_frame(df)?;
+    /// let top = |n: u32| {
+    ///     cache.memoize("top_units", &n, |df| {
+    ///         df.clone().lazy().sort(["units"], SortMultipleOptions::default().with_order_descending(true))
+    ///             .limit(n).collect()
+    ///     })
+    /// };
+    /// assert_eq!(top(2)?.height(), 2);
+    /// assert_eq!(top(2)?.source(), polars_query_cache::Source::Memory);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn memoize<A, F, E>(&self, name: &str, args: &A, compute: F) -> Result<Frame>
+    where
+        A: Serialize + ?Sized,
+        F: FnOnce(&DataFrame) -> Result<DataFrame, E>,
+        E: Into<Error>,
+    {
+        let dataset = self.dataset();
+        let key = self.memo_key(&dataset, name, args)?;
+        let projection = Projection {
+            columns: Vec::new(),
+            resort: None,
+            identity: true,
+        };
+        let mut compute = Some(compute);
+        self.lookup(&dataset, &key, &projection, |ds| match compute.take() {
+            Some(f) => f(ds.frame()).map_err(Into::into),
+            None => Err(Error::Compute("memoized function called twice".to_owned())),
+        })
+    }
+
+    fn memo_key<A: Serialize + ?Sized>(
+        &self,
+        dataset: &Dataset,
+        name: &str,
+        args: &A,
+    ) -> Result<QueryKey> {
+        let args = crate::memo::canonical_json(&serde_json::to_value(args)?);
+        Ok(QueryKey::new(
+            dataset.fingerprint(),
+            KeyBody::Memo {
+                name: name.to_owned(),
+                args,
+            },
+        ))
+    }
+
+    fn lookup(
+        &self,
+        dataset: &Arc<Dataset>,
+        key: &QueryKey,
+        projection: &Projection,
+        compute: impl FnOnce(&Dataset) -> Result<DataFrame>,
+    ) -> Result<Frame> {
+        if let Some(entry) = self.memory.get(key) {
+            self.count_hit(&entry);
+            return Frame::project(&entry.frame, projection, Source::Memory);
+        }
+        Counters::add(&self.counters.misses, 1);
+        let (result, role) = self.flights.run(key, || {
+            // A flight that finished just before this one began has stored
+            // its answer already: take it rather than compute again.
+            if let Some(entry) = self.memory.get(key) {
+                return Ok(entry);
+            }
+            self.compute(dataset, key, compute)
+        });
+        let entry = match result {
+            Ok(entry) => entry,
+            Err(e) => {
+                Counters::add(&self.counters.errors, u64::from(role == Role::Leader));
+                return Err(e);
+            }
+        };
+        let source = match role {
+            Role::Leader => Source::Computed,
+            Role::Follower => {
+                Counters::add(&self.counters.coalesced, 1);
+                Source::Coalesced
+            }
+        };
+        Frame::project(&entry.frame, projection, source)
+    }
+
+    fn count_hit(&self, entry: &Entry) {
+        Counters::add(&self.counters.hits, 1);
+        Counters::add(&self.counters.memory_hits, 1);
+        Counters::add(&entry.hits, 1);
+        Counters::add(&self.counters.saved_nanos, entry.cost.as_nanos() as u64);
+    }
+
+    fn compute(
+        &self,
+        dataset: &Dataset,
+        key: &QueryKey,
+        compute: impl FnOnce(&Dataset) -> Result<DataFrame>,
+    ) -> Result<Arc<Entry>> {
+        let started = Instant::now();
+        let frame = compute(dataset)?;
+        let cost = started.elapsed();
+        Counters::add(&self.counters.computations, 1);
+        Counters::add(&self.counters.compute_nanos, cost.as_nanos() as u64);
+        let entry = Arc::new(Entry::new(frame, cost));
+        if entry.bytes <= self.config.entry_cap() {
+            self.memory.insert(key.clone(), Arc::clone(&entry));
+        } else {
+            Counters::add(&self.counters.not_cached, 1);
+            tracing::debug!(bytes = entry.bytes, query = %key, "result over the per-entry cap: not cached");
+        }
+        Ok(entry)
+    }
+
+    /// Computes, in parallel, every query that is not cached yet, so the
+    /// first real requests are hits.
+    pub fn prewarm(&self, queries: &[Query]) -> PrewarmReport {
+        let started = Instant::now();
+        let outcomes: Vec<(usize, Result<Source>)> = queries
+            .par_iter()
+            .enumerate()
+            .map(|(i, q)| (i, self.get(q).map(|f| f.source())))
+            .collect();
+        let mut report = PrewarmReport {
+            requested: queries.len(),
+            ..PrewarmReport::default()
+        };
+        for (i, outcome) in outcomes {
+            match outcome {
+                Ok(Source::Computed) => report.computed += 1,
+                Ok(_) => report.already_cached += 1,
+                Err(e) => report.failed.push((i, e.to_string())),
+            }
+        }
+        report.elapsed_us = started.elapsed().as_micros() as u64;
+        report
+    }
+
+    /// Drops the entry of `query` (and so of every query equivalent to it).
+    /// Returns whether there was one.
+    pub fn invalidate(&self, query: &Query) -> Result<bool> {
+        let key = self.key(query)?;
+        Ok(self.memory.remove(&key).is_some())
+    }
+
+    /// Drops the entry of a memoized computation with these arguments.
+    pub fn invalidate_memoized<A: Serialize + ?Sized>(&self, name: &str, args: &A) -> Result<bool> {
+        let key = self.memo_key(&self.dataset(), name, args)?;
+        Ok(self.memory.remove(&key).is_some())
+    }
+
+    /// Drops every entry whose key satisfies `predicate`, for example every
+    /// query that filters on a column, or every call of a memoized function.
+    /// Returns how many were dropped.
+    ///
+    /// ```
+    /// use polars_query_cache::{CachedQuery, Query};
+    /// # let df = polars::df!("category" => ["a", "b"], "units" => [1i64, 2])?;
+    /// let cache = CachedQuery::from_frame(df)?;
+    /// cache.get(&Query::new().eq("category", "a").sum("units"))?;
+    /// cache.get(&Query::new().sum("units"))?;
+    /// let dropped = cache.invalidate_where(|key| key.query().is_some_and(|q| q.filters_on("category")));
+    /// assert_eq!(dropped, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn invalidate_where(&self, predicate: impl Fn(&QueryKey) -> bool) -> usize {
+        let doomed: Vec<Arc<QueryKey>> = self
+            .memory
+            .iter()
+            .filter(|(key, _)| predicate(key))
+            .map(|(key, _)| key)
+            .collect();
+        doomed
+            .iter()
+            .filter(|key| self.memory.remove(key.as_ref()).is_some())
+            .count()
+    }
+
+    /// Drops every entry. The statistics are kept; see
+    /// [`reset_stats`](Self::reset_stats).
+    pub fn clear(&self) {
+        self.memory.invalidate_all();
+        self.memory.run_pending_tasks();
+    }
+
+    /// Sets every counter back to zero.
+    pub fn reset_stats(&self) {
+        self.counters.reset();
+    }
+
+    /// Re-reads the CSV file the cache was built from. When its content (or
+    /// nothing at all) changed, the new version is swapped in and every
+    /// entry of the old one is dropped; requests already running on the old
+    /// version finish on it, and their answers can never be served for the
+    /// new one (the fingerprint is part of every key).
+    ///
+    /// A cache built from a frame has nothing to re-read: the outcome says
+    /// nothing changed.
+    pub fn refresh(&self) -> Result<RefreshOutcome> {
+        let _one_at_a_time = self.refresh_lock.lock();
+        let current = self.dataset();
+        let old = current.fingerprint();
+        let Origin::Csv { path, options } = current.origin() else {
+            return Ok(RefreshOutcome { old, new: old });
+        };
+        let fresh = Dataset::from_csv(path, options)?;
+        let new = fresh.fingerprint();
+        if new != old {
+            *self.dataset.write() = Arc::new(fresh);
+            self.invalidate_where(|key| key.dataset() != new);
+            tracing::info!(%old, %new, "dataset changed; old entries dropped");
+        }
+        Ok(RefreshOutcome { old, new })
+    }
+
+    /// A snapshot of the statistics.
+    pub fn cache_info(&self) -> CacheInfo {
+        self.memory.run_pending_tasks();
+        let c = &self.counters;
+        let (hits, misses) = (load(&c.hits), load(&c.misses));
+        let mut top: Vec<QueryCount> = self
+            .memory
+            .iter()
+            .map(|(key, entry)| QueryCount {
+                query: key.to_string(),
+                hits: load(&entry.hits),
+                compute_time_us: entry.cost.as_micros() as u64,
+                bytes: entry.bytes,
+            })
+            .filter(|q| q.hits > 0)
+            .collect();
+        top.sort_by(|a, b| b.hits.cmp(&a.hits).then_with(|| a.query.cmp(&b.query)));
+        top.truncate(self.config.top_queries);
+        CacheInfo {
+            hits,
+            misses,
+            computations: load(&c.computations),
+            memory_hits: load(&c.memory_hits),
+            coalesced: load(&c.coalesced),
+            errors: load(&c.errors),
+            not_cached: load(&c.not_cached),
+            entries: self.memory.entry_count(),
+            bytes: self.memory.weighted_size(),
+            max_bytes: self.config.max_bytes,
+            evictions: load(&c.evictions),
+            expirations: load(&c.expirations),
+            compute_time_us: micros(load(&c.compute_nanos)),
+            time_saved_us: micros(load(&c.saved_nanos)),
+            hit_ratio: if hits + misses == 0 {
+                0.0
+            } else {
+                hits as f64 / (hits + misses) as f64
+            },
+            top_queries: top,
+        }
+    }
+
+    /// The configured time to live, if any.
+    pub fn time_to_live(&self) -> Option<Duration> {
+        self.config.time_to_live
+    }
+}
+
+impl std::fmt::Debug for CachedQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachedQuery")
+            .field("dataset", &self.dataset().fingerprint())
+            .field("entries", &self.memory.entry_count())
+            .finish()
+    }
+}

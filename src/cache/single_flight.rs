@@ -1,0 +1,97 @@
+//! Concurrent misses on one key compute once.
+//!
+//! The first caller of a key becomes its leader and computes; callers that
+//! arrive while it runs wait on the same flight and receive its result (or a
+//! copy of its error). No lock is held while computing, and only the miss
+//! path touches this: hits never see it.
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::normalize::{BuildPassThrough, QueryKey};
+use crate::{Error, Result};
+
+type Outcome<T> = Option<Result<T, Error>>;
+
+struct Flight<T> {
+    outcome: Mutex<Outcome<T>>,
+    done: Condvar,
+}
+
+/// The flights in progress, one per key.
+pub(crate) struct Flights<T> {
+    inflight: Mutex<HashMap<QueryKey, Arc<Flight<T>>, BuildPassThrough>>,
+}
+
+/// Whether this caller ran the work or waited for another's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    Leader,
+    Follower,
+}
+
+impl<T: Clone> Flights<T> {
+    pub(crate) fn new() -> Self {
+        Flights {
+            inflight: Mutex::new(HashMap::default()),
+        }
+    }
+
+    /// Runs `work` for `key` unless a flight for it is already under way, in
+    /// which case waits for that one's outcome.
+    pub(crate) fn run(
+        &self,
+        key: &QueryKey,
+        work: impl FnOnce() -> Result<T>,
+    ) -> (Result<T>, Role) {
+        let (flight, role) = {
+            let mut map = self.inflight.lock();
+            match map.get(key) {
+                Some(flight) => (Arc::clone(flight), Role::Follower),
+                None => {
+                    let flight = Arc::new(Flight {
+                        outcome: Mutex::new(None),
+                        done: Condvar::new(),
+                    });
+                    map.insert(key.clone(), Arc::clone(&flight));
+                    (flight, Role::Leader)
+                }
+            }
+        };
+        if role == Role::Follower {
+            let mut outcome = flight.outcome.lock();
+            while outcome.is_none() {
+                flight.done.wait(&mut outcome);
+            }
+            let result = match outcome.as_ref() {
+                Some(Ok(value)) => Ok(value.clone()),
+                Some(Err(e)) => Err(e.duplicate()),
+                None => Err(Error::Compute("the computing caller vanished".to_owned())),
+            };
+            return (result, role);
+        }
+        // A panic in Polars or in a memoized function must not leave the
+        // followers waiting forever, nor unwind into the caller.
+        let result = catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_owned());
+            Err(Error::Compute(format!(
+                "the computation panicked: {message}"
+            )))
+        });
+        let shared = match &result {
+            Ok(value) => Ok(value.clone()),
+            Err(e) => Err(e.duplicate()),
+        };
+        *flight.outcome.lock() = Some(shared);
+        self.inflight.lock().remove(key);
+        flight.done.notify_all();
+        (result, role)
+    }
+}

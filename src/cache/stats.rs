@@ -1,0 +1,130 @@
+//! Hit / miss statistics, in the spirit of `functools.lru_cache`'s
+//! `cache_info()`, with the figures a tiered cache of frames needs.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// Counters updated on every request; cheap enough for the hit path
+/// (relaxed atomics).
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) hits: AtomicU64,
+    pub(crate) memory_hits: AtomicU64,
+    pub(crate) misses: AtomicU64,
+    pub(crate) coalesced: AtomicU64,
+    pub(crate) computations: AtomicU64,
+    pub(crate) errors: AtomicU64,
+    pub(crate) not_cached: AtomicU64,
+    pub(crate) evictions: AtomicU64,
+    pub(crate) expirations: AtomicU64,
+    pub(crate) compute_nanos: AtomicU64,
+    pub(crate) saved_nanos: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Relaxed);
+    }
+
+    pub(crate) fn reset(&self) {
+        for c in [
+            &self.hits,
+            &self.memory_hits,
+            &self.misses,
+            &self.coalesced,
+            &self.computations,
+            &self.errors,
+            &self.not_cached,
+            &self.evictions,
+            &self.expirations,
+            &self.compute_nanos,
+            &self.saved_nanos,
+        ] {
+            c.store(0, Relaxed);
+        }
+    }
+}
+
+/// A snapshot of the cache's statistics.
+///
+/// `hits + misses` is the number of requests answered (or failed after the
+/// lookup). A miss either ran a computation or waited for the one another
+/// caller was running for the same key (`coalesced`), so
+/// `computations <= misses`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CacheInfo {
+    /// Requests answered from a cache tier.
+    pub hits: u64,
+    /// Requests no tier could answer.
+    pub misses: u64,
+    /// Computations run (each a scan of the dataset or a memoized function).
+    pub computations: u64,
+    /// Hits answered by the memory tier.
+    pub memory_hits: u64,
+    /// Misses answered by a computation another caller was already running.
+    pub coalesced: u64,
+    /// Computations that failed (their error went to every waiting caller).
+    pub errors: u64,
+    /// Results returned but not stored, being over the per-entry byte cap.
+    pub not_cached: u64,
+    /// Entries in the memory tier.
+    pub entries: u64,
+    /// Estimated bytes held by the memory tier.
+    pub bytes: u64,
+    /// The memory tier's byte budget.
+    pub max_bytes: u64,
+    /// Entries removed to stay within the byte budget.
+    pub evictions: u64,
+    /// Entries removed because their time to live or to idle ran out.
+    pub expirations: u64,
+    /// Total time spent computing, in microseconds.
+    pub compute_time_us: u64,
+    /// Computing time the hits avoided (the cost of each hit entry's
+    /// computation, summed), in microseconds.
+    pub time_saved_us: u64,
+    /// The fraction of requests that were hits (0 when there were none).
+    pub hit_ratio: f64,
+    /// The most-hit entries currently in memory, most hits first.
+    pub top_queries: Vec<QueryCount>,
+}
+
+impl CacheInfo {
+    /// Total time spent computing.
+    pub fn compute_time(&self) -> Duration {
+        Duration::from_micros(self.compute_time_us)
+    }
+
+    /// Computing time the hits avoided.
+    pub fn time_saved(&self) -> Duration {
+        Duration::from_micros(self.time_saved_us)
+    }
+
+    /// The statistics as JSON, the form of `pqc --stats` and `/api/stats`.
+    pub fn to_json(&self) -> String {
+        // Numbers and strings only: serializing cannot fail.
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+/// How often one cached entry was hit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueryCount {
+    /// The canonical query, in SQL words.
+    pub query: String,
+    /// Hits since the entry was stored.
+    pub hits: u64,
+    /// What computing it cost, in microseconds.
+    pub compute_time_us: u64,
+    /// Its estimated size in bytes.
+    pub bytes: u64,
+}
+
+pub(crate) fn micros(nanos: u64) -> u64 {
+    nanos / 1_000
+}
+
+pub(crate) fn load(counter: &AtomicU64) -> u64 {
+    counter.load(Relaxed)
+}

@@ -1,0 +1,136 @@
+//! Finds the line of the first malformed record, for error messages.
+//!
+//! Polars reports what is wrong but not always where; this pass runs only
+//! after a load failed, so it is written for clarity, not speed.
+
+use super::{ColumnType, LoadOptions};
+
+/// The first problem found: its 1-based line and a description.
+pub(crate) fn first_bad_record(bytes: &[u8], options: &LoadOptions) -> Option<(u64, String)> {
+    let mut records = Records::new(bytes, options);
+    let (_, header) = records.next()?;
+    let width = header.len();
+    let typed: Vec<(usize, ColumnType, String)> = if options.has_header {
+        options
+            .column_types
+            .iter()
+            .filter_map(|(name, ty)| {
+                let idx = header.iter().position(|h| h == name)?;
+                Some((idx, *ty, name.clone()))
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if !options.has_header {
+        // The first line was a record too; it defines the width.
+        records = Records::new(bytes, options);
+    }
+    for (line, fields) in records {
+        if fields.len() == 1 && fields[0].is_empty() {
+            continue; // a blank line
+        }
+        if fields.len() != width {
+            return Some((
+                line,
+                format!("expected {width} fields, found {}", fields.len()),
+            ));
+        }
+        for (idx, ty, name) in &typed {
+            let cell = fields[*idx].trim();
+            if cell.is_empty() || options.null_values.iter().any(|n| n == cell) {
+                continue;
+            }
+            if !parses_as(cell, *ty) {
+                return Some((
+                    line,
+                    format!(
+                        "value {cell:?} in column `{name}` is not {}",
+                        type_words(*ty)
+                    ),
+                ));
+            }
+        }
+    }
+    None
+}
+
+fn parses_as(cell: &str, ty: ColumnType) -> bool {
+    match ty {
+        ColumnType::Int => cell.parse::<i64>().is_ok(),
+        ColumnType::Float => cell.parse::<f64>().is_ok(),
+        ColumnType::Bool => cell.eq_ignore_ascii_case("true") || cell.eq_ignore_ascii_case("false"),
+        ColumnType::Date => chrono::NaiveDate::parse_from_str(cell, "%Y-%m-%d").is_ok(),
+        ColumnType::Str | ColumnType::Categorical => true,
+    }
+}
+
+fn type_words(ty: ColumnType) -> &'static str {
+    match ty {
+        ColumnType::Int => "an integer",
+        ColumnType::Float => "a number",
+        ColumnType::Bool => "true or false",
+        ColumnType::Date => "a date (YYYY-MM-DD)",
+        ColumnType::Str | ColumnType::Categorical => "text",
+    }
+}
+
+/// CSV records with the line each starts on.
+struct Records<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    line: u64,
+    delimiter: u8,
+    quote: Option<u8>,
+}
+
+impl<'a> Records<'a> {
+    fn new(bytes: &'a [u8], options: &LoadOptions) -> Self {
+        Records {
+            bytes,
+            pos: 0,
+            line: 1,
+            delimiter: options.delimiter,
+            quote: options.quote_char,
+        }
+    }
+}
+
+impl Iterator for Records<'_> {
+    type Item = (u64, Vec<String>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.pos >= self.bytes.len() {
+            return None;
+        }
+        let start_line = self.line;
+        let mut fields = Vec::new();
+        let mut field = Vec::new();
+        let mut in_quotes = false;
+        while self.pos < self.bytes.len() {
+            let b = self.bytes[self.pos];
+            self.pos += 1;
+            if Some(b) == self.quote {
+                if in_quotes && self.bytes.get(self.pos) == self.quote.as_ref() {
+                    field.push(b);
+                    self.pos += 1;
+                } else {
+                    in_quotes = !in_quotes;
+                }
+            } else if b == b'\n' {
+                self.line += 1;
+                if !in_quotes {
+                    break;
+                }
+                field.push(b);
+            } else if b == self.delimiter && !in_quotes {
+                fields.push(String::from_utf8_lossy(&field).into_owned());
+                field.clear();
+            } else if b != b'\r' || in_quotes {
+                field.push(b);
+            }
+        }
+        fields.push(String::from_utf8_lossy(&field).into_owned());
+        Some((start_line, fields))
+    }
+}

@@ -1,0 +1,60 @@
+//! A content hash of the data and the options it was read with: part of
+//! every cache key, so a changed file can never be answered from old entries.
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+use polars::prelude::{CompatLevel, DataFrame, IpcStreamWriter, SerWriter};
+use xxhash_rust::xxh3::{Xxh3, xxh3_128};
+
+use super::LoadOptions;
+use crate::Result;
+
+/// Bumped when the meaning of loaded data changes between releases (how
+/// options are applied, categorical rules), so old persisted entries miss.
+const LOAD_FORMAT: u64 = 1;
+
+/// A 128-bit content hash identifying one version of a dataset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Fingerprint(pub u128);
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:032x}", self.0)
+    }
+}
+
+impl Fingerprint {
+    /// The fingerprint of a CSV file's bytes read with `options`.
+    pub(crate) fn of_csv(bytes: &[u8], options: &LoadOptions) -> Fingerprint {
+        let mut hasher = Xxh3::new();
+        hasher.write_u64(LOAD_FORMAT);
+        options.hash(&mut hasher);
+        let options_hash = hasher.digest128();
+        Fingerprint(xxh3_128(bytes) ^ options_hash.rotate_left(1))
+    }
+
+    /// The fingerprint of a frame's content: the hash of its Arrow IPC
+    /// stream, which holds the schema and every value.
+    pub(crate) fn of_frame(frame: &DataFrame) -> Result<Fingerprint> {
+        let mut hasher = HashingWriter(Xxh3::new());
+        let mut frame = frame.clone();
+        IpcStreamWriter::new(&mut hasher)
+            .with_compat_level(CompatLevel::newest())
+            .finish(&mut frame)?;
+        Ok(Fingerprint(hasher.0.digest128() ^ u128::from(LOAD_FORMAT)))
+    }
+}
+
+struct HashingWriter(Xxh3);
+
+impl std::io::Write for HashingWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,160 @@
+//! The table the cache answers from: loaded once, fingerprinted, immutable.
+//!
+//! A [`Dataset`] never changes after it is built. Refreshing a cache builds a
+//! new one and swaps it in; queries that started on the old one finish on it.
+
+mod csv;
+mod diagnose;
+mod fingerprint;
+mod options;
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use polars::prelude::DataFrame;
+
+pub use fingerprint::Fingerprint;
+pub use options::{ColumnType, LoadOptions};
+pub use schema::{ColumnInfo, ColumnKind};
+
+use crate::{Error, Result};
+
+/// Where a dataset came from, so it can be reloaded.
+#[derive(Debug, Clone)]
+pub enum Origin {
+    /// A CSV file read with these options.
+    Csv {
+        /// The file.
+        path: PathBuf,
+        /// How it was read.
+        options: LoadOptions,
+    },
+    /// A frame handed over by the caller.
+    Frame,
+}
+
+/// One immutable version of the table.
+#[derive(Debug)]
+pub struct Dataset {
+    frame: DataFrame,
+    columns: Vec<ColumnInfo>,
+    names: Vec<Arc<str>>,
+    fingerprint: Fingerprint,
+    origin: Origin,
+    load_time: Duration,
+}
+
+impl Dataset {
+    /// Reads a CSV file.
+    ///
+    /// The file is read into memory once, hashed and parsed from that one
+    /// copy, so the fingerprint always describes the parsed data even if the
+    /// file changes meanwhile.
+    pub fn from_csv(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Dataset> {
+        let path = path.as_ref();
+        let started = Instant::now();
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let fingerprint = Fingerprint::of_csv(&bytes, options);
+        let frame = csv::parse(path, bytes, options)?;
+        let origin = Origin::Csv {
+            path: path.to_owned(),
+            options: options.clone(),
+        };
+        Ok(Dataset::new(frame, fingerprint, origin, started))
+    }
+
+    /// Wraps a frame the caller already has. Its fingerprint is a hash of its
+    /// content, so two processes given equal frames share persisted entries.
+    pub fn from_frame(frame: DataFrame) -> Result<Dataset> {
+        let started = Instant::now();
+        let fingerprint = Fingerprint::of_frame(&frame)?;
+        Ok(Dataset::new(frame, fingerprint, Origin::Frame, started))
+    }
+
+    fn new(
+        frame: DataFrame,
+        fingerprint: Fingerprint,
+        origin: Origin,
+        started: Instant,
+    ) -> Dataset {
+        let columns = schema::columns_of(&frame);
+        let names = columns.iter().map(|c| Arc::from(c.name.as_str())).collect();
+        Dataset {
+            frame,
+            columns,
+            names,
+            fingerprint,
+            origin,
+            load_time: started.elapsed(),
+        }
+    }
+
+    /// The table.
+    pub fn frame(&self) -> &DataFrame {
+        &self.frame
+    }
+
+    /// Its columns, in order.
+    pub fn columns(&self) -> &[ColumnInfo] {
+        &self.columns
+    }
+
+    /// The column names, shared with the keys that mention them.
+    pub(crate) fn names(&self) -> &[Arc<str>] {
+        &self.names
+    }
+
+    /// The position of the column called `name`.
+    pub(crate) fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
+    }
+
+    /// The content hash of this version.
+    pub fn fingerprint(&self) -> Fingerprint {
+        self.fingerprint
+    }
+
+    /// Where it came from.
+    pub fn origin(&self) -> &Origin {
+        &self.origin
+    }
+
+    /// How long reading, parsing and fingerprinting took.
+    pub fn load_time(&self) -> Duration {
+        self.load_time
+    }
+
+    /// The number of rows.
+    pub fn rows(&self) -> usize {
+        self.frame.height()
+    }
+
+    /// The estimated memory held by the frame, in bytes.
+    pub fn estimated_size(&self) -> usize {
+        self.frame.estimated_size()
+    }
+
+    /// The error for an unknown column: the closest names first.
+    pub(crate) fn unknown_column(&self, name: &str) -> Error {
+        let available: Vec<String> = self.columns.iter().map(|c| c.name.clone()).collect();
+        Error::UnknownColumn {
+            column: name.to_owned(),
+            suggestions: closest(name, &available),
+            available,
+        }
+    }
+}
+
+/// Names within a small edit distance of `name`, closest first.
+pub(crate) fn closest(name: &str, candidates: &[String]) -> Vec<String> {
+    let lower = name.to_lowercase();
+    let mut scored: Vec<(f64, &String)> = candidates
+        .iter()
+        .map(|c| (strsim::jaro_winkler(&lower, &c.to_lowercase()), c))
+        .filter(|(score, _)| *score >= 0.8)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    scored.into_iter().take(3).map(|(_, c)| c.clone()).collect()
+}

@@ -1,0 +1,144 @@
+//! How a CSV file is read. The options change the parsed data, so they are
+//! part of the dataset's fingerprint.
+
+/// A column type to force instead of the inferred one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ColumnType {
+    /// 64-bit signed integers.
+    Int,
+    /// 64-bit floats.
+    Float,
+    /// Text, never turned into a categorical.
+    Str,
+    /// Text stored as a dictionary of distinct values.
+    Categorical,
+    /// Booleans (`true` / `false`).
+    Bool,
+    /// Dates written `YYYY-MM-DD`.
+    Date,
+}
+
+/// Options for loading a CSV file.
+///
+/// ```
+/// use polars_query_cache::{ColumnType, LoadOptions};
+///
+/// let options = LoadOptions::default()
+///     .with_delimiter(b';')
+///     .with_null_values(["", "NA"])
+///     .with_column_type("zip", ColumnType::Str);
+/// assert_eq!(options.delimiter, b';');
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LoadOptions {
+    /// The first line names the columns. Default: `true`.
+    pub has_header: bool,
+    /// The field separator. Default: `b','`.
+    pub delimiter: u8,
+    /// The quote character; `None` turns quoting off. Default: `Some(b'"')`.
+    pub quote_char: Option<u8>,
+    /// Cell texts read as null, besides the empty cell. Default: none.
+    pub null_values: Vec<String>,
+    /// Types forced on named columns instead of the inferred ones.
+    /// Default: none.
+    pub column_types: Vec<(String, ColumnType)>,
+    /// Rows read to infer the types; `None` reads all. Default: `Some(10_000)`.
+    pub infer_schema_rows: Option<usize>,
+    /// Text columns with at most this many distinct values (among the rows
+    /// used for inference) are stored as categoricals. `0` turns this off.
+    /// Default: `1_000`.
+    pub categorical_max_distinct: usize,
+    /// Read `YYYY-MM-DD` columns as dates. Default: `true`.
+    pub parse_dates: bool,
+    /// Store inferred 64-bit integer columns whose values all fit in 32 bits
+    /// as 32-bit integers (half the memory; sums are still computed in 64
+    /// bits). Columns forced with [`ColumnType::Int`] stay 64-bit.
+    /// Default: `true`.
+    pub shrink_integers: bool,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            has_header: true,
+            delimiter: b',',
+            quote_char: Some(b'"'),
+            null_values: Vec::new(),
+            column_types: Vec::new(),
+            infer_schema_rows: Some(10_000),
+            categorical_max_distinct: 1_000,
+            parse_dates: true,
+            shrink_integers: true,
+        }
+    }
+}
+
+impl LoadOptions {
+    /// Sets [`has_header`](Self::has_header).
+    #[must_use]
+    pub fn with_has_header(mut self, has_header: bool) -> Self {
+        self.has_header = has_header;
+        self
+    }
+
+    /// Sets [`delimiter`](Self::delimiter).
+    #[must_use]
+    pub fn with_delimiter(mut self, delimiter: u8) -> Self {
+        self.delimiter = delimiter;
+        self
+    }
+
+    /// Sets [`quote_char`](Self::quote_char).
+    #[must_use]
+    pub fn with_quote_char(mut self, quote_char: Option<u8>) -> Self {
+        self.quote_char = quote_char;
+        self
+    }
+
+    /// Sets [`null_values`](Self::null_values).
+    #[must_use]
+    pub fn with_null_values<S: Into<String>>(
+        mut self,
+        values: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.null_values = values.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Forces `column` to be read as `ty`; see [`column_types`](Self::column_types).
+    #[must_use]
+    pub fn with_column_type(mut self, column: impl Into<String>, ty: ColumnType) -> Self {
+        let column = column.into();
+        self.column_types.retain(|(c, _)| *c != column);
+        self.column_types.push((column, ty));
+        self
+    }
+
+    /// Sets [`infer_schema_rows`](Self::infer_schema_rows).
+    #[must_use]
+    pub fn with_infer_schema_rows(mut self, rows: Option<usize>) -> Self {
+        self.infer_schema_rows = rows;
+        self
+    }
+
+    /// Sets [`categorical_max_distinct`](Self::categorical_max_distinct).
+    #[must_use]
+    pub fn with_categorical_max_distinct(mut self, max: usize) -> Self {
+        self.categorical_max_distinct = max;
+        self
+    }
+
+    /// Sets [`shrink_integers`](Self::shrink_integers).
+    #[must_use]
+    pub fn with_shrink_integers(mut self, shrink: bool) -> Self {
+        self.shrink_integers = shrink;
+        self
+    }
+
+    /// Sets [`parse_dates`](Self::parse_dates).
+    #[must_use]
+    pub fn with_parse_dates(mut self, parse_dates: bool) -> Self {
+        self.parse_dates = parse_dates;
+        self
+    }
+}

@@ -1,0 +1,237 @@
+//! A canonical query as one Polars lazy plan:
+//! `filter(all predicates) -> group_by(keys) -> agg(aggs) -> sort -> limit`.
+//!
+//! Polars' defaults differ from SQL in a few places; the plan corrects them
+//! so that answers agree with DuckDB and PostgreSQL:
+//! - a sum over no non-null value is null, not 0;
+//! - `n_unique` does not count null;
+//! - `first` and `last` skip nulls;
+//! - nulls sort last;
+//! - categorical outputs are plain strings, compared as text.
+
+use polars::prelude::*;
+
+use crate::Result;
+use crate::dataset::{ColumnKind, Dataset};
+use crate::normalize::{CanonicalAgg, CanonicalQuery, ColumnFilter, Constraint, OutputRef, Scalar};
+use crate::query::AggFn;
+
+/// Computes the cached frame of `query` on `dataset`.
+pub(crate) fn execute(query: &CanonicalQuery, dataset: &Dataset) -> Result<DataFrame> {
+    Ok(plan(query, dataset).collect()?)
+}
+
+/// The lazy plan of `query` on `dataset`. A contradiction runs on an empty
+/// frame of the same schema: no scan, and Polars still gives every output
+/// its type and the aggregates of nothing.
+pub(crate) fn plan(query: &CanonicalQuery, dataset: &Dataset) -> LazyFrame {
+    let frame = if query.contradiction {
+        dataset.frame().clear()
+    } else {
+        dataset.frame().clone()
+    };
+    let mut lf = frame.lazy();
+    if let Some(predicate) = query
+        .filters
+        .iter()
+        .map(|f| filter_expr(f, dataset))
+        .reduce(|a, b| a.and(b))
+    {
+        lf = lf.filter(predicate);
+    }
+    let aggs: Vec<Expr> = query.aggs.iter().map(|a| agg_expr(a, dataset)).collect();
+    if query.group_by.is_empty() {
+        lf = lf.select(aggs);
+    } else {
+        let keys: Vec<Expr> = query.group_by.iter().map(|c| col(&*c.name)).collect();
+        lf = lf.group_by(keys).agg(aggs);
+        let as_text: Vec<Expr> = query
+            .group_by
+            .iter()
+            .filter(|c| dataset.columns()[c.index].kind == ColumnKind::Categorical)
+            .map(|c| col(&*c.name).cast(DataType::String))
+            .collect();
+        if !as_text.is_empty() {
+            lf = lf.with_columns(as_text);
+        }
+        let names = query.output_names();
+        let mut by: Vec<PlSmallStr> = Vec::new();
+        let mut descending = Vec::new();
+        for s in &query.sort {
+            let pos = match s.target {
+                OutputRef::Group(i) => i,
+                OutputRef::Agg(i) => query.group_by.len() + i,
+            };
+            by.push(names[pos].as_str().into());
+            descending.push(s.descending);
+        }
+        for c in &query.group_by {
+            if !by.iter().any(|b| b.as_str() == &*c.name) {
+                by.push(c.name.as_ref().into());
+                descending.push(false);
+            }
+        }
+        let options = SortMultipleOptions::default()
+            .with_order_descending_multi(descending)
+            .with_nulls_last(true)
+            .with_maintain_order(true);
+        lf = lf.sort(by, options);
+    }
+    if let Some(limit) = query.limit {
+        lf = lf.limit(IdxSize::try_from(limit).unwrap_or(IdxSize::MAX));
+    }
+    lf
+}
+
+fn literal(value: &Scalar) -> Expr {
+    match value {
+        Scalar::Bool(b) => lit(*b),
+        Scalar::Int(i) => lit(*i),
+        Scalar::Float(f) => lit(*f),
+        Scalar::Str(s) => lit(s.as_ref()),
+        Scalar::Date(d) => lit(*d).cast(DataType::Date),
+    }
+}
+
+fn list(values: &[Scalar]) -> Expr {
+    let name = PlSmallStr::EMPTY;
+    let series = match values.first() {
+        Some(Scalar::Bool(_)) => {
+            Series::new(name, values.iter().filter_map(as_bool).collect::<Vec<_>>())
+        }
+        Some(Scalar::Int(_)) => {
+            Series::new(name, values.iter().filter_map(as_int).collect::<Vec<_>>())
+        }
+        Some(Scalar::Float(_)) => {
+            Series::new(name, values.iter().filter_map(as_float).collect::<Vec<_>>())
+        }
+        Some(Scalar::Date(_)) => {
+            let days = Series::new(name, values.iter().filter_map(as_date).collect::<Vec<_>>());
+            return lit(days).cast(DataType::Date).implode(false);
+        }
+        Some(Scalar::Str(_)) | None => {
+            Series::new(name, values.iter().filter_map(as_str).collect::<Vec<_>>())
+        }
+    };
+    // `is_in` takes a list: one literal list, not a column of values.
+    lit(series).implode(false)
+}
+
+fn as_bool(s: &Scalar) -> Option<bool> {
+    if let Scalar::Bool(b) = s {
+        Some(*b)
+    } else {
+        None
+    }
+}
+fn as_int(s: &Scalar) -> Option<i64> {
+    if let Scalar::Int(i) = s {
+        Some(*i)
+    } else {
+        None
+    }
+}
+fn as_float(s: &Scalar) -> Option<f64> {
+    if let Scalar::Float(f) = s {
+        Some(*f)
+    } else {
+        None
+    }
+}
+fn as_date(s: &Scalar) -> Option<i32> {
+    if let Scalar::Date(d) = s {
+        Some(*d)
+    } else {
+        None
+    }
+}
+fn as_str(s: &Scalar) -> Option<&str> {
+    if let Scalar::Str(v) = s {
+        Some(v)
+    } else {
+        None
+    }
+}
+
+fn filter_expr(filter: &ColumnFilter, dataset: &Dataset) -> Expr {
+    let kind = dataset.columns()[filter.column.index].kind;
+    let column = col(&*filter.column.name);
+    // Categoricals compare with text directly for equality; ranges are by
+    // text order, so those go through strings.
+    let ordered = if kind == ColumnKind::Categorical {
+        column.clone().cast(DataType::String)
+    } else {
+        column.clone()
+    };
+    match &filter.constraint {
+        Constraint::IsNull => column.is_null(),
+        Constraint::NotNull => column.is_not_null(),
+        Constraint::OneOf(values) if values.len() == 1 => column.eq(literal(&values[0])),
+        Constraint::OneOf(values) => column.is_in(list(values), false),
+        Constraint::Range { low, high, exclude } => {
+            let mut parts = vec![column.clone().is_not_null()];
+            if let Some(b) = low {
+                let v = literal(&b.value);
+                parts.push(if b.inclusive {
+                    ordered.clone().gt_eq(v)
+                } else {
+                    ordered.clone().gt(v)
+                });
+            }
+            if let Some(b) = high {
+                let v = literal(&b.value);
+                parts.push(if b.inclusive {
+                    ordered.clone().lt_eq(v)
+                } else {
+                    ordered.clone().lt(v)
+                });
+            }
+            if !exclude.is_empty() {
+                parts.push(column.is_in(list(exclude), false).not());
+            }
+            parts
+                .into_iter()
+                .reduce(|a, b| a.and(b))
+                .unwrap_or_else(|| lit(true))
+        }
+    }
+}
+
+fn agg_expr(agg: &CanonicalAgg, dataset: &Dataset) -> Expr {
+    let name = agg.name();
+    let Some(column) = &agg.column else {
+        return len().alias(name);
+    };
+    let raw = col(&*column.name);
+    let info = &dataset.columns()[column.index];
+    let values = if info.kind == ColumnKind::Categorical {
+        raw.clone().cast(DataType::String)
+    } else {
+        raw.clone()
+    };
+    // Polars sums 32-bit integers in 32 bits; SQL (and callers) expect no overflow.
+    let summed = if info.kind == ColumnKind::Int
+        && !matches!(info.dtype, DataType::Int64 | DataType::UInt64)
+    {
+        raw.clone().cast(DataType::Int64)
+    } else {
+        values.clone()
+    };
+    let expr = match agg.func {
+        AggFn::Sum => when(raw.clone().count().eq(lit(0)))
+            .then(lit(Null {}))
+            .otherwise(summed.sum()),
+        AggFn::Mean => values.mean(),
+        AggFn::Min => values.min(),
+        AggFn::Max => values.max(),
+        AggFn::Count => raw.count(),
+        AggFn::Len => len(),
+        AggFn::NUnique => raw.drop_nulls().n_unique(),
+        AggFn::Median => values.median(),
+        AggFn::Std => values.std(1),
+        AggFn::Var => values.var(1),
+        AggFn::First => values.drop_nulls().first(),
+        AggFn::Last => values.drop_nulls().last(),
+    };
+    expr.alias(name)
+}

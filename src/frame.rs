@@ -1,0 +1,201 @@
+//! A query's answer: a shared, immutable frame.
+
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use polars::prelude::{CompatLevel, DataFrame, SortMultipleOptions};
+
+use crate::normalize::Projection;
+use crate::{Error, Result};
+
+/// Where an answer came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Source {
+    /// The in-memory tier.
+    Memory,
+    /// Computed by this call (a miss).
+    Computed,
+    /// Computed by another caller that was asking for the same key at the
+    /// same moment; this call waited for it instead of computing again.
+    Coalesced,
+}
+
+impl Source {
+    /// The name used in statistics and JSON (`memory`, `computed`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Memory => "memory",
+            Source::Computed => "computed",
+            Source::Coalesced => "coalesced",
+        }
+    }
+
+    /// Whether the answer came from a cache tier rather than a computation.
+    pub fn is_hit(self) -> bool {
+        !matches!(self, Source::Computed)
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The answer to a query, shared with the cache.
+///
+/// A `Frame` holds an `Arc<DataFrame>`: a hit hands out another reference
+/// to the frame the cache holds, so no data is copied and the answer stays
+/// valid after the entry is evicted. It dereferences to [`DataFrame`] for
+/// reading; [`Frame::into_dataframe`] gives an owned frame (Polars columns are
+/// themselves reference counted, so that is cheap too).
+#[derive(Clone)]
+pub struct Frame {
+    data: Arc<DataFrame>,
+    source: Source,
+}
+
+impl Frame {
+    pub(crate) fn new(data: Arc<DataFrame>, source: Source) -> Frame {
+        Frame { data, source }
+    }
+
+    /// Presents the cached frame the way one caller asked for it: its column
+    /// order, its names, its group order. When the caller asked for exactly
+    /// the cached shape this is an `Arc` clone.
+    pub(crate) fn project(
+        cached: &Arc<DataFrame>,
+        projection: &Projection,
+        source: Source,
+    ) -> Result<Frame> {
+        if projection.identity {
+            return Ok(Frame::new(Arc::clone(cached), source));
+        }
+        let columns = projection
+            .columns
+            .iter()
+            .map(|(pos, name)| cached.columns()[*pos].clone().with_name(name.clone()))
+            .collect();
+        let mut frame = DataFrame::new(cached.height(), columns)?;
+        if let Some(by) = &projection.resort {
+            let names: Vec<_> = by.iter().map(|(n, _)| n.clone()).collect();
+            let descending: Vec<bool> = by.iter().map(|(_, d)| *d).collect();
+            let options = SortMultipleOptions::default()
+                .with_order_descending_multi(descending)
+                .with_nulls_last(true)
+                .with_maintain_order(true);
+            frame = frame.sort(names, options)?;
+        }
+        Ok(Frame::new(Arc::new(frame), source))
+    }
+
+    /// Where the answer came from.
+    pub fn source(&self) -> Source {
+        self.source
+    }
+
+    /// The frame.
+    pub fn dataframe(&self) -> &DataFrame {
+        &self.data
+    }
+
+    /// The shared frame itself.
+    pub fn shared(&self) -> &Arc<DataFrame> {
+        &self.data
+    }
+
+    /// An owned frame (its columns still share their buffers).
+    pub fn into_dataframe(self) -> DataFrame {
+        Arc::unwrap_or_clone(self.data)
+    }
+
+    /// The answer as arrow-rs record batches, one per chunk, handed over
+    /// through the Arrow C data interface: the buffers are shared, not
+    /// copied.
+    ///
+    /// ```
+    /// use polars_query_cache::{CachedQuery, Query};
+    /// # let df = polars::df!("category" => ["a", "b", "a"], "units" => [1i64, 2, 3])?;
+    /// let cache = CachedQuery::from_frame(df)?;
+    /// let frame = cache.get(&Query::new().group_by(["category"]).sum("units"))?;
+    /// let batches = frame.to_record_batches()?;
+    /// assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 2);
+    /// assert_eq!(batches[0].schema().field(1).name(), "sum_units");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn to_record_batches(&self) -> Result<Vec<RecordBatch>> {
+        let aligned;
+        let frame = if self.data.should_rechunk() {
+            let mut copy = (*self.data).clone();
+            copy.align_chunks_par();
+            aligned = copy;
+            &aligned
+        } else {
+            &*self.data
+        };
+        let mut batches = Vec::new();
+        for batch in frame.iter_chunks(CompatLevel::newest(), false) {
+            let (schema, arrays) = batch.into_schema_and_arrays();
+            let mut fields = Vec::with_capacity(arrays.len());
+            let mut columns = Vec::with_capacity(arrays.len());
+            for (field, array) in schema.iter_values().zip(arrays) {
+                let (f, a) = export(field, array)?;
+                fields.push(f);
+                columns.push(a);
+            }
+            let schema = Arc::new(arrow_schema::Schema::new(fields));
+            let batch =
+                RecordBatch::try_new(schema, columns).map_err(|e| Error::Compute(e.to_string()))?;
+            batches.push(batch);
+        }
+        Ok(batches)
+    }
+}
+
+/// Moves one array across the C data interface.
+fn export(
+    field: &polars_arrow::datatypes::Field,
+    array: Box<dyn polars_arrow::array::Array>,
+) -> Result<(arrow_schema::Field, arrow_array::ArrayRef)> {
+    use arrow_array::ffi::{FFI_ArrowArray, FFI_ArrowSchema};
+    let c_schema = polars_arrow::ffi::export_field_to_c(field);
+    let c_array = polars_arrow::ffi::export_array_to_c(array);
+    // SAFETY: both crates define these structs as the C data interface's
+    // `ArrowSchema` and `ArrowArray` (repr(C), same fields, release callbacks
+    // that own the data), so a value of one is a valid value of the other;
+    // `transmute` also checks that the sizes agree.
+    let (ffi_schema, ffi_array): (FFI_ArrowSchema, FFI_ArrowArray) =
+        unsafe { (std::mem::transmute(c_schema), std::mem::transmute(c_array)) };
+    let field =
+        arrow_schema::Field::try_from(&ffi_schema).map_err(|e| Error::Compute(e.to_string()))?;
+    // SAFETY: the array was exported by Polars with the schema just read.
+    let data = unsafe { arrow_array::ffi::from_ffi(ffi_array, &ffi_schema) }
+        .map_err(|e| Error::Compute(e.to_string()))?;
+    Ok((field, arrow_array::make_array(data)))
+}
+
+impl Deref for Frame {
+    type Target = DataFrame;
+
+    fn deref(&self) -> &DataFrame {
+        &self.data
+    }
+}
+
+impl fmt::Debug for Frame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Frame")
+            .field("source", &self.source)
+            .field("shape", &self.data.shape())
+            .finish()
+    }
+}
+
+impl fmt::Display for Frame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.data, f)
+    }
+}

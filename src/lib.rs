@@ -1,0 +1,101 @@
+//! Load a large table once into a Polars [`DataFrame`](polars::prelude::DataFrame)
+//! and answer filter / group-by / aggregate queries from a memoizing cache
+//! bounded in bytes: the Rust answer to wrapping pandas work in
+//! `functools.lru_cache` or Flask-Caching's `@cache.memoize`, without their
+//! limits. Answers are whole frames, shared rather than copied; logically equal
+//! queries share one entry; the data's fingerprint is part of every key, so a
+//! changed file is never answered from old results; and concurrent misses on
+//! one key compute once.
+//!
+//! ```
+//! use polars_query_cache::{CachedQuery, Query, Source};
+//!
+//! let cache = CachedQuery::from_csv("data/sales.csv")?;
+//! let books_by_month = Query::new()
+//!     .eq("category", "Books")
+//!     .is_in("year", [2023, 2024])
+//!     .group_by(["month"])
+//!     .sum("revenue");
+//! let frame = cache.get(&books_by_month)?;
+//! assert_eq!(frame.height(), 12);
+//!
+//! // The same question, written differently, is the same entry.
+//! let again = Query::from_json(r#"{"filters": {"year": ["2024", 2023], "category": "Books"},
+//!                                  "group_by": ["month"], "aggs": [{"fn": "sum", "column": "revenue"}]}"#)?;
+//! assert_eq!(cache.get(&again)?.source(), Source::Memory);
+//! assert_eq!(cache.cache_info().computations, 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Overview
+//!
+//! - [`CachedQuery`] owns the [`Dataset`] (loaded once from CSV or handed
+//!   over as a frame) and the cache. Build it with [`CachedQuery::builder`]
+//!   to set the byte budget, the per-entry cap, time to live and to idle.
+//! - [`Query`] is plain data: filters (ANDed), group-by columns, aggregates,
+//!   sort and limit. Build it with chained methods or read its JSON form.
+//! - [`normalize`] turns a query into a [`QueryKey`]: filter order,
+//!   duplicates, `in [x]` vs `eq x`, `between` vs `ge` + `le`, `"2024"` vs
+//!   `2024` on an integer column, group-by and aggregate order all give one
+//!   key. The answer still comes back in the caller's column order and names.
+//! - [`Frame`] is the answer: an `Arc<DataFrame>` shared with the cache,
+//!   with [`Frame::source`] telling where it came from and
+//!   [`Frame::to_record_batches`] for arrow-rs callers.
+//! - [`CacheInfo`] is the `cache_info()` of `lru_cache`, plus bytes,
+//!   evictions, compute time, time saved and the most-hit queries.
+//!
+//! # Query semantics
+//!
+//! Null handling follows SQL, so answers agree with DuckDB and PostgreSQL:
+//! a comparison with null is never true (`ne` and `not_in` do not select
+//! nulls; only `is_null` does); null is its own group; rows are sorted by
+//! the `sort` columns, then by the group-by columns in the order the query
+//! lists them, ascending, nulls last; aggregates skip nulls and over no
+//! value give null, except `count`, `len` and `n_unique`, which give 0. A
+//! query without group-by returns exactly one row, even when nothing
+//! matched. The README lists where Polars' and pandas' own defaults differ.
+//!
+//! # Cookbook
+//!
+//! - Memoize any computation over the frame: [`CachedQuery::memoize`].
+//! - Drop one answer, all answers touching a column, or everything:
+//!   [`CachedQuery::invalidate`], [`CachedQuery::invalidate_where`],
+//!   [`CachedQuery::clear`].
+//! - Pick up a changed file: [`CachedQuery::refresh`].
+//! - Warm the cache before traffic: [`CachedQuery::prewarm`].
+//! - Compare with plain Polars: [`CachedQuery::get_uncached`] and
+//!   [`CachedQuery::plan`].
+//!
+//! # Crate features
+//!
+//! - `cli` (default): the `pqc` command line tool.
+//!
+//! # Minimum Rust version
+//!
+//! Rust 1.85 (edition 2024).
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(missing_docs)]
+
+mod cache;
+pub mod dataset;
+mod error;
+mod exec;
+mod frame;
+mod memo;
+pub mod normalize;
+pub mod query;
+pub mod sample;
+
+pub use cache::{
+    CacheInfo, CachedQuery, CachedQueryBuilder, PrewarmReport, QueryCount, RefreshOutcome,
+};
+pub use dataset::{ColumnInfo, ColumnKind, ColumnType, Dataset, Fingerprint, LoadOptions};
+pub use error::{Error, Result};
+pub use frame::{Frame, Source};
+pub use normalize::QueryKey;
+pub use query::{Agg, AggFn, Filter, Op, Predicate, Query, SortKey, Value};
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

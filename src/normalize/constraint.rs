@@ -1,0 +1,396 @@
+//! Everything the filters of one query ask of one column, folded into one
+//! canonical condition.
+//!
+//! This is where the equivalence rules live: `in [x]` is `eq x`, `between`
+//! is `ge` + `le`, overlapping ranges intersect, a range that closes on one
+//! value is `eq`, `ne` on a boolean column is `eq` of the other value, and
+//! exclusive bounds on integer-like columns become inclusive ones.
+
+use super::scalar::{Coerced, Scalar, coerce};
+use crate::dataset::{ColumnInfo, ColumnKind};
+use crate::query::{Predicate, Value};
+use crate::{Error, Result};
+
+/// One end of a range.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Bound {
+    /// The end value.
+    pub value: Scalar,
+    /// Whether the end value itself is in the range.
+    pub inclusive: bool,
+}
+
+/// The canonical condition on one column. Every variant but `IsNull`
+/// excludes nulls, as any comparison does in SQL.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Constraint {
+    /// The value is null.
+    IsNull,
+    /// The value is not null.
+    NotNull,
+    /// The value is one of these (sorted, distinct, at least one).
+    OneOf(Vec<Scalar>),
+    /// The value is in the range and is none of `exclude` (sorted,
+    /// distinct, each inside the range). At least one part is present.
+    Range {
+        /// Lower end, if any.
+        low: Option<Bound>,
+        /// Upper end, if any.
+        high: Option<Bound>,
+        /// Values inside the range that are left out.
+        exclude: Vec<Scalar>,
+    },
+}
+
+impl Constraint {
+    /// Whether a non-null value satisfies the constraint.
+    pub fn accepts(&self, value: &Scalar) -> bool {
+        match self {
+            Constraint::IsNull => false,
+            Constraint::NotNull => true,
+            Constraint::OneOf(values) => values.binary_search(value).is_ok(),
+            Constraint::Range { low, high, exclude } => {
+                in_range(value, low.as_ref(), high.as_ref())
+                    && exclude.binary_search(value).is_err()
+            }
+        }
+    }
+}
+
+fn in_range(value: &Scalar, low: Option<&Bound>, high: Option<&Bound>) -> bool {
+    let above = low.is_none_or(|b| {
+        if b.inclusive {
+            value >= &b.value
+        } else {
+            value > &b.value
+        }
+    });
+    let below = high.is_none_or(|b| {
+        if b.inclusive {
+            value <= &b.value
+        } else {
+            value < &b.value
+        }
+    });
+    above && below
+}
+
+/// Gathers the predicates on one column, in any order.
+#[derive(Default)]
+pub(crate) struct Accumulator {
+    is_null: bool,
+    not_null: bool,
+    one_of: Option<Vec<Scalar>>,
+    low: Option<Bound>,
+    high: Option<Bound>,
+    exclude: Vec<Scalar>,
+}
+
+impl Accumulator {
+    pub(crate) fn add(&mut self, predicate: &Predicate, column: &ColumnInfo) -> Result<()> {
+        check_operator(predicate, column)?;
+        match predicate {
+            Predicate::IsNull => self.is_null = true,
+            Predicate::IsNotNull => self.not_null = true,
+            Predicate::Eq(v) => self.restrict_to(std::slice::from_ref(v), column)?,
+            Predicate::In(vs) => {
+                if vs.is_empty() {
+                    return Err(empty_list("in", column));
+                }
+                self.restrict_to(vs, column)?;
+            }
+            Predicate::Ne(v) => self.exclude_values(std::slice::from_ref(v), column)?,
+            Predicate::NotIn(vs) => {
+                if vs.is_empty() {
+                    return Err(empty_list("not_in", column));
+                }
+                self.exclude_values(vs, column)?;
+            }
+            Predicate::Lt(v) => self.bound_high(v, false, column)?,
+            Predicate::Le(v) => self.bound_high(v, true, column)?,
+            Predicate::Gt(v) => self.bound_low(v, false, column)?,
+            Predicate::Ge(v) => self.bound_low(v, true, column)?,
+            Predicate::Between(low, high) => {
+                self.bound_low(low, true, column)?;
+                self.bound_high(high, true, column)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn restrict_to(&mut self, values: &[Value], column: &ColumnInfo) -> Result<()> {
+        let mut set = Vec::with_capacity(values.len());
+        for v in values {
+            // A fraction equals no integer: it adds nothing to the set.
+            if let Coerced::Exact(s) = coerce(v, column)? {
+                set.push(s);
+            }
+        }
+        set.sort_unstable();
+        set.dedup();
+        self.one_of = Some(match self.one_of.take() {
+            None => set,
+            Some(old) => old
+                .into_iter()
+                .filter(|v| set.binary_search(v).is_ok())
+                .collect(),
+        });
+        Ok(())
+    }
+
+    fn exclude_values(&mut self, values: &[Value], column: &ColumnInfo) -> Result<()> {
+        for v in values {
+            if let Coerced::Exact(s) = coerce(v, column)? {
+                self.exclude.push(s);
+            }
+        }
+        // `ne` selects nothing null, even when its value equals no row.
+        self.not_null = true;
+        Ok(())
+    }
+
+    fn bound_low(&mut self, value: &Value, inclusive: bool, column: &ColumnInfo) -> Result<()> {
+        let bound = match coerce(value, column)? {
+            Coerced::Exact(value) => Bound { value, inclusive },
+            // x > 2.5 and x >= 2.5 both mean x >= 3 for integers.
+            Coerced::Fraction(f) => match int_of(f.ceil()) {
+                Some(i) => Bound {
+                    value: Scalar::Int(i),
+                    inclusive: true,
+                },
+                None if f < 0.0 => {
+                    self.not_null = true;
+                    return Ok(());
+                }
+                None => {
+                    self.one_of = Some(Vec::new());
+                    return Ok(());
+                }
+            },
+        };
+        if self.low.as_ref().is_none_or(|old| tighter_low(&bound, old)) {
+            self.low = Some(bound);
+        }
+        Ok(())
+    }
+
+    fn bound_high(&mut self, value: &Value, inclusive: bool, column: &ColumnInfo) -> Result<()> {
+        let bound = match coerce(value, column)? {
+            Coerced::Exact(value) => Bound { value, inclusive },
+            Coerced::Fraction(f) => match int_of(f.floor()) {
+                Some(i) => Bound {
+                    value: Scalar::Int(i),
+                    inclusive: true,
+                },
+                None if f > 0.0 => {
+                    self.not_null = true;
+                    return Ok(());
+                }
+                None => {
+                    self.one_of = Some(Vec::new());
+                    return Ok(());
+                }
+            },
+        };
+        if self
+            .high
+            .as_ref()
+            .is_none_or(|old| tighter_high(&bound, old))
+        {
+            self.high = Some(bound);
+        }
+        Ok(())
+    }
+
+    /// The canonical constraint, or `None` when no value can satisfy the
+    /// predicates (the query is a contradiction).
+    pub(crate) fn finish(self, kind: ColumnKind) -> Option<Constraint> {
+        let Accumulator {
+            is_null,
+            not_null,
+            one_of,
+            low,
+            high,
+            mut exclude,
+        } = self;
+        let has_value_condition =
+            one_of.is_some() || low.is_some() || high.is_some() || !exclude.is_empty();
+        if is_null {
+            return (!not_null && !has_value_condition).then_some(Constraint::IsNull);
+        }
+        let (low, high) = if kind.is_integer_like() {
+            match (
+                low.map(inclusive_low).transpose(),
+                high.map(inclusive_high).transpose(),
+            ) {
+                (Ok(low), Ok(high)) => (low.flatten(), high.flatten()),
+                _ => return None,
+            }
+        } else {
+            (low, high)
+        };
+        exclude.sort_unstable();
+        exclude.dedup();
+        if let Some(set) = one_of {
+            let set: Vec<Scalar> = set
+                .into_iter()
+                .filter(|v| {
+                    in_range(v, low.as_ref(), high.as_ref()) && exclude.binary_search(v).is_err()
+                })
+                .collect();
+            return (!set.is_empty()).then_some(Constraint::OneOf(set));
+        }
+        if let (Some(l), Some(h)) = (&low, &high) {
+            match l.value.cmp(&h.value) {
+                std::cmp::Ordering::Greater => return None,
+                std::cmp::Ordering::Equal if l.inclusive && h.inclusive => {
+                    let only = l.value.clone();
+                    return (exclude.binary_search(&only).is_err())
+                        .then(|| Constraint::OneOf(vec![only]));
+                }
+                std::cmp::Ordering::Equal => return None,
+                std::cmp::Ordering::Less => {}
+            }
+        }
+        exclude.retain(|v| in_range(v, low.as_ref(), high.as_ref()));
+        if kind == ColumnKind::Bool && !exclude.is_empty() {
+            let rest: Vec<Scalar> = [false, true]
+                .into_iter()
+                .map(Scalar::Bool)
+                .filter(|v| exclude.binary_search(v).is_err())
+                .collect();
+            return (!rest.is_empty()).then_some(Constraint::OneOf(rest));
+        }
+        if low.is_none() && high.is_none() && exclude.is_empty() {
+            return Some(Constraint::NotNull);
+        }
+        Some(Constraint::Range { low, high, exclude })
+    }
+}
+
+fn empty_list(op: &str, column: &ColumnInfo) -> Error {
+    Error::InvalidQuery(format!(
+        "`{op}` on `{}` has an empty list; give at least one value or drop the filter",
+        column.name
+    ))
+}
+
+/// Ranges are for ordered values: not for booleans.
+fn check_operator(predicate: &Predicate, column: &ColumnInfo) -> Result<()> {
+    let ordered = matches!(
+        predicate,
+        Predicate::Lt(_)
+            | Predicate::Le(_)
+            | Predicate::Gt(_)
+            | Predicate::Ge(_)
+            | Predicate::Between(..)
+    );
+    let bad = match column.kind {
+        ColumnKind::Bool => ordered,
+        ColumnKind::Other => !matches!(predicate, Predicate::IsNull | Predicate::IsNotNull),
+        _ => false,
+    };
+    if bad {
+        return Err(Error::InvalidOperator {
+            op: predicate.op().name(),
+            column: column.name.clone(),
+            dtype: column.dtype.to_string(),
+        });
+    }
+    Ok(())
+}
+
+fn int_of(f: f64) -> Option<i64> {
+    // 2^63 is exactly representable; anything at or past it is out of range.
+    (-9.223_372_036_854_775_808e18..9.223_372_036_854_775_808e18)
+        .contains(&f)
+        .then_some(f as i64)
+}
+
+fn tighter_low(new: &Bound, old: &Bound) -> bool {
+    match new.value.cmp(&old.value) {
+        std::cmp::Ordering::Greater => true,
+        std::cmp::Ordering::Equal => !new.inclusive,
+        std::cmp::Ordering::Less => false,
+    }
+}
+
+fn tighter_high(new: &Bound, old: &Bound) -> bool {
+    match new.value.cmp(&old.value) {
+        std::cmp::Ordering::Less => true,
+        std::cmp::Ordering::Equal => !new.inclusive,
+        std::cmp::Ordering::Greater => false,
+    }
+}
+
+/// Integer-like bounds made inclusive: `Ok(None)` when the bound is the
+/// type's minimum (it only excludes nulls), `Err` when nothing can pass.
+fn inclusive_low(b: Bound) -> Result<Option<Bound>, ()> {
+    let step = |value: Scalar| {
+        Ok(Some(Bound {
+            value,
+            inclusive: true,
+        }))
+    };
+    match (b.value, b.inclusive) {
+        (Scalar::Int(i64::MIN), true) | (Scalar::Date(i32::MIN), true) => Ok(None),
+        (Scalar::Int(i), false) => i.checked_add(1).map_or(Err(()), |i| step(Scalar::Int(i))),
+        (Scalar::Date(d), false) => d.checked_add(1).map_or(Err(()), |d| step(Scalar::Date(d))),
+        (value, inclusive) => Ok(Some(Bound { value, inclusive })),
+    }
+}
+
+fn inclusive_high(b: Bound) -> Result<Option<Bound>, ()> {
+    let step = |value: Scalar| {
+        Ok(Some(Bound {
+            value,
+            inclusive: true,
+        }))
+    };
+    match (b.value, b.inclusive) {
+        (Scalar::Int(i64::MAX), true) | (Scalar::Date(i32::MAX), true) => Ok(None),
+        (Scalar::Int(i), false) => i.checked_sub(1).map_or(Err(()), |i| step(Scalar::Int(i))),
+        (Scalar::Date(d), false) => d.checked_sub(1).map_or(Err(()), |d| step(Scalar::Date(d))),
+        (value, inclusive) => Ok(Some(Bound { value, inclusive })),
+    }
+}
+
+impl Constraint {
+    /// The condition in SQL words, on `column`.
+    pub fn describe(&self, column: &str) -> String {
+        let list = |values: &[Scalar]| {
+            values
+                .iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match self {
+            Constraint::IsNull => format!("{column} IS NULL"),
+            Constraint::NotNull => format!("{column} IS NOT NULL"),
+            Constraint::OneOf(values) if values.len() == 1 => format!("{column} = {}", values[0]),
+            Constraint::OneOf(values) => format!("{column} IN ({})", list(values)),
+            Constraint::Range { low, high, exclude } => {
+                let mut parts = Vec::new();
+                if let Some(b) = low {
+                    parts.push(format!(
+                        "{column} {} {}",
+                        if b.inclusive { ">=" } else { ">" },
+                        b.value
+                    ));
+                }
+                if let Some(b) = high {
+                    parts.push(format!(
+                        "{column} {} {}",
+                        if b.inclusive { "<=" } else { "<" },
+                        b.value
+                    ));
+                }
+                if !exclude.is_empty() {
+                    parts.push(format!("{column} NOT IN ({})", list(exclude)));
+                }
+                parts.join(" AND ")
+            }
+        }
+    }
+}

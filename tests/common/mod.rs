@@ -1,0 +1,369 @@
+//! Shared test data and a naive row-by-row oracle of the query semantics.
+
+#![allow(dead_code)]
+
+use std::cmp::Ordering;
+
+use polars::prelude::*;
+use polars_query_cache::{Agg, AggFn, Frame, Predicate, Query, Value};
+
+/// One row of the test table. Every column has nulls.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub cat: Option<&'static str>,
+    pub k: Option<i64>,
+    pub x: Option<i64>,
+    pub y: Option<f64>,
+    pub d: Option<i32>,
+    pub b: Option<bool>,
+}
+
+pub const CATS: [&str; 5] = ["alpha", "beta", "delta", "gamma", "omega"];
+
+/// A small splittable generator so tables depend only on their seed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn maybe<T>(&mut self, null_pct: u64, v: T) -> Option<T> {
+        (self.below(100) >= null_pct).then_some(v)
+    }
+}
+
+pub fn rows(n: usize, seed: u64) -> Vec<Row> {
+    let mut rng = Rng(seed);
+    (0..n)
+        .map(|_| {
+            let cat = CATS[rng.below(5) as usize];
+            let k = rng.below(4) as i64;
+            let x = rng.below(41) as i64 - 20;
+            let y = (rng.below(20_001) as f64 - 10_000.0) / 100.0;
+            let d = 19_000 + rng.below(60) as i32;
+            let b = rng.below(2) == 0;
+            Row {
+                cat: rng.maybe(10, cat),
+                k: rng.maybe(10, k),
+                x: rng.maybe(15, x),
+                y: rng.maybe(15, y),
+                d: rng.maybe(10, d),
+                b: rng.maybe(10, b),
+            }
+        })
+        .collect()
+}
+
+pub fn frame(rows: &[Row]) -> DataFrame {
+    let cat: Vec<Option<&str>> = rows.iter().map(|r| r.cat).collect();
+    let k: Vec<Option<i64>> = rows.iter().map(|r| r.k).collect();
+    let x: Vec<Option<i64>> = rows.iter().map(|r| r.x).collect();
+    let y: Vec<Option<f64>> = rows.iter().map(|r| r.y).collect();
+    let d: Vec<Option<i32>> = rows.iter().map(|r| r.d).collect();
+    let b: Vec<Option<bool>> = rows.iter().map(|r| r.b).collect();
+    let d = Series::new("d".into(), d).cast(&DataType::Date).unwrap();
+    let cats = DataType::from_categories(Categories::random("t".into(), CategoricalPhysical::U32));
+    let cat = Series::new("cat".into(), cat).cast(&cats).unwrap();
+    DataFrame::new(
+        rows.len(),
+        vec![
+            cat.into(),
+            Series::new("k".into(), k).into(),
+            Series::new("x".into(), x).into(),
+            Series::new("y".into(), y).into(),
+            d.into(),
+            Series::new("b".into(), b).into(),
+        ],
+    )
+    .unwrap()
+}
+
+/// A cell in a form both the oracle and Polars' answers convert to.
+#[derive(Debug, Clone)]
+pub enum Cell {
+    Null,
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Bool(bool),
+    Date(i32),
+}
+
+impl Cell {
+    fn rank(&self) -> u8 {
+        match self {
+            Cell::Null => 9,
+            Cell::Int(_) | Cell::Float(_) => 1,
+            Cell::Str(_) => 2,
+            Cell::Bool(_) => 3,
+            Cell::Date(_) => 4,
+        }
+    }
+
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Cell::Int(i) => Some(*i as f64),
+            Cell::Float(f) => Some(*f),
+            Cell::Date(d) => Some(f64::from(*d)),
+            _ => None,
+        }
+    }
+
+    /// Equal, floats within a relative tolerance of 1e-9.
+    pub fn approx_eq(&self, other: &Cell) -> bool {
+        match (self, other) {
+            (Cell::Null, Cell::Null) => true,
+            (Cell::Str(a), Cell::Str(b)) => a == b,
+            (Cell::Bool(a), Cell::Bool(b)) => a == b,
+            (Cell::Date(a), Cell::Date(b)) => a == b,
+            (Cell::Int(a), Cell::Int(b)) => a == b,
+            (a, b) => match (a.as_f64(), b.as_f64()) {
+                (Some(x), Some(y)) => (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0),
+                _ => false,
+            },
+        }
+    }
+}
+
+/// Ascending, nulls last.
+pub fn cmp_cells(a: &Cell, b: &Cell) -> Ordering {
+    match (a, b) {
+        (Cell::Null, Cell::Null) => Ordering::Equal,
+        (Cell::Null, _) => Ordering::Greater,
+        (_, Cell::Null) => Ordering::Less,
+        (Cell::Str(x), Cell::Str(y)) => x.cmp(y),
+        (Cell::Bool(x), Cell::Bool(y)) => x.cmp(y),
+        (Cell::Date(x), Cell::Date(y)) => x.cmp(y),
+        (Cell::Int(x), Cell::Int(y)) => x.cmp(y),
+        (x, y) => match (x.as_f64(), y.as_f64()) {
+            (Some(p), Some(q)) => p.total_cmp(&q),
+            _ => x.rank().cmp(&y.rank()),
+        },
+    }
+}
+
+pub fn cell_of(row: &Row, column: &str) -> Cell {
+    match column {
+        "cat" => row.cat.map_or(Cell::Null, |s| Cell::Str(s.to_owned())),
+        "k" => row.k.map_or(Cell::Null, Cell::Int),
+        "x" => row.x.map_or(Cell::Null, Cell::Int),
+        "y" => row.y.map_or(Cell::Null, Cell::Float),
+        "d" => row.d.map_or(Cell::Null, Cell::Date),
+        "b" => row.b.map_or(Cell::Null, Cell::Bool),
+        other => panic!("no column {other}"),
+    }
+}
+
+fn value_cell(value: &Value, column: &str) -> Cell {
+    match (value, column) {
+        (Value::Str(s), "d") => {
+            let date = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+            Cell::Date(
+                (date - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32,
+            )
+        }
+        (Value::Str(s), "k" | "x") => Cell::Float(s.parse().unwrap()),
+        (Value::Str(s), _) => Cell::Str(s.clone()),
+        (Value::Int(i), _) => Cell::Int(*i),
+        (Value::Float(f), _) => Cell::Float(*f),
+        (Value::Bool(b), _) => Cell::Bool(*b),
+    }
+}
+
+fn holds(predicate: &Predicate, cell: &Cell, column: &str) -> bool {
+    if let Cell::Null = cell {
+        return matches!(predicate, Predicate::IsNull);
+    }
+    let cmp = |v: &Value| cmp_cells(cell, &value_cell(v, column));
+    let eq = |v: &Value| cmp(v) == Ordering::Equal;
+    match predicate {
+        Predicate::IsNull => false,
+        Predicate::IsNotNull => true,
+        Predicate::Eq(v) => eq(v),
+        Predicate::Ne(v) => !eq(v),
+        Predicate::Lt(v) => cmp(v) == Ordering::Less,
+        Predicate::Le(v) => cmp(v) != Ordering::Greater,
+        Predicate::Gt(v) => cmp(v) == Ordering::Greater,
+        Predicate::Ge(v) => cmp(v) != Ordering::Less,
+        Predicate::In(vs) => vs.iter().any(eq),
+        Predicate::NotIn(vs) => !vs.iter().any(eq),
+        Predicate::Between(lo, hi) => cmp(lo) != Ordering::Less && cmp(hi) != Ordering::Greater,
+    }
+}
+
+fn aggregate(agg: &Agg, rows: &[&Row]) -> Cell {
+    if agg.func == AggFn::Len {
+        return Cell::Int(rows.len() as i64);
+    }
+    let column = agg.column.as_deref().unwrap();
+    let values: Vec<Cell> = rows
+        .iter()
+        .map(|r| cell_of(r, column))
+        .filter(|c| !matches!(c, Cell::Null))
+        .collect();
+    let numbers: Vec<f64> = values.iter().filter_map(Cell::as_f64).collect();
+    let mean = || numbers.iter().sum::<f64>() / numbers.len() as f64;
+    let var = || {
+        let m = mean();
+        numbers.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (numbers.len() as f64 - 1.0)
+    };
+    match agg.func {
+        AggFn::Count => Cell::Int(values.len() as i64),
+        AggFn::NUnique => {
+            let mut distinct: Vec<&Cell> = Vec::new();
+            for v in &values {
+                if !distinct.iter().any(|d| cmp_cells(d, v) == Ordering::Equal) {
+                    distinct.push(v);
+                }
+            }
+            Cell::Int(distinct.len() as i64)
+        }
+        _ if values.is_empty() => Cell::Null,
+        AggFn::Sum => match values[0] {
+            Cell::Int(_) => Cell::Int(
+                values
+                    .iter()
+                    .map(|v| if let Cell::Int(i) = v { *i } else { 0 })
+                    .sum(),
+            ),
+            _ => Cell::Float(numbers.iter().sum()),
+        },
+        AggFn::Mean => Cell::Float(mean()),
+        AggFn::Median => {
+            let mut sorted = numbers.clone();
+            sorted.sort_by(f64::total_cmp);
+            let n = sorted.len();
+            Cell::Float(if n % 2 == 1 {
+                sorted[n / 2]
+            } else {
+                (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+            })
+        }
+        AggFn::Var if numbers.len() < 2 => Cell::Null,
+        AggFn::Std if numbers.len() < 2 => Cell::Null,
+        AggFn::Var => Cell::Float(var()),
+        AggFn::Std => Cell::Float(var().sqrt()),
+        AggFn::Min => values
+            .iter()
+            .min_by(|a, b| cmp_cells(a, b))
+            .cloned()
+            .unwrap(),
+        AggFn::Max => values
+            .iter()
+            .max_by(|a, b| cmp_cells(a, b))
+            .cloned()
+            .unwrap(),
+        AggFn::First => values[0].clone(),
+        AggFn::Last => values[values.len() - 1].clone(),
+        AggFn::Len => unreachable!(),
+    }
+}
+
+/// The answer to `query` computed row by row: the semantics of the README.
+/// Sort and limit are not modelled; the oracle sorts by the group keys.
+pub fn oracle(rows: &[Row], query: &Query) -> Vec<Vec<Cell>> {
+    assert!(
+        query.sort.is_empty() && query.limit.is_none(),
+        "the oracle orders by group keys only"
+    );
+    let matching: Vec<&Row> = rows
+        .iter()
+        .filter(|r| {
+            query
+                .filters
+                .iter()
+                .all(|f| holds(&f.predicate, &cell_of(r, &f.column), &f.column))
+        })
+        .collect();
+    let mut groups: Vec<(Vec<Cell>, Vec<&Row>)> = Vec::new();
+    if query.group_by.is_empty() {
+        groups.push((Vec::new(), matching));
+    } else {
+        for row in matching {
+            let key: Vec<Cell> = query.group_by.iter().map(|c| cell_of(row, c)).collect();
+            match groups.iter_mut().find(|(k, _)| {
+                k.iter()
+                    .zip(&key)
+                    .all(|(a, b)| cmp_cells(a, b) == Ordering::Equal)
+            }) {
+                Some((_, members)) => members.push(row),
+                None => groups.push((key, vec![row])),
+            }
+        }
+        groups.sort_by(|(a, _), (b, _)| {
+            a.iter()
+                .zip(b)
+                .map(|(x, y)| cmp_cells(x, y))
+                .find(|o| *o != Ordering::Equal)
+                .unwrap_or(Ordering::Equal)
+        });
+    }
+    groups
+        .into_iter()
+        .map(|(key, members)| {
+            let mut out = key;
+            out.extend(query.aggs.iter().map(|a| aggregate(a, &members)));
+            out
+        })
+        .collect()
+}
+
+/// The rows of an answer as cells.
+pub fn cells(frame: &DataFrame) -> Vec<Vec<Cell>> {
+    (0..frame.height())
+        .map(|i| {
+            frame
+                .columns()
+                .iter()
+                .map(|c| match c.get(i).unwrap() {
+                    AnyValue::Null => Cell::Null,
+                    AnyValue::Boolean(b) => Cell::Bool(b),
+                    AnyValue::String(s) => Cell::Str(s.to_owned()),
+                    AnyValue::StringOwned(s) => Cell::Str(s.to_string()),
+                    AnyValue::Date(d) => Cell::Date(d),
+                    AnyValue::Float64(f) => Cell::Float(f),
+                    AnyValue::Float32(f) => Cell::Float(f64::from(f)),
+                    AnyValue::Int64(v) => Cell::Int(v),
+                    AnyValue::Int32(v) => Cell::Int(i64::from(v)),
+                    AnyValue::UInt32(v) => Cell::Int(i64::from(v)),
+                    AnyValue::UInt64(v) => Cell::Int(v as i64),
+                    AnyValue::Int8(v) => Cell::Int(i64::from(v)),
+                    AnyValue::Int16(v) => Cell::Int(i64::from(v)),
+                    AnyValue::UInt8(v) => Cell::Int(i64::from(v)),
+                    AnyValue::UInt16(v) => Cell::Int(i64::from(v)),
+                    other => panic!("unexpected value {other:?}"),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Asserts that two tables of cells agree (floats within 1e-9 relative).
+pub fn assert_same(actual: &[Vec<Cell>], expected: &[Vec<Cell>], context: &str) {
+    assert_eq!(
+        actual.len(),
+        expected.len(),
+        "row count differs for {context}\nactual: {actual:?}\nexpected: {expected:?}"
+    );
+    for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
+        assert_eq!(a.len(), e.len(), "width differs for {context}");
+        for (j, (x, y)) in a.iter().zip(e).enumerate() {
+            assert!(
+                x.approx_eq(y),
+                "row {i} column {j} differs for {context}: {x:?} vs {y:?}\nactual: {a:?}\nexpected: {e:?}"
+            );
+        }
+    }
+}
+
+/// The frame of a `Frame`, as cells.
+pub fn frame_cells(frame: &Frame) -> Vec<Vec<Cell>> {
+    cells(frame.dataframe())
+}

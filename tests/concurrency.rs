@@ -1,0 +1,148 @@
+//! Many threads on the same and on different keys.
+
+use std::sync::{Arc, Barrier};
+use std::thread;
+
+use polars_query_cache::{CachedQuery, Query, Source};
+
+use crate::common;
+
+#[test]
+fn sixteen_threads_on_one_key_compute_once() {
+    // Repeat: the race window differs from run to run.
+    for round in 0..20 {
+        let cache =
+            Arc::new(CachedQuery::from_frame(common::frame(&common::rows(20_000, round))).unwrap());
+        let barrier = Arc::new(Barrier::new(16));
+        let query = Query::new().group_by(["cat", "k"]).sum("x").mean("y").len();
+        let handles: Vec<_> = (0..16)
+            .map(|_| {
+                let (cache, barrier, query) =
+                    (Arc::clone(&cache), Arc::clone(&barrier), query.clone());
+                thread::spawn(move || {
+                    barrier.wait();
+                    cache.get(&query).unwrap()
+                })
+            })
+            .collect();
+        let frames: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let info = cache.cache_info();
+        assert_eq!(info.computations, 1, "round {round}: {info:?}");
+        assert_eq!(info.hits + info.misses, 16);
+        assert_eq!(
+            frames
+                .iter()
+                .filter(|f| f.source() == Source::Computed)
+                .count(),
+            1
+        );
+        // Everyone holds the very same frame.
+        assert!(
+            frames
+                .iter()
+                .all(|f| Arc::ptr_eq(f.shared(), frames[0].shared()))
+        );
+    }
+}
+
+#[test]
+fn an_error_reaches_every_waiter_and_is_not_cached() {
+    let cache = Arc::new(CachedQuery::from_frame(common::frame(&common::rows(100, 1))).unwrap());
+    let barrier = Arc::new(Barrier::new(8));
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let (cache, barrier) = (Arc::clone(&cache), Arc::clone(&barrier));
+            thread::spawn(move || {
+                barrier.wait();
+                cache.memoize("fails", &1, |_| {
+                    thread::sleep(std::time::Duration::from_millis(50));
+                    Err::<polars::prelude::DataFrame, _>(polars_query_cache::Error::Compute(
+                        "boom".into(),
+                    ))
+                })
+            })
+        })
+        .collect();
+    for h in handles {
+        let err = h.join().unwrap().unwrap_err();
+        assert!(err.to_string().contains("boom"), "{err}");
+    }
+    let info = cache.cache_info();
+    assert!(
+        info.computations == 0 && info.errors >= 1 && info.entries == 0,
+        "{info:?}"
+    );
+    // Not cached: the next call runs again, and may now succeed.
+    let ok = cache
+        .memoize("fails", &1, |df| {
+            Ok::<_, polars::prelude::PolarsError>(df.head(Some(1)))
+        })
+        .unwrap();
+    assert_eq!(ok.source(), Source::Computed);
+}
+
+#[test]
+fn a_panicking_computation_is_an_error_for_everyone_not_a_hang() {
+    let cache = Arc::new(CachedQuery::from_frame(common::frame(&common::rows(100, 1))).unwrap());
+    let barrier = Arc::new(Barrier::new(4));
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let (cache, barrier) = (Arc::clone(&cache), Arc::clone(&barrier));
+            thread::spawn(move || {
+                barrier.wait();
+                cache.memoize(
+                    "panics",
+                    &(),
+                    |_| -> polars::prelude::PolarsResult<polars::prelude::DataFrame> {
+                        thread::sleep(std::time::Duration::from_millis(20));
+                        panic!("kaboom")
+                    },
+                )
+            })
+        })
+        .collect();
+    for h in handles {
+        let err = h
+            .join()
+            .expect("the panic must not reach the caller")
+            .unwrap_err();
+        assert!(err.to_string().contains("kaboom"), "{err}");
+    }
+}
+
+#[test]
+fn many_keys_under_a_small_byte_cap_never_exceed_it() {
+    let max = 256 << 10;
+    let cache = Arc::new(
+        CachedQuery::builder()
+            .max_bytes(max)
+            .build_from_frame(common::frame(&common::rows(5_000, 3)))
+            .unwrap(),
+    );
+    let handles: Vec<_> = (0..8)
+        .map(|t| {
+            let cache = Arc::clone(&cache);
+            thread::spawn(move || {
+                for i in 0..150i64 {
+                    let q = Query::new()
+                        .ge("x", (i + t) % 40 - 20)
+                        .group_by(["cat", "k", "d"])
+                        .sum("y")
+                        .len();
+                    let frame = cache.get(&q).unwrap();
+                    assert!(frame.height() > 0);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let info = cache.cache_info();
+    assert!(info.bytes <= max, "{} bytes held, cap {max}", info.bytes);
+    assert!(
+        info.evictions > 0,
+        "the test should force evictions: {info:?}"
+    );
+    assert_eq!(info.hits + info.misses, 8 * 150);
+}

@@ -1,0 +1,12 @@
+//! Integration tests, one binary so the heavy crate links once.
+
+mod common;
+
+mod cache_behaviour;
+mod concurrency;
+mod differential;
+mod equivalence;
+mod errors;
+mod loading;
+mod refresh;
+mod semantics;
