@@ -67,7 +67,7 @@ pub(crate) fn plan(query: &CanonicalQuery, dataset: &Dataset) -> LazyFrame {
         }
         for c in &query.group_by {
             if !by.iter().any(|b| b.as_str() == &*c.name) {
-                by.push(c.name.as_ref().into());
+                by.push(c.name.clone());
                 descending.push(false);
             }
         }
@@ -88,7 +88,7 @@ fn literal(value: &Scalar) -> Expr {
         Scalar::Bool(b) => lit(*b),
         Scalar::Int(i) => lit(*i),
         Scalar::Float(f) => lit(*f),
-        Scalar::Str(s) => lit(s.as_ref()),
+        Scalar::Str(s) => lit(s.as_str()),
         Scalar::Date(d) => lit(*d).cast(DataType::Date),
     }
 }

@@ -71,16 +71,16 @@ impl Frame {
         projection: &Projection,
         source: Source,
     ) -> Result<Frame> {
-        if projection.identity {
-            return Ok(Frame::new(Arc::clone(cached), source));
-        }
-        let columns = projection
-            .columns
+        let (columns, resort) = match projection {
+            Projection::Identity => return Ok(Frame::new(Arc::clone(cached), source)),
+            Projection::Reshape { columns, resort } => (columns, resort),
+        };
+        let columns = columns
             .iter()
             .map(|(pos, name)| cached.columns()[*pos].clone().with_name(name.clone()))
             .collect();
         let mut frame = DataFrame::new(cached.height(), columns)?;
-        if let Some(by) = &projection.resort {
+        if let Some(by) = resort {
             let names: Vec<_> = by.iter().map(|(n, _)| n.clone()).collect();
             let descending: Vec<bool> = by.iter().map(|(_, d)| *d).collect();
             let options = SortMultipleOptions::default()
@@ -167,8 +167,12 @@ fn export(
     // `ArrowSchema` and `ArrowArray` (repr(C), same fields, release callbacks
     // that own the data), so a value of one is a valid value of the other;
     // `transmute` also checks that the sizes agree.
-    let (ffi_schema, ffi_array): (FFI_ArrowSchema, FFI_ArrowArray) =
-        unsafe { (std::mem::transmute(c_schema), std::mem::transmute(c_array)) };
+    let (ffi_schema, ffi_array): (FFI_ArrowSchema, FFI_ArrowArray) = unsafe {
+        (
+            std::mem::transmute::<polars_arrow::ffi::ArrowSchema, FFI_ArrowSchema>(c_schema),
+            std::mem::transmute::<polars_arrow::ffi::ArrowArray, FFI_ArrowArray>(c_array),
+        )
+    };
     let field =
         arrow_schema::Field::try_from(&ffi_schema).map_err(|e| Error::Compute(e.to_string()))?;
     // SAFETY: the array was exported by Polars with the schema just read.

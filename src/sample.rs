@@ -156,9 +156,91 @@ fn row(rng: &mut SplitMix64, order_id: u64, buf: &mut Vec<u8>) {
     let _ = writeln!(buf, ",{}.{:02}", revenue_cents / 100, revenue_cents % 100);
 }
 
+/// `n` distinct dashboard-like queries over the sales table (a category and
+/// a year picked or not, grouped by one dimension, a few measures),
+/// shuffled by `seed`. At most 540 exist.
+pub fn dashboard_queries(n: usize, seed: u64) -> Vec<crate::Query> {
+    use crate::{Agg, AggFn, Query};
+    let mut all = Vec::new();
+    for category in std::iter::once(None).chain(CATEGORIES.iter().copied().map(Some)) {
+        for year in std::iter::once(None).chain(YEARS.map(Some)) {
+            for group in ["month", "region", "channel", "product"] {
+                for measures in 0..3 {
+                    let mut q = Query::new();
+                    if let Some(c) = category {
+                        q = q.eq("category", c);
+                    }
+                    if let Some(y) = year {
+                        q = q.eq("year", i64::from(y));
+                    }
+                    q = q.group_by([group]);
+                    q = match measures {
+                        0 => q.agg(Agg::new(AggFn::Sum, "revenue").alias("revenue")),
+                        1 => q
+                            .agg(Agg::new(AggFn::Sum, "units").alias("units"))
+                            .mean("price")
+                            .len(),
+                        _ => q
+                            .agg(Agg::new(AggFn::Sum, "revenue").alias("revenue"))
+                            .sort_by("revenue", true)
+                            .limit(5),
+                    };
+                    all.push(q);
+                }
+            }
+        }
+    }
+    let mut rng = SplitMix64(seed);
+    // Fisher-Yates with the stable generator.
+    for i in (1..all.len()).rev() {
+        let j = rng.below(i as u64 + 1) as usize;
+        all.swap(i, j);
+    }
+    all.truncate(n);
+    all
+}
+
+/// A stream of `requests` indexes into `0..distinct`, Zipf-distributed with
+/// exponent `s` (rank 1, index 0, is the most frequent), reproducible from
+/// `seed`: the shape of real dashboard traffic.
+pub fn zipf_stream(distinct: usize, requests: usize, s: f64, seed: u64) -> Vec<usize> {
+    if distinct == 0 {
+        return Vec::new();
+    }
+    // Inverse transform sampling on the cumulative weights.
+    let mut cumulative = Vec::with_capacity(distinct);
+    let mut total = 0.0;
+    for rank in 1..=distinct {
+        total += 1.0 / (rank as f64).powf(s);
+        cumulative.push(total);
+    }
+    let mut rng = SplitMix64(seed);
+    (0..requests)
+        .map(|_| {
+            let u = (rng.next() >> 11) as f64 / (1u64 << 53) as f64 * total;
+            cumulative.partition_point(|&c| c <= u).min(distinct - 1)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dashboard_queries_are_distinct_and_zipf_is_skewed() {
+        let qs = dashboard_queries(200, 1);
+        let mut texts: Vec<String> = qs.iter().map(|q| q.to_json()).collect();
+        texts.sort();
+        texts.dedup();
+        assert_eq!(texts.len(), 200);
+        let stream = zipf_stream(200, 20_000, 1.1, 3);
+        let top = stream.iter().filter(|&&i| i == 0).count();
+        let tail = stream.iter().filter(|&&i| i == 199).count();
+        assert!(top > 20 * tail.max(1), "top {top} tail {tail}");
+        assert!(stream.iter().all(|&i| i < 200));
+        assert_eq!(stream, zipf_stream(200, 20_000, 1.1, 3));
+    }
 
     #[test]
     fn same_seed_same_bytes_and_thread_count_does_not_matter() {

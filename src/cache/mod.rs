@@ -223,11 +223,7 @@ impl CachedQuery {
     {
         let dataset = self.dataset();
         let key = self.memo_key(&dataset, name, args)?;
-        let projection = Projection {
-            columns: Vec::new(),
-            resort: None,
-            identity: true,
-        };
+        let projection = Projection::Identity;
         let mut compute = Some(compute);
         self.lookup(&dataset, &key, &projection, |ds| match compute.take() {
             Some(f) => f(ds.frame()).map_err(Into::into),

@@ -10,10 +10,9 @@ mod options;
 mod schema;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use polars::prelude::DataFrame;
+use polars::prelude::{DataFrame, PlSmallStr};
 
 pub use fingerprint::Fingerprint;
 pub use options::{ColumnType, LoadOptions};
@@ -40,7 +39,7 @@ pub enum Origin {
 pub struct Dataset {
     frame: DataFrame,
     columns: Vec<ColumnInfo>,
-    names: Vec<Arc<str>>,
+    names: Vec<PlSmallStr>,
     fingerprint: Fingerprint,
     origin: Origin,
     load_time: Duration,
@@ -80,7 +79,10 @@ impl Dataset {
         started: Instant,
     ) -> Dataset {
         let columns = schema::columns_of(&frame);
-        let names = columns.iter().map(|c| Arc::from(c.name.as_str())).collect();
+        let names = columns
+            .iter()
+            .map(|c| PlSmallStr::from(c.name.as_str()))
+            .collect();
         Dataset {
             frame,
             columns,
@@ -102,7 +104,7 @@ impl Dataset {
     }
 
     /// The column names, shared with the keys that mention them.
-    pub(crate) fn names(&self) -> &[Arc<str>] {
+    pub(crate) fn names(&self) -> &[PlSmallStr] {
         &self.names
     }
 

@@ -6,7 +6,7 @@
 //! value is `eq`, `ne` on a boolean column is `eq` of the other value, and
 //! exclusive bounds on integer-like columns become inclusive ones.
 
-use super::scalar::{Coerced, Scalar, coerce};
+use super::scalar::{Coerced, Scalar, coerce, int_of};
 use crate::dataset::{ColumnInfo, ColumnKind};
 use crate::query::{Predicate, Value};
 use crate::{Error, Result};
@@ -126,8 +126,10 @@ impl Accumulator {
                 set.push(s);
             }
         }
-        set.sort_unstable();
-        set.dedup();
+        if set.len() > 1 {
+            set.sort_unstable();
+            set.dedup();
+        }
         self.one_of = Some(match self.one_of.take() {
             None => set,
             Some(old) => old
@@ -232,6 +234,9 @@ impl Accumulator {
         exclude.sort_unstable();
         exclude.dedup();
         if let Some(set) = one_of {
+            if low.is_none() && high.is_none() && exclude.is_empty() {
+                return (!set.is_empty()).then_some(Constraint::OneOf(set));
+            }
             let set: Vec<Scalar> = set
                 .into_iter()
                 .filter(|v| {
@@ -298,13 +303,6 @@ fn check_operator(predicate: &Predicate, column: &ColumnInfo) -> Result<()> {
         });
     }
     Ok(())
-}
-
-fn int_of(f: f64) -> Option<i64> {
-    // 2^63 is exactly representable; anything at or past it is out of range.
-    (-9.223_372_036_854_775_808e18..9.223_372_036_854_775_808e18)
-        .contains(&f)
-        .then_some(f as i64)
 }
 
 fn tighter_low(new: &Bound, old: &Bound) -> bool {

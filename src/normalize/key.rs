@@ -4,7 +4,9 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, OnceLock};
 
-use xxhash_rust::xxh3::Xxh3Default;
+use polars::prelude::PlSmallStr;
+
+use std::hash::BuildHasher;
 
 use super::constraint::Constraint;
 use crate::dataset::Fingerprint;
@@ -18,7 +20,7 @@ pub const KEY_FORMAT_VERSION: u32 = 1;
 #[derive(Debug, Clone)]
 pub struct ColumnRef {
     pub(crate) index: usize,
-    pub(crate) name: Arc<str>,
+    pub(crate) name: PlSmallStr,
 }
 
 impl ColumnRef {
@@ -87,7 +89,7 @@ impl Ord for CanonicalAgg {
 }
 
 /// A column of the cached frame: a group key or an aggregate, by position.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum OutputRef {
     /// The n-th group-by column.
     Group(usize),
@@ -244,7 +246,9 @@ struct KeyInner {
 
 impl QueryKey {
     pub(crate) fn new(dataset: Fingerprint, body: KeyBody) -> QueryKey {
-        let mut hasher = Xxh3Default::new();
+        // Fast on the many small writes of a key; fixed seed so the hash
+        // is reproducible (persisted tiers use `stable_text`, not this).
+        let mut hasher = foldhash::fast::FixedState::with_seed(0x7071_6300).build_hasher();
         KEY_FORMAT_VERSION.hash(&mut hasher);
         dataset.hash(&mut hasher);
         body.hash(&mut hasher);

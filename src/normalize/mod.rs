@@ -10,9 +10,8 @@
 
 mod constraint;
 mod key;
+mod output;
 mod scalar;
-
-use std::sync::Arc;
 
 use polars::prelude::PlSmallStr;
 
@@ -27,17 +26,23 @@ pub use scalar::Scalar;
 use crate::dataset::{ColumnInfo, ColumnKind, Dataset};
 use crate::query::{AggFn, Query};
 use crate::{Error, Result};
+use output::OutName;
 
 /// How to present a cached frame to one caller.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Projection {
-    /// For each output column: its position in the cached frame and its name.
-    pub(crate) columns: Vec<(usize, PlSmallStr)>,
-    /// Group columns (output names) to re-sort by, when the caller listed
-    /// them in another order than the cached frame is sorted in.
-    pub(crate) resort: Option<Vec<(PlSmallStr, bool)>>,
-    /// The cached frame already looks like this: hand it over as it is.
-    pub(crate) identity: bool,
+pub enum Projection {
+    /// The cached frame already has the caller's columns, names and row
+    /// order: hand it over as it is.
+    Identity,
+    /// Pick, rename and possibly re-sort columns.
+    Reshape {
+        /// For each output column: its position in the cached frame and its name.
+        columns: Vec<(usize, PlSmallStr)>,
+        /// Output columns (and directions) to re-sort by, when the caller
+        /// listed the group-by columns in another order than the cached frame
+        /// is sorted in.
+        resort: Option<Vec<(PlSmallStr, bool)>>,
+    },
 }
 
 /// A query ready for the cache.
@@ -46,7 +51,7 @@ pub struct Normalized {
     /// The shared key.
     pub key: QueryKey,
     /// This caller's view of the shared answer.
-    pub projection: Arc<Projection>,
+    pub projection: Projection,
 }
 
 /// Normalizes `query` against `dataset`.
@@ -59,7 +64,7 @@ pub fn normalize(query: &Query, dataset: &Dataset) -> Result<Normalized> {
         Ok((
             ColumnRef {
                 index,
-                name: Arc::clone(&dataset.names()[index]),
+                name: dataset.names()[index].clone(),
             },
             info,
         ))
@@ -95,71 +100,60 @@ pub fn normalize(query: &Query, dataset: &Dataset) -> Result<Normalized> {
     }
 
     // Group-by: a set, in schema order.
-    let mut requested_groups = Vec::with_capacity(query.group_by.len());
+    let mut group_by = Vec::with_capacity(query.group_by.len());
     for name in &query.group_by {
-        requested_groups.push(column(name)?.0);
+        group_by.push(column(name)?.0);
     }
-    let mut group_by = requested_groups.clone();
     group_by.sort_unstable_by_key(|c| c.index);
     group_by.dedup();
 
-    // Aggregates: a sorted set; each requested one points into it.
-    let mut requested_aggs = Vec::with_capacity(query.aggs.len());
+    // Aggregates: a sorted set.
+    let mut aggs = Vec::with_capacity(query.aggs.len());
     for agg in &query.aggs {
-        let canonical = match (&agg.column, agg.func) {
-            (None, AggFn::Len) => CanonicalAgg {
-                func: AggFn::Len,
-                column: None,
-            },
-            (Some(_), AggFn::Len) => {
-                return Err(Error::InvalidQuery(
-                    "`len` counts rows and takes no column; use `count` to count a column's non-null values"
-                        .to_owned(),
-                ));
-            }
-            (None, func) => {
-                return Err(Error::InvalidQuery(format!(
-                    "`{}` needs a `column`",
-                    func.name()
-                )));
-            }
-            (Some(name), func) => {
-                let (col, info) = column(name)?;
-                check_aggregate(func, info)?;
-                CanonicalAgg {
-                    func,
-                    column: Some(col),
-                }
-            }
-        };
-        requested_aggs.push(canonical);
+        aggs.push(canonical_agg(agg, dataset)?);
     }
-    let mut aggs = requested_aggs.clone();
     aggs.sort_unstable();
     aggs.dedup();
 
     if group_by.is_empty() && aggs.is_empty() {
         return Err(Error::InvalidQuery(
-            "a query needs at least one aggregate or group-by column, e.g. {\"aggs\": [{\"fn\": \"len\"}]}".to_owned(),
+            "a query needs at least one aggregate or group-by column, e.g. {\"aggs\": [{\"fn\": \"len\"}]}"
+                .to_owned(),
         ));
     }
 
-    // Output columns: the caller's order and names.
-    let mut outputs: Vec<(OutputRef, PlSmallStr)> =
-        Vec::with_capacity(requested_groups.len() + requested_aggs.len());
-    for col in &requested_groups {
-        let pos = group_by.iter().position(|c| c == col).unwrap_or_default();
-        outputs.push((OutputRef::Group(pos), PlSmallStr::from(&*col.name)));
+    // Output columns: the caller's order and names. The cached frame has
+    // the group columns in schema order, then the aggregates in canonical
+    // order under their default names: a caller asking exactly that gets
+    // the frame itself.
+    let mut identity = query.group_by.len() == group_by.len() && query.aggs.len() == aggs.len();
+    let mut outputs: Vec<(OutputRef, OutName<'_>)> =
+        Vec::with_capacity(query.group_by.len() + query.aggs.len());
+    for name in &query.group_by {
+        let index = dataset.column_index(name).unwrap_or_default();
+        let pos = group_by
+            .iter()
+            .position(|c| c.index == index)
+            .unwrap_or_default();
+        identity &= pos == outputs.len();
+        outputs.push((OutputRef::Group(pos), OutName::Text(name)));
     }
-    for (agg, requested) in requested_aggs.iter().zip(&query.aggs) {
-        let pos = aggs.iter().position(|a| a == agg).unwrap_or_default();
-        outputs.push((
-            OutputRef::Agg(pos),
-            PlSmallStr::from(requested.output_name()),
-        ));
+    for requested in &query.aggs {
+        let agg = canonical_agg(requested, dataset)?;
+        let pos = aggs.iter().position(|a| *a == agg).unwrap_or_default();
+        let cached_name = match &requested.column {
+            Some(column) => OutName::Default(agg.func, column),
+            None => OutName::Text(agg.func.name()),
+        };
+        let name = match &requested.alias {
+            Some(alias) => OutName::Text(alias),
+            None => cached_name,
+        };
+        identity &= group_by.len() + pos == outputs.len() && name.same(&cached_name);
+        outputs.push((OutputRef::Agg(pos), name));
     }
     for (i, (_, name)) in outputs.iter().enumerate() {
-        if outputs[..i].iter().any(|(_, other)| other == name) {
+        if outputs[..i].iter().any(|(_, other)| other.same(name)) {
             return Err(Error::AliasClash {
                 name: name.to_string(),
             });
@@ -171,7 +165,7 @@ pub fn normalize(query: &Query, dataset: &Dataset) -> Result<Normalized> {
     for key in &query.sort {
         let target = outputs
             .iter()
-            .find(|(_, name)| name.as_str() == key.column)
+            .find(|(_, name)| name.matches(&key.column))
             .map(|(t, _)| *t);
         let Some(target) = target else {
             let names: Vec<String> = outputs.iter().map(|(_, n)| n.to_string()).collect();
@@ -188,20 +182,24 @@ pub fn normalize(query: &Query, dataset: &Dataset) -> Result<Normalized> {
             });
         }
     }
-    let caller_group_order: Vec<usize> = outputs
-        .iter()
-        .filter_map(|(t, _)| match t {
-            OutputRef::Group(i) => Some(*i),
+    // The caller's group order, when it is not the schema order.
+    let caller_groups = || {
+        outputs.iter().filter_map(|(t, name)| match t {
+            OutputRef::Group(_) => Some((*t, name)),
             OutputRef::Agg(_) => None,
         })
-        .collect();
-    let schema_order = caller_group_order.windows(2).all(|w| w[0] < w[1]);
+    };
+    let mut previous = None;
+    let schema_order = caller_groups().all(|(t, _)| {
+        let in_order = previous.is_none_or(|p| p < t);
+        previous = Some(t);
+        in_order
+    });
     let mut resort = None;
     if !schema_order {
         if query.limit.is_some() {
             // The tie-break decides which rows survive the limit: it is part of the answer.
-            for &g in &caller_group_order {
-                let target = OutputRef::Group(g);
+            for (target, _) in caller_groups() {
                 if !sort.iter().any(|s| s.target == target) {
                     sort.push(CanonicalSort {
                         target,
@@ -210,13 +208,11 @@ pub fn normalize(query: &Query, dataset: &Dataset) -> Result<Normalized> {
                 }
             }
         } else {
-            let mut by: Vec<(PlSmallStr, bool)> = Vec::new();
-            for s in &sort {
-                by.push((name_of(&outputs, s.target), s.descending));
-            }
-            for &g in &caller_group_order {
-                by.push((name_of(&outputs, OutputRef::Group(g)), false));
-            }
+            let mut by: Vec<(PlSmallStr, bool)> = sort
+                .iter()
+                .map(|s| (name_of(&outputs, s.target).to_small_str(), s.descending))
+                .collect();
+            by.extend(caller_groups().map(|(_, name)| (name.to_small_str(), false)));
             resort = Some(by);
         }
     }
@@ -229,40 +225,55 @@ pub fn normalize(query: &Query, dataset: &Dataset) -> Result<Normalized> {
         sort,
         limit: query.limit,
     };
-    let cached_names = canonical.output_names();
-    let columns: Vec<(usize, PlSmallStr)> = outputs
-        .into_iter()
-        .map(|(target, name)| {
-            let pos = match target {
-                OutputRef::Group(i) => i,
-                OutputRef::Agg(i) => canonical.group_by.len() + i,
-            };
-            (pos, name)
-        })
-        .collect();
-    let identity = resort.is_none()
-        && columns.len() == cached_names.len()
-        && columns
-            .iter()
-            .enumerate()
-            .all(|(i, (pos, name))| *pos == i && name.as_str() == cached_names[i]);
+    let projection = if identity && resort.is_none() {
+        Projection::Identity
+    } else {
+        let columns = outputs
+            .into_iter()
+            .map(|(target, name)| {
+                let pos = match target {
+                    OutputRef::Group(i) => i,
+                    OutputRef::Agg(i) => canonical.group_by.len() + i,
+                };
+                (pos, name.to_small_str())
+            })
+            .collect();
+        Projection::Reshape { columns, resort }
+    };
     let key = QueryKey::new(dataset.fingerprint(), KeyBody::Query(canonical));
-    Ok(Normalized {
-        key,
-        projection: Arc::new(Projection {
-            columns,
-            resort,
-            identity,
-        }),
-    })
+    Ok(Normalized { key, projection })
 }
 
-fn name_of(outputs: &[(OutputRef, PlSmallStr)], target: OutputRef) -> PlSmallStr {
+fn name_of<'a>(outputs: &[(OutputRef, OutName<'a>)], target: OutputRef) -> OutName<'a> {
     outputs
         .iter()
         .find(|(t, _)| *t == target)
-        .map(|(_, n)| n.clone())
-        .unwrap_or_default()
+        .map_or(OutName::Text(""), |(_, n)| *n)
+}
+
+fn canonical_agg(agg: &crate::query::Agg, dataset: &Dataset) -> Result<CanonicalAgg> {
+    match (&agg.column, agg.func) {
+        (None, AggFn::Len) => Ok(CanonicalAgg {
+            func: AggFn::Len,
+            column: None,
+        }),
+        (Some(_), AggFn::Len) => Err(Error::InvalidQuery(
+            "`len` counts rows and takes no column; use `count` to count a column's non-null values".to_owned(),
+        )),
+        (None, func) => Err(Error::InvalidQuery(format!("`{}` needs a `column`", func.name()))),
+        (Some(name), func) => {
+            let index = dataset.column_index(name).ok_or_else(|| dataset.unknown_column(name))?;
+            let info = &dataset.columns()[index];
+            check_aggregate(func, info)?;
+            Ok(CanonicalAgg {
+                func,
+                column: Some(ColumnRef {
+                    index,
+                    name: dataset.names()[index].clone(),
+                }),
+            })
+        }
+    }
 }
 
 fn check_aggregate(func: AggFn, column: &ColumnInfo) -> Result<()> {

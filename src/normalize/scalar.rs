@@ -1,9 +1,9 @@
 //! Filter values coerced to their column's type.
 
+use polars::prelude::PlSmallStr;
 use std::cmp::Ordering;
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
 
 use crate::dataset::{ColumnInfo, ColumnKind};
 use crate::query::Value;
@@ -22,7 +22,7 @@ pub enum Scalar {
     /// A float column's value.
     Float(f64),
     /// A string or categorical column's value.
-    Str(Arc<str>),
+    Str(PlSmallStr),
     /// A date column's value, in days since 1970-01-01.
     Date(i32),
 }
@@ -128,13 +128,9 @@ pub(crate) fn coerce(value: &Value, column: &ColumnInfo) -> Result<Coerced> {
             if float.is_nan() {
                 return Err(wrong("integers", HINT));
             }
-            // 2^63 is exactly representable; anything at or past it is out of range.
-            let in_range =
-                (-9.223_372_036_854_775_808e18..9.223_372_036_854_775_808e18).contains(&float);
-            if float.fract() == 0.0 && in_range {
-                exact(Scalar::Int(float as i64))
-            } else {
-                Ok(Coerced::Fraction(float))
+            match int_of(float) {
+                Some(i) => exact(Scalar::Int(i)),
+                _ => Ok(Coerced::Fraction(float)),
             }
         }
         ColumnKind::Float => {
@@ -158,7 +154,7 @@ pub(crate) fn coerce(value: &Value, column: &ColumnInfo) -> Result<Coerced> {
             exact(Scalar::Float(if float == 0.0 { 0.0 } else { float }))
         }
         ColumnKind::Str | ColumnKind::Categorical => match value {
-            Value::Str(s) => exact(Scalar::Str(Arc::from(s.as_str()))),
+            Value::Str(s) => exact(Scalar::Str(PlSmallStr::from(s.as_str()))),
             _ => Err(wrong("text", "quote the value, e.g. \"Books\"")),
         },
         ColumnKind::Bool => match value {
@@ -179,6 +175,13 @@ pub(crate) fn coerce(value: &Value, column: &ColumnInfo) -> Result<Coerced> {
             dtype: column.dtype.to_string(),
         }),
     }
+}
+
+/// The integer `f` is, when it is one within `i64`'s range (from -2^63,
+/// exactly representable, up to but excluding 2^63).
+pub(crate) fn int_of(f: f64) -> Option<i64> {
+    const MIN: f64 = i64::MIN as f64;
+    ((MIN..-MIN).contains(&f) && f.fract() == 0.0).then_some(f as i64)
 }
 
 const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
