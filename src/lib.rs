@@ -84,6 +84,7 @@ mod exec;
 mod frame;
 mod memo;
 pub mod normalize;
+pub mod output;
 pub mod query;
 pub mod sample;
 

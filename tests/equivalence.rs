@@ -219,3 +219,25 @@ fn different_queries_are_different_keys() {
         }
     }
 }
+
+#[test]
+fn consecutive_integers_are_a_range_and_short_ranges_with_holes_are_sets() {
+    assert_one_entry(&[
+        base().is_in("k", [1, 2]),
+        base().between("k", 1, 2),
+        base().gt("k", 0).lt("k", 3),
+    ]);
+    assert_one_entry(&[
+        base().is_in("x", [1, 2, 4, 5]),
+        base().between("x", 1, 5).ne("x", 3),
+        base().between("x", 0, 6).not_in("x", [0, 3, 6]),
+    ]);
+    assert_one_entry(&[
+        base().between("x", 2, 5),
+        base().between("x", 1, 5).ne("x", 1),
+    ]);
+    assert_one_entry(&[
+        base().is_in("d", ["2022-01-01", "2022-01-02"]),
+        base().between("d", "2022-01-01", "2022-01-02"),
+    ]);
+}

@@ -3,6 +3,7 @@
 mod common;
 
 mod cache_behaviour;
+mod cli;
 mod concurrency;
 mod differential;
 mod equivalence;

@@ -207,6 +207,15 @@ impl Accumulator {
     /// The canonical constraint, or `None` when no value can satisfy the
     /// predicates (the query is a contradiction).
     pub(crate) fn finish(self, kind: ColumnKind) -> Option<Constraint> {
+        let constraint = self.fold(kind)?;
+        if kind.is_integer_like() {
+            integer_form(constraint)
+        } else {
+            Some(constraint)
+        }
+    }
+
+    fn fold(self, kind: ColumnKind) -> Option<Constraint> {
         let Accumulator {
             is_null,
             not_null,
@@ -270,6 +279,76 @@ impl Accumulator {
             return Some(Constraint::NotNull);
         }
         Some(Constraint::Range { low, high, exclude })
+    }
+}
+
+/// Ranges with holes are enumerated up to this many values.
+const MAX_ENUMERATED: i64 = 1024;
+
+/// On integers and dates a set of consecutive values is a range, and a
+/// short range with holes is a set: `in [2023, 2024]` is
+/// `between 2023, 2024`; `between 1, 5 and ne 3` is `in [1, 2, 4, 5]`.
+fn integer_form(constraint: Constraint) -> Option<Constraint> {
+    match constraint {
+        Constraint::OneOf(set) if set.len() >= 2 => {
+            let first = int_value(&set[0])?;
+            let last = int_value(&set[set.len() - 1])?;
+            if last - first + 1 == set.len() as i64 {
+                let (low, high) = (set[0].clone(), set[set.len() - 1].clone());
+                Some(Constraint::Range {
+                    low: Some(Bound {
+                        value: low,
+                        inclusive: true,
+                    }),
+                    high: Some(Bound {
+                        value: high,
+                        inclusive: true,
+                    }),
+                    exclude: Vec::new(),
+                })
+            } else {
+                Some(Constraint::OneOf(set))
+            }
+        }
+        Constraint::Range {
+            low: Some(low),
+            high: Some(high),
+            exclude,
+        } if !exclude.is_empty() => {
+            let (lo, hi) = (int_value(&low.value)?, int_value(&high.value)?);
+            if hi - lo >= MAX_ENUMERATED {
+                return Some(Constraint::Range {
+                    low: Some(low),
+                    high: Some(high),
+                    exclude,
+                });
+            }
+            let set: Vec<Scalar> = (lo..=hi)
+                .map(|i| same_kind(&low.value, i))
+                .filter(|v| exclude.binary_search(v).is_err())
+                .collect();
+            if set.is_empty() {
+                return None;
+            }
+            integer_form(Constraint::OneOf(set))
+        }
+        other => Some(other),
+    }
+}
+
+fn int_value(s: &Scalar) -> Option<i64> {
+    match s {
+        Scalar::Int(i) => Some(*i),
+        Scalar::Date(d) => Some(i64::from(*d)),
+        _ => None,
+    }
+}
+
+fn same_kind(like: &Scalar, i: i64) -> Scalar {
+    match like {
+        // Within the range of two existing dates: fits in i32.
+        Scalar::Date(_) => Scalar::Date(i as i32),
+        _ => Scalar::Int(i),
     }
 }
 

@@ -1,22 +1,62 @@
-//! `pqc`: load a CSV once, answer queries from a cache (work in progress).
+//! `pqc`: load a CSV once into Polars and answer filter / group-by /
+//! aggregate queries from a memoizing cache.
+//!
+//! Arguments are parsed by clap (`args`), validated into the library's
+//! types (`options`), then executed by one module per command.
+
+mod args;
+mod bench;
+mod fail;
+mod generate;
+mod info;
+mod options;
+mod progress;
+mod query;
+mod render;
 
 use std::process::ExitCode;
 
+use clap::Parser;
+
+use args::{Cli, Command};
+use fail::Failure;
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().collect();
-    match args.get(1).map(String::as_str) {
-        Some("gen") => {
-            let rows: u64 = args[2].parse().unwrap_or(5000);
-            let out = std::fs::File::create(&args[3]).unwrap();
-            polars_query_cache::sample::write_sales_csv(
-                std::io::BufWriter::new(out),
-                rows,
-                42,
-                |_| {},
-            )
-            .unwrap();
-            ExitCode::SUCCESS
-        }
-        _ => ExitCode::FAILURE,
+    let cli = Cli::parse();
+    init_logging(&cli);
+    let show_progress = progress::enabled(cli.quiet);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let result = match &cli.command {
+        Command::Gen(a) => generate::run(a, show_progress),
+        Command::Info(a) => info::run(a, show_progress, &mut out),
+        Command::Query(a) => query::run(a, show_progress, &mut out),
+        Command::Bench(a) => bench::run(a, show_progress, &mut out),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => report(&failure),
     }
+}
+
+fn report(failure: &Failure) -> ExitCode {
+    eprintln!("pqc: {failure}");
+    failure.exit_code()
+}
+
+fn init_logging(cli: &Cli) {
+    let default = match (cli.quiet, cli.verbose) {
+        (true, _) => "warn",
+        (false, 0) => "warn,pqc=info",
+        (false, 1) => "debug",
+        (false, _) => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .init();
 }

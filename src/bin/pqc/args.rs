@@ -1,0 +1,202 @@
+//! The command line as clap parses it: plain strings and numbers, not yet
+//! validated (see `options` for that).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Load a CSV once into Polars and answer filter / group-by / aggregate
+/// queries from a memoizing cache.
+#[derive(Debug, Parser)]
+#[command(name = "pqc", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// No progress bars and no log lines below warnings.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
+    /// More log lines (-v: debug, -vv: trace). RUST_LOG overrides.
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a deterministic synthetic sales CSV (the columns of data/sales.csv).
+    Gen(GenArgs),
+    /// Load a CSV and describe it: rows, columns and types, memory, load time, fingerprint.
+    Info(InfoArgs),
+    /// Answer queries, all through one cache, in order.
+    Query(QueryArgs),
+    /// Replay a query stream through the cache and, in the same run, through plain Polars.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GenArgs {
+    /// Number of rows.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub rows: u64,
+    /// Output file.
+    #[arg(long, short)]
+    pub out: PathBuf,
+    /// Seed: the same seed and row count always give the same bytes.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+/// How to read the CSV.
+#[derive(Debug, Args, Clone)]
+pub struct LoadArgs {
+    /// The CSV file.
+    pub data: PathBuf,
+    /// Field delimiter (one byte).
+    #[arg(long, default_value = ",")]
+    pub delimiter: String,
+    /// Extra cell text read as null (repeatable); empty cells are null anyway.
+    #[arg(long = "null-value", value_name = "TEXT")]
+    pub null_values: Vec<String>,
+    /// Force a column's type: NAME:int|float|str|cat|bool|date (repeatable).
+    #[arg(long = "column-type", value_name = "NAME:TYPE")]
+    pub column_types: Vec<String>,
+}
+
+/// Cache limits.
+#[derive(Debug, Args, Clone)]
+pub struct CacheArgs {
+    /// Memory budget, e.g. 512MiB, 2GB.
+    #[arg(long, default_value = "512MiB", value_name = "SIZE")]
+    pub max_bytes: String,
+    /// Time to live of an entry, e.g. 90s, 10m, 1h.
+    #[arg(long, value_name = "DURATION")]
+    pub ttl: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = InfoFormat::Table)]
+    pub format: InfoFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InfoFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    #[command(flatten)]
+    pub load: LoadArgs,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+
+    /// A filter: 'col=v', 'col!=v', 'col<v', 'col<=v', 'col>v', 'col>=v',
+    /// 'col in a,b', 'col not in a,b', 'col between lo,hi', 'col is null',
+    /// 'col is not null' (repeatable, ANDed).
+    #[arg(long = "filter", value_name = "EXPR", help_heading = "Query as flags")]
+    pub filters: Vec<String>,
+    /// Group-by columns (repeatable, or comma separated).
+    #[arg(
+        long = "group-by",
+        value_name = "COLS",
+        help_heading = "Query as flags"
+    )]
+    pub group_by: Vec<String>,
+    /// An aggregate: fn:column[:alias], or len[:alias] (repeatable).
+    #[arg(
+        long = "agg",
+        value_name = "FN:COL[:ALIAS]",
+        help_heading = "Query as flags"
+    )]
+    pub aggs: Vec<String>,
+    /// Sort by an output column: col[:asc|desc] (repeatable).
+    #[arg(
+        long = "sort",
+        value_name = "COL[:DIR]",
+        help_heading = "Query as flags"
+    )]
+    pub sort: Vec<String>,
+    /// Keep at most this many rows.
+    #[arg(long, help_heading = "Query as flags")]
+    pub limit: Option<usize>,
+
+    /// A query in its JSON form (repeatable).
+    #[arg(
+        long = "query-json",
+        value_name = "JSON",
+        help_heading = "Queries as JSON"
+    )]
+    pub query_json: Vec<String>,
+    /// A file of JSON queries, one a line (blank lines and lines starting with # are skipped).
+    #[arg(
+        long = "queries",
+        value_name = "FILE",
+        help_heading = "Queries as JSON"
+    )]
+    pub queries: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Write the final cache statistics as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub stats: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned text, one table per query.
+    Table,
+    /// CSV; with several queries each row starts with the query's number.
+    Csv,
+    /// One JSON array of result objects.
+    Json,
+    /// One JSON result object a line.
+    Ndjson,
+    /// An Arrow IPC stream on stdout (one query only).
+    Arrow,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub load: LoadArgs,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+
+    /// Replay these JSON queries (one a line) instead of a generated workload.
+    #[arg(long = "queries", value_name = "FILE", help_heading = "Workload")]
+    pub queries: Option<PathBuf>,
+    /// Distinct dashboard queries in the generated workload (at most 540).
+    #[arg(long, default_value_t = 200, help_heading = "Workload")]
+    pub distinct: usize,
+    /// Requests in the stream.
+    #[arg(long, default_value_t = 20_000, help_heading = "Workload")]
+    pub requests: usize,
+    /// Zipf exponent of the request stream (0 is uniform).
+    #[arg(long, default_value_t = 1.1, help_heading = "Workload")]
+    pub zipf: f64,
+    /// Seed of the workload.
+    #[arg(long, default_value_t = 42, help_heading = "Workload")]
+    pub seed: u64,
+    /// Worker threads replaying the stream.
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+    /// Requests of the stream timed through plain Polars (no cache); the total
+    /// is extrapolated from them.
+    #[arg(long, default_value_t = 50, value_name = "K")]
+    pub baseline_sample: usize,
+    /// Requests timed the way the seed's Python does it: re-reading the CSV
+    /// each time (0 skips it).
+    #[arg(long, default_value_t = 2, value_name = "K")]
+    pub reload_baseline: usize,
+    /// Write the figures as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}

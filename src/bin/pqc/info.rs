@@ -1,0 +1,95 @@
+//! `pqc info`: what loading a CSV gives.
+
+use std::io::Write;
+
+use polars_query_cache::{ColumnKind, Dataset};
+use serde_json::json;
+
+use crate::args::{InfoArgs, InfoFormat};
+use crate::fail::Failure;
+use crate::{options, progress};
+
+pub fn run(args: &InfoArgs, show_progress: bool, out: &mut impl Write) -> Result<(), Failure> {
+    let load = options::load_options(&args.load)?;
+    let spinner = progress::spinner(
+        show_progress,
+        format!("loading {}", args.load.data.display()),
+    );
+    let dataset = Dataset::from_csv(&args.load.data, &load)?;
+    spinner.finish_and_clear();
+    let file_bytes = std::fs::metadata(&args.load.data)
+        .map(|m| m.len())
+        .unwrap_or(0);
+    let io = |e| Failure::io("stdout", e);
+    match args.format {
+        InfoFormat::Json => {
+            let columns: Vec<_> = dataset
+                .columns()
+                .iter()
+                .map(|c| json!({"name": c.name, "type": c.kind.name(), "dtype": c.dtype.to_string()}))
+                .collect();
+            let info = json!({
+                "path": args.load.data.display().to_string(),
+                "rows": dataset.rows(),
+                "columns": columns,
+                "file_bytes": file_bytes,
+                "memory_bytes": dataset.estimated_size(),
+                "load_ms": dataset.load_time().as_secs_f64() * 1e3,
+                "fingerprint": dataset.fingerprint().to_string(),
+            });
+            serde_json::to_writer_pretty(&mut *out, &info)
+                .map_err(|e| Failure::io("stdout", e.into()))?;
+            writeln!(out).map_err(io)?;
+        }
+        InfoFormat::Table => {
+            writeln!(out, "file:        {}", args.load.data.display()).map_err(io)?;
+            writeln!(out, "rows:        {}", dataset.rows()).map_err(io)?;
+            writeln!(
+                out,
+                "memory:      {} ({:.0}% of the file's {})",
+                human(dataset.estimated_size() as u64),
+                100.0 * dataset.estimated_size() as f64 / file_bytes.max(1) as f64,
+                human(file_bytes)
+            )
+            .map_err(io)?;
+            writeln!(
+                out,
+                "load time:   {:.1} ms",
+                dataset.load_time().as_secs_f64() * 1e3
+            )
+            .map_err(io)?;
+            writeln!(out, "fingerprint: {}", dataset.fingerprint()).map_err(io)?;
+            writeln!(out, "columns:").map_err(io)?;
+            let width = dataset
+                .columns()
+                .iter()
+                .map(|c| c.name.len())
+                .max()
+                .unwrap_or(0);
+            for c in dataset.columns() {
+                let kind = if c.kind == ColumnKind::Categorical {
+                    "string (categorical)"
+                } else {
+                    c.kind.name()
+                };
+                writeln!(out, "  {:<width$}  {kind}", c.name).map_err(io)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn human(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}

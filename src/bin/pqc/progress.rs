@@ -1,0 +1,36 @@
+//! Progress on a terminal, silence elsewhere.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Whether progress may be drawn: stderr is a terminal and not `--quiet`.
+pub fn enabled(quiet: bool) -> bool {
+    !quiet && std::io::stderr().is_terminal()
+}
+
+/// A bar counting `total` items, hidden when progress is off.
+pub fn bar(show: bool, total: u64, what: &str) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    let template = format!(
+        "{{spinner}} {what} [{{bar:40}}] {{human_pos}}/{{human_len}} ({{per_sec}}, {{eta}} left)"
+    );
+    bar.set_style(
+        ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+/// A spinner for a step of unknown length.
+pub fn spinner(show: bool, message: impl Into<String>) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let spinner = ProgressBar::new_spinner().with_message(message.into());
+    spinner.enable_steady_tick(Duration::from_millis(100));
+    spinner
+}
