@@ -16,6 +16,8 @@ use crate::{Error, Result};
 pub enum Source {
     /// The in-memory tier.
     Memory,
+    /// The disk tier.
+    Disk,
     /// Computed by this call (a miss).
     Computed,
     /// Computed by another caller that was asking for the same key at the
@@ -28,14 +30,17 @@ impl Source {
     pub fn name(self) -> &'static str {
         match self {
             Source::Memory => "memory",
+            Source::Disk => "disk",
             Source::Computed => "computed",
             Source::Coalesced => "coalesced",
         }
     }
 
-    /// Whether the answer came from a cache tier rather than a computation.
+    /// Whether the answer came from a cache tier: a hit. `Computed` and
+    /// `Coalesced` (a miss that waited for another caller's computation)
+    /// are misses.
     pub fn is_hit(self) -> bool {
-        !matches!(self, Source::Computed)
+        !matches!(self, Source::Computed | Source::Coalesced)
     }
 }
 

@@ -68,11 +68,16 @@
 //!
 //! # Crate features
 //!
-//! - `cli` (default): the `pqc` command line tool.
+//! All on by default; `default-features = false` leaves the library with
+//! its memory tier only.
+//!
+//! - `cli`: the `pqc` command line tool.
+//! - `server`: [`server`], the HTTP API and dashboard page (`pqc serve`).
+//! - `redis`: the Redis tier shared by workers and hosts.
 //!
 //! # Minimum Rust version
 //!
-//! Rust 1.85 (edition 2024).
+//! Rust 1.88 (edition 2024).
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
@@ -87,11 +92,17 @@ pub mod normalize;
 pub mod output;
 pub mod query;
 pub mod sample;
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
+pub mod server;
+pub mod tier;
 
 pub use cache::{
     CacheInfo, CachedQuery, CachedQueryBuilder, PrewarmReport, QueryCount, RefreshOutcome,
 };
-pub use dataset::{ColumnInfo, ColumnKind, ColumnType, Dataset, Fingerprint, LoadOptions};
+pub use dataset::{
+    ColumnInfo, ColumnKind, ColumnType, Dataset, Fingerprint, LoadOptions, LoadedFrom,
+};
 pub use error::{Error, Result};
 pub use frame::{Frame, Source};
 pub use normalize::QueryKey;

@@ -6,8 +6,11 @@ mod cache_behaviour;
 mod cli;
 mod concurrency;
 mod differential;
+mod disk;
 mod equivalence;
 mod errors;
 mod loading;
 mod refresh;
 mod semantics;
+#[cfg(feature = "server")]
+mod server;

@@ -1,6 +1,6 @@
 //! Configuration of a [`CachedQuery`], set once on a consuming builder.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use polars::prelude::DataFrame;
@@ -32,6 +32,9 @@ pub struct CachedQueryBuilder {
     pub(crate) time_to_idle: Option<Duration>,
     pub(crate) load_options: LoadOptions,
     pub(crate) top_queries: usize,
+    pub(crate) disk_dir: Option<PathBuf>,
+    pub(crate) disk_max_bytes: u64,
+    pub(crate) snapshots: bool,
 }
 
 impl Default for CachedQueryBuilder {
@@ -43,6 +46,9 @@ impl Default for CachedQueryBuilder {
             time_to_idle: None,
             load_options: LoadOptions::default(),
             top_queries: 10,
+            disk_dir: None,
+            disk_max_bytes: 4 << 30,
+            snapshots: true,
         }
     }
 }
@@ -101,9 +107,57 @@ impl CachedQueryBuilder {
         self
     }
 
+    /// A directory for the disk tier: results survive restarts and are
+    /// shared by the processes that use the same directory. Each entry is
+    /// one compressed Arrow IPC file with a verified header. The directory
+    /// also holds snapshots of parsed CSV files (see
+    /// [`snapshots`](Self::snapshots)).
+    ///
+    /// Default: none (memory only).
+    pub fn disk_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.disk_dir = Some(dir.into());
+        self
+    }
+
+    /// The disk tier's budget in bytes (of files); the least recently used
+    /// entries are deleted to stay under it.
+    ///
+    /// Default: 4 GiB.
+    pub fn disk_max_bytes(mut self, bytes: u64) -> Self {
+        self.disk_max_bytes = bytes;
+        self
+    }
+
+    /// With a [`disk_dir`](Self::disk_dir): keep a columnar snapshot of each
+    /// parsed CSV there, and load it instead of parsing when the same file
+    /// (same content, same options) is opened again.
+    ///
+    /// Default: `true`.
+    pub fn snapshots(mut self, enabled: bool) -> Self {
+        self.snapshots = enabled;
+        self
+    }
+
     /// Loads the CSV file at `path` and builds the cache over it.
     pub fn build_from_csv(self, path: impl AsRef<Path>) -> Result<CachedQuery> {
-        let dataset = Dataset::from_csv(path, &self.load_options)?;
+        let dataset = match self.snapshot_dir() {
+            Some(dir) => Dataset::from_csv_with_snapshots(path, &self.load_options, &dir)?,
+            None => Dataset::from_csv(path, &self.load_options)?,
+        };
+        Ok(CachedQuery::new(self, dataset))
+    }
+
+    pub(crate) fn snapshot_dir(&self) -> Option<PathBuf> {
+        self.disk_dir
+            .as_ref()
+            .filter(|_| self.snapshots)
+            .map(|d| d.join("snapshots"))
+    }
+
+    /// Builds the cache over CSV bytes the caller already has; `name` stands
+    /// for the file in messages.
+    pub fn build_from_csv_bytes(self, name: &str, bytes: Vec<u8>) -> Result<CachedQuery> {
+        let dataset = Dataset::from_csv_bytes(name, bytes, &self.load_options)?;
         Ok(CachedQuery::new(self, dataset))
     }
 

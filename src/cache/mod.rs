@@ -27,6 +27,7 @@ use crate::dataset::{Dataset, Fingerprint, Origin};
 use crate::frame::{Frame, Source};
 use crate::normalize::{self, BuildPassThrough, KeyBody, Normalized, Projection, QueryKey};
 use crate::query::Query;
+use crate::tier::disk::DiskTier;
 use crate::{Error, Result, exec};
 
 type MemoryTier = Cache<QueryKey, Arc<Entry>, BuildPassThrough>;
@@ -54,7 +55,8 @@ type MemoryTier = Cache<QueryKey, Arc<Entry>, BuildPassThrough>;
 pub struct CachedQuery {
     dataset: RwLock<Arc<Dataset>>,
     memory: MemoryTier,
-    flights: Flights<Arc<Entry>>,
+    disk: Option<DiskTier>,
+    flights: Flights<(Arc<Entry>, Source)>,
     counters: Arc<Counters>,
     config: CachedQueryBuilder,
     refresh_lock: Mutex<()>,
@@ -124,9 +126,20 @@ impl CachedQuery {
         if let Some(tti) = config.time_to_idle {
             memory = memory.time_to_idle(tti);
         }
+        let disk = config.disk_dir.as_ref().map(|dir| {
+            DiskTier::open(
+                &dir.join("results"),
+                config.disk_max_bytes,
+                config.time_to_live,
+            )
+        });
+        if let (Some(disk), Origin::Csv { path, .. }) = (&disk, dataset.origin()) {
+            disk.adopt(dataset.fingerprint(), path);
+        }
         CachedQuery {
             dataset: RwLock::new(Arc::new(dataset)),
             memory: memory.build_with_hasher(BuildPassThrough),
+            disk,
             flights: Flights::new(),
             counters,
             config,
@@ -154,6 +167,22 @@ impl CachedQuery {
                 "a query key names a memoized computation".to_owned(),
             )),
         })
+    }
+
+    /// Answers `query` only if a tier holds the answer; never computes.
+    /// A found answer counts as a hit; an absent one counts nothing, so a
+    /// caller can try this first and fall back to [`get`](Self::get) (as the
+    /// server does to keep hits off its blocking pool).
+    pub fn get_cached(&self, query: &Query) -> Result<Option<Frame>> {
+        let dataset = self.dataset();
+        let Normalized { key, projection } = normalize::normalize(query, &dataset)?;
+        match self.memory.get(&key) {
+            Some(entry) => {
+                self.count_hit(&entry);
+                Frame::project(&entry.frame, &projection, Source::Memory).map(Some)
+            }
+            None => Ok(None),
+        }
     }
 
     /// Answers a query given in its JSON form.
@@ -258,25 +287,44 @@ impl CachedQuery {
             self.count_hit(&entry);
             return Frame::project(&entry.frame, projection, Source::Memory);
         }
-        Counters::add(&self.counters.misses, 1);
         let (result, role) = self.flights.run(key, || {
             // A flight that finished just before this one began has stored
-            // its answer already: take it rather than compute again.
+            // its answer already: take it rather than look further.
             if let Some(entry) = self.memory.get(key) {
-                return Ok(entry);
+                return Ok((entry, Source::Memory));
+            }
+            if let Some(decoded) = self.disk.as_ref().and_then(|d| d.get(key)) {
+                let entry = Arc::new(Entry::new(decoded.frame, decoded.cost));
+                self.memory.insert(key.clone(), Arc::clone(&entry));
+                return Ok((entry, Source::Disk));
             }
             self.compute(dataset, key, compute)
+                .map(|entry| (entry, Source::Computed))
         });
-        let entry = match result {
-            Ok(entry) => entry,
+        let (entry, source) = match result {
+            Ok(found) => found,
             Err(e) => {
+                Counters::add(&self.counters.misses, 1);
                 Counters::add(&self.counters.errors, u64::from(role == Role::Leader));
                 return Err(e);
             }
         };
-        let source = match role {
-            Role::Leader => Source::Computed,
-            Role::Follower => {
+        let source = match (role, source) {
+            (Role::Leader, Source::Memory) => {
+                self.count_hit(&entry);
+                Source::Memory
+            }
+            (Role::Leader, Source::Disk) => {
+                Counters::add(&self.counters.hits, 1);
+                Counters::add(&self.counters.saved_nanos, entry.cost.as_nanos() as u64);
+                Source::Disk
+            }
+            (Role::Leader, source) => {
+                Counters::add(&self.counters.misses, 1);
+                source
+            }
+            (Role::Follower, _) => {
+                Counters::add(&self.counters.misses, 1);
                 Counters::add(&self.counters.coalesced, 1);
                 Source::Coalesced
             }
@@ -303,6 +351,9 @@ impl CachedQuery {
         Counters::add(&self.counters.computations, 1);
         Counters::add(&self.counters.compute_nanos, cost.as_nanos() as u64);
         let entry = Arc::new(Entry::new(frame, cost));
+        if let Some(disk) = &self.disk {
+            disk.put(key, &entry.frame, cost);
+        }
         if entry.bytes <= self.config.entry_cap() {
             self.memory.insert(key.clone(), Arc::clone(&entry));
         } else {
@@ -340,13 +391,18 @@ impl CachedQuery {
     /// Returns whether there was one.
     pub fn invalidate(&self, query: &Query) -> Result<bool> {
         let key = self.key(query)?;
-        Ok(self.memory.remove(&key).is_some())
+        Ok(self.remove(&key))
+    }
+
+    fn remove(&self, key: &QueryKey) -> bool {
+        let on_disk = self.disk.as_ref().is_some_and(|d| d.remove(key));
+        self.memory.remove(key).is_some() || on_disk
     }
 
     /// Drops the entry of a memoized computation with these arguments.
     pub fn invalidate_memoized<A: Serialize + ?Sized>(&self, name: &str, args: &A) -> Result<bool> {
         let key = self.memo_key(&self.dataset(), name, args)?;
-        Ok(self.memory.remove(&key).is_some())
+        Ok(self.remove(&key))
     }
 
     /// Drops every entry whose key satisfies `predicate`, for example every
@@ -363,6 +419,10 @@ impl CachedQuery {
     /// assert_eq!(dropped, 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    ///
+    /// The disk tier applies the predicate to the entries whose keys this
+    /// process has written or read; [`clear`](Self::clear) and
+    /// [`refresh`](Self::refresh) reach every entry.
     pub fn invalidate_where(&self, predicate: impl Fn(&QueryKey) -> bool) -> usize {
         let doomed: Vec<Arc<QueryKey>> = self
             .memory
@@ -370,10 +430,59 @@ impl CachedQuery {
             .filter(|(key, _)| predicate(key))
             .map(|(key, _)| key)
             .collect();
-        doomed
+        let mut dropped: std::collections::HashSet<QueryKey, BuildPassThrough> = doomed
             .iter()
             .filter(|key| self.memory.remove(key.as_ref()).is_some())
-            .count()
+            .map(|key| QueryKey::clone(key))
+            .collect();
+        if let Some(disk) = &self.disk {
+            dropped.extend(disk.remove_where(&predicate));
+        }
+        dropped.len()
+    }
+
+    /// Drops every entry that involves `column` (filters, groups or
+    /// aggregates it), and every memoized computation (which may read any
+    /// column). Returns how many were dropped.
+    pub fn invalidate_column(&self, column: &str) -> Result<usize> {
+        let dataset = self.dataset();
+        if dataset.column_index(column).is_none() {
+            return Err(dataset.unknown_column(column));
+        }
+        Ok(self.invalidate_where(|key| key.query().is_none_or(|q| q.uses_column(column))))
+    }
+
+    /// Drops every entry whose answer could depend on the rows where
+    /// `column` equals `value`: the queries that filter on `column` with a
+    /// condition `value` satisfies, those that do not filter on it at all,
+    /// and every memoized computation. Returns how many were dropped.
+    ///
+    /// ```
+    /// use polars_query_cache::{CachedQuery, Query};
+    /// # let df = polars::df!("category" => ["a", "b"], "units" => [1i64, 2])?;
+    /// let cache = CachedQuery::from_frame(df)?;
+    /// cache.get(&Query::new().eq("category", "a").sum("units"))?;
+    /// cache.get(&Query::new().eq("category", "b").sum("units"))?;
+    /// cache.get(&Query::new().sum("units"))?;
+    /// // Rows of category "a" changed: its query and the total go, "b" stays.
+    /// assert_eq!(cache.invalidate_value("category", "a")?, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn invalidate_value(&self, column: &str, value: impl Into<crate::Value>) -> Result<usize> {
+        let dataset = self.dataset();
+        let index = dataset
+            .column_index(column)
+            .ok_or_else(|| dataset.unknown_column(column))?;
+        let value = normalize::coerce_value(&value.into(), &dataset.columns()[index])?;
+        Ok(self.invalidate_where(|key| match key.query() {
+            None => true,
+            Some(q) => match (q.constraint(column), &value) {
+                (None, _) => true,
+                (Some(c), Some(v)) => c.accepts(v),
+                // A value no row can hold (2.5 in an integer column).
+                (Some(_), None) => false,
+            },
+        }))
     }
 
     /// Drops every entry. The statistics are kept; see
@@ -381,6 +490,9 @@ impl CachedQuery {
     pub fn clear(&self) {
         self.memory.invalidate_all();
         self.memory.run_pending_tasks();
+        if let Some(disk) = &self.disk {
+            disk.remove_dataset(self.dataset().fingerprint());
+        }
     }
 
     /// Sets every counter back to zero.
@@ -403,11 +515,18 @@ impl CachedQuery {
         let Origin::Csv { path, options } = current.origin() else {
             return Ok(RefreshOutcome { old, new: old });
         };
-        let fresh = Dataset::from_csv(path, options)?;
+        let fresh = match self.config.snapshot_dir() {
+            Some(dir) => Dataset::from_csv_with_snapshots(path, options, &dir)?,
+            None => Dataset::from_csv(path, options)?,
+        };
         let new = fresh.fingerprint();
         if new != old {
             *self.dataset.write() = Arc::new(fresh);
             self.invalidate_where(|key| key.dataset() != new);
+            if let Some(disk) = &self.disk {
+                disk.remove_dataset(old);
+                disk.adopt(new, path);
+            }
             tracing::info!(%old, %new, "dataset changed; old entries dropped");
         }
         Ok(RefreshOutcome { old, new })
@@ -431,11 +550,24 @@ impl CachedQuery {
             .collect();
         top.sort_by(|a, b| b.hits.cmp(&a.hits).then_with(|| a.query.cmp(&b.query)));
         top.truncate(self.config.top_queries);
+        let (disk_entries, disk_bytes) = self.disk.as_ref().map_or((0, 0), DiskTier::usage);
+        let disk = self.disk.as_ref().map(|d| &d.counters);
+        let disk_count =
+            |f: fn(&crate::tier::disk::DiskCounters) -> &std::sync::atomic::AtomicU64| {
+                disk.map_or(0, |d| load(f(d)))
+            };
         CacheInfo {
             hits,
             misses,
             computations: load(&c.computations),
             memory_hits: load(&c.memory_hits),
+            disk_hits: disk_count(|d| &d.hits),
+            disk_writes: disk_count(|d| &d.writes),
+            disk_errors: disk_count(|d| &d.errors),
+            disk_rejected: disk_count(|d| &d.rejected),
+            disk_evictions: disk_count(|d| &d.evictions),
+            disk_entries,
+            disk_bytes,
             coalesced: load(&c.coalesced),
             errors: load(&c.errors),
             not_cached: load(&c.not_cached),

@@ -63,6 +63,22 @@ pub struct CacheInfo {
     pub computations: u64,
     /// Hits answered by the memory tier.
     pub memory_hits: u64,
+    /// Hits answered by the disk tier.
+    pub disk_hits: u64,
+    /// Entries written to the disk tier.
+    pub disk_writes: u64,
+    /// Disk operations that failed (unreadable directory, full disk, ...);
+    /// each was logged and the query answered without the disk.
+    pub disk_errors: u64,
+    /// Disk entries that failed verification (truncated, flipped bytes,
+    /// another format version, another key): deleted, never served.
+    pub disk_rejected: u64,
+    /// Disk entries deleted to stay within the disk budget.
+    pub disk_evictions: u64,
+    /// Entries on disk.
+    pub disk_entries: u64,
+    /// Bytes of the entries on disk.
+    pub disk_bytes: u64,
     /// Misses answered by a computation another caller was already running.
     pub coalesced: u64,
     /// Computations that failed (their error went to every waiting caller).

@@ -8,6 +8,7 @@ mod diagnose;
 mod fingerprint;
 mod options;
 mod schema;
+mod snapshot;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -30,13 +31,30 @@ pub enum Origin {
         /// How it was read.
         options: LoadOptions,
     },
+    /// CSV bytes handed over by the caller (nothing to re-read).
+    Bytes {
+        /// A name for messages.
+        name: String,
+    },
     /// A frame handed over by the caller.
+    Frame,
+}
+
+/// How a dataset's frame was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadedFrom {
+    /// Parsed from CSV.
+    Parsed,
+    /// Read from a snapshot of an earlier parse of the same CSV version.
+    Snapshot,
+    /// Handed over as a frame.
     Frame,
 }
 
 /// One immutable version of the table.
 #[derive(Debug)]
 pub struct Dataset {
+    loaded_from: LoadedFrom,
     frame: DataFrame,
     columns: Vec<ColumnInfo>,
     names: Vec<PlSmallStr>,
@@ -52,16 +70,54 @@ impl Dataset {
     /// copy, so the fingerprint always describes the parsed data even if the
     /// file changes meanwhile.
     pub fn from_csv(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Dataset> {
-        let path = path.as_ref();
+        Dataset::load_csv(path.as_ref(), options, None)
+    }
+
+    /// Reads a CSV file, or the snapshot in `snapshots` of an earlier parse
+    /// of the same content with the same options; a parse writes one.
+    pub fn from_csv_with_snapshots(
+        path: impl AsRef<Path>,
+        options: &LoadOptions,
+        snapshots: &Path,
+    ) -> Result<Dataset> {
+        Dataset::load_csv(path.as_ref(), options, Some(snapshots))
+    }
+
+    fn load_csv(path: &Path, options: &LoadOptions, snapshots: Option<&Path>) -> Result<Dataset> {
         let started = Instant::now();
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         let fingerprint = Fingerprint::of_csv(&bytes, options);
-        let frame = csv::parse(path, bytes, options)?;
         let origin = Origin::Csv {
             path: path.to_owned(),
             options: options.clone(),
         };
-        Ok(Dataset::new(frame, fingerprint, origin, started))
+        if let Some(frame) = snapshots.and_then(|dir| snapshot::read(dir, path, fingerprint)) {
+            drop(bytes);
+            let mut dataset = Dataset::new(frame, fingerprint, origin, started);
+            dataset.loaded_from = LoadedFrom::Snapshot;
+            return Ok(dataset);
+        }
+        let frame = csv::parse(path, bytes, options)?;
+        if let Some(dir) = snapshots {
+            snapshot::write(dir, path, fingerprint, &frame);
+        }
+        let mut dataset = Dataset::new(frame, fingerprint, origin, started);
+        dataset.loaded_from = LoadedFrom::Parsed;
+        Ok(dataset)
+    }
+
+    /// Reads CSV bytes the caller already has (an embedded sample, say).
+    /// `name` stands for the file in error messages.
+    pub fn from_csv_bytes(name: &str, bytes: Vec<u8>, options: &LoadOptions) -> Result<Dataset> {
+        let started = Instant::now();
+        let fingerprint = Fingerprint::of_csv(&bytes, options);
+        let frame = csv::parse(Path::new(name), bytes, options)?;
+        let origin = Origin::Bytes {
+            name: name.to_owned(),
+        };
+        let mut dataset = Dataset::new(frame, fingerprint, origin, started);
+        dataset.loaded_from = LoadedFrom::Parsed;
+        Ok(dataset)
     }
 
     /// Wraps a frame the caller already has. Its fingerprint is a hash of its
@@ -84,6 +140,7 @@ impl Dataset {
             .map(|c| PlSmallStr::from(c.name.as_str()))
             .collect();
         Dataset {
+            loaded_from: LoadedFrom::Frame,
             frame,
             columns,
             names,
@@ -121,6 +178,11 @@ impl Dataset {
     /// Where it came from.
     pub fn origin(&self) -> &Origin {
         &self.origin
+    }
+
+    /// Whether the frame was parsed, read from a snapshot, or handed over.
+    pub fn loaded_from(&self) -> LoadedFrom {
+        self.loaded_from
     }
 
     /// How long reading, parsing and fingerprinting took.

@@ -251,6 +251,15 @@ fn name_of<'a>(outputs: &[(OutputRef, OutName<'a>)], target: OutputRef) -> OutNa
         .map_or(OutName::Text(""), |(_, n)| *n)
 }
 
+/// `value` read as a value of `column`, or `None` when no value of the
+/// column can equal it (a fraction for an integer column).
+pub(crate) fn coerce_value(value: &crate::Value, column: &ColumnInfo) -> Result<Option<Scalar>> {
+    Ok(match scalar::coerce(value, column)? {
+        scalar::Coerced::Exact(s) => Some(s),
+        scalar::Coerced::Fraction(_) => None,
+    })
+}
+
 fn canonical_agg(agg: &crate::query::Agg, dataset: &Dataset) -> Result<CanonicalAgg> {
     match (&agg.column, agg.func) {
         (None, AggFn::Len) => Ok(CanonicalAgg {

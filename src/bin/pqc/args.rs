@@ -32,6 +32,9 @@ pub enum Command {
     Query(QueryArgs),
     /// Replay a query stream through the cache and, in the same run, through plain Polars.
     Bench(BenchArgs),
+    /// Serve the HTTP API and the dashboard page.
+    #[cfg(feature = "server")]
+    Serve(ServeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -50,8 +53,6 @@ pub struct GenArgs {
 /// How to read the CSV.
 #[derive(Debug, Args, Clone)]
 pub struct LoadArgs {
-    /// The CSV file.
-    pub data: PathBuf,
     /// Field delimiter (one byte).
     #[arg(long, default_value = ",")]
     pub delimiter: String,
@@ -72,12 +73,24 @@ pub struct CacheArgs {
     /// Time to live of an entry, e.g. 90s, 10m, 1h.
     #[arg(long, value_name = "DURATION")]
     pub ttl: Option<String>,
+    /// Keep results (and a snapshot of the parsed CSV) in this directory:
+    /// they survive restarts and are shared by processes using it.
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Budget of the --cache-dir results, e.g. 4GiB.
+    #[arg(long, default_value = "4GiB", value_name = "SIZE")]
+    pub disk_max_bytes: String,
 }
 
 #[derive(Debug, Args)]
 pub struct InfoArgs {
+    /// The CSV file.
+    pub data: PathBuf,
     #[command(flatten)]
     pub load: LoadArgs,
+    /// Use (and write) the snapshot of the parsed CSV in this cache directory.
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = InfoFormat::Table)]
     pub format: InfoFormat,
@@ -91,6 +104,8 @@ pub enum InfoFormat {
 
 #[derive(Debug, Args)]
 pub struct QueryArgs {
+    /// The CSV file.
+    pub data: PathBuf,
     #[command(flatten)]
     pub load: LoadArgs,
     #[command(flatten)]
@@ -165,6 +180,8 @@ pub enum Format {
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
+    /// The CSV file.
+    pub data: PathBuf,
     #[command(flatten)]
     pub load: LoadArgs,
     #[command(flatten)]
@@ -199,4 +216,54 @@ pub struct BenchArgs {
     /// Write the figures as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+}
+
+#[cfg(feature = "server")]
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The CSV file. Default: data/sales.csv if it exists here, else the
+    /// sample built into the binary.
+    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+    /// Address to listen on. Loopback by default: pass 0.0.0.0:8080 to
+    /// serve other hosts (and set a --token).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// Require this bearer token on every route but /healthz.
+    #[arg(long, env = "PQC_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Compute these JSON queries (one a line) before serving.
+    #[arg(long, value_name = "FILE")]
+    pub prewarm: Option<PathBuf>,
+    /// Largest request body, e.g. 64KiB.
+    #[arg(
+        long,
+        default_value = "64KiB",
+        value_name = "SIZE",
+        help_heading = "Limits"
+    )]
+    pub max_body: String,
+    /// Most filters in one query.
+    #[arg(long, default_value_t = 32, help_heading = "Limits")]
+    pub max_filters: usize,
+    /// Most values in one in / not_in list.
+    #[arg(long, default_value_t = 1_000, help_heading = "Limits")]
+    pub max_in_list: usize,
+    /// Most group-by columns.
+    #[arg(long, default_value_t = 8, help_heading = "Limits")]
+    pub max_group_by: usize,
+    /// Most rows in a JSON answer (CSV and Arrow are not limited).
+    #[arg(long, default_value_t = 100_000, help_heading = "Limits")]
+    pub max_json_rows: usize,
+    /// How long a request waits for its answer, e.g. 30s.
+    #[arg(
+        long,
+        default_value = "30s",
+        value_name = "DURATION",
+        help_heading = "Limits"
+    )]
+    pub timeout: String,
 }

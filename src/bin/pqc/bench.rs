@@ -92,11 +92,8 @@ pub fn run(args: &BenchArgs, show_progress: bool, out: &mut impl Write) -> Resul
         return Err(Failure::usage("--zipf must be a finite number >= 0"));
     }
     let builder = options::cache_builder(&args.cache, &args.load)?;
-    let spinner = progress::spinner(
-        show_progress,
-        format!("loading {}", args.load.data.display()),
-    );
-    let cache = builder.build_from_csv(&args.load.data)?;
+    let spinner = progress::spinner(show_progress, format!("loading {}", args.data.display()));
+    let cache = builder.build_from_csv(&args.data)?;
     spinner.finish_and_clear();
 
     let queries: Vec<Query> = match &args.queries {
@@ -135,7 +132,7 @@ pub fn run(args: &BenchArgs, show_progress: bool, out: &mut impl Write) -> Resul
                         } else {
                             misses.push(nanos)
                         }
-                        if i % 256 == 0 {
+                        if i.is_multiple_of(256) {
                             bar.set_position(i as u64);
                         }
                     }
@@ -180,7 +177,7 @@ pub fn run(args: &BenchArgs, show_progress: bool, out: &mut impl Write) -> Resul
         let t = Instant::now();
         let fresh = CachedQuery::builder()
             .load_options(options::load_options(&args.load)?)
-            .build_from_csv(&args.load.data)?;
+            .build_from_csv(&args.data)?;
         fresh.get_uncached(&queries[stream[i]])?;
         reload_ns.push(t.elapsed().as_nanos() as u64);
         bar.inc(1);

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use polars_query_cache::{ColumnKind, Dataset};
+use polars_query_cache::{ColumnKind, Dataset, LoadedFrom};
 use serde_json::json;
 
 use crate::args::{InfoArgs, InfoFormat};
@@ -11,15 +11,17 @@ use crate::{options, progress};
 
 pub fn run(args: &InfoArgs, show_progress: bool, out: &mut impl Write) -> Result<(), Failure> {
     let load = options::load_options(&args.load)?;
-    let spinner = progress::spinner(
-        show_progress,
-        format!("loading {}", args.load.data.display()),
-    );
-    let dataset = Dataset::from_csv(&args.load.data, &load)?;
+    let spinner = progress::spinner(show_progress, format!("loading {}", args.data.display()));
+    let dataset = match &args.cache_dir {
+        Some(dir) => Dataset::from_csv_with_snapshots(&args.data, &load, &dir.join("snapshots"))?,
+        None => Dataset::from_csv(&args.data, &load)?,
+    };
+    let loaded_from = match dataset.loaded_from() {
+        LoadedFrom::Snapshot => "snapshot",
+        LoadedFrom::Parsed | LoadedFrom::Frame => "csv",
+    };
     spinner.finish_and_clear();
-    let file_bytes = std::fs::metadata(&args.load.data)
-        .map(|m| m.len())
-        .unwrap_or(0);
+    let file_bytes = std::fs::metadata(&args.data).map(|m| m.len()).unwrap_or(0);
     let io = |e| Failure::io("stdout", e);
     match args.format {
         InfoFormat::Json => {
@@ -29,12 +31,13 @@ pub fn run(args: &InfoArgs, show_progress: bool, out: &mut impl Write) -> Result
                 .map(|c| json!({"name": c.name, "type": c.kind.name(), "dtype": c.dtype.to_string()}))
                 .collect();
             let info = json!({
-                "path": args.load.data.display().to_string(),
+                "path": args.data.display().to_string(),
                 "rows": dataset.rows(),
                 "columns": columns,
                 "file_bytes": file_bytes,
                 "memory_bytes": dataset.estimated_size(),
                 "load_ms": dataset.load_time().as_secs_f64() * 1e3,
+                "loaded_from": loaded_from,
                 "fingerprint": dataset.fingerprint().to_string(),
             });
             serde_json::to_writer_pretty(&mut *out, &info)
@@ -42,7 +45,7 @@ pub fn run(args: &InfoArgs, show_progress: bool, out: &mut impl Write) -> Result
             writeln!(out).map_err(io)?;
         }
         InfoFormat::Table => {
-            writeln!(out, "file:        {}", args.load.data.display()).map_err(io)?;
+            writeln!(out, "file:        {}", args.data.display()).map_err(io)?;
             writeln!(out, "rows:        {}", dataset.rows()).map_err(io)?;
             writeln!(
                 out,

@@ -13,6 +13,8 @@ mod options;
 mod progress;
 mod query;
 mod render;
+#[cfg(feature = "server")]
+mod serve;
 
 use std::process::ExitCode;
 
@@ -32,6 +34,8 @@ fn main() -> ExitCode {
         Command::Info(a) => info::run(a, show_progress, &mut out),
         Command::Query(a) => query::run(a, show_progress, &mut out),
         Command::Bench(a) => bench::run(a, show_progress, &mut out),
+        #[cfg(feature = "server")]
+        Command::Serve(a) => serve::run(a, show_progress),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

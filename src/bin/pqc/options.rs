@@ -53,6 +53,11 @@ pub fn cache_builder(cache: &CacheArgs, load: &LoadArgs) -> Result<CachedQueryBu
     if let Some(ttl) = &cache.ttl {
         builder = builder.time_to_live(parse_duration(ttl)?);
     }
+    if let Some(dir) = &cache.cache_dir {
+        builder = builder
+            .disk_dir(dir)
+            .disk_max_bytes(parse_size(&cache.disk_max_bytes)?);
+    }
     Ok(builder)
 }
 

@@ -19,11 +19,8 @@ pub fn run(args: &QueryArgs, show_progress: bool, out: &mut impl Write) -> Resul
         ));
     }
     let builder = options::cache_builder(&args.cache, &args.load)?;
-    let spinner = progress::spinner(
-        show_progress,
-        format!("loading {}", args.load.data.display()),
-    );
-    let cache = builder.build_from_csv(&args.load.data)?;
+    let spinner = progress::spinner(show_progress, format!("loading {}", args.data.display()));
+    let cache = builder.build_from_csv(&args.data)?;
     spinner.finish_and_clear();
 
     let mut answers = Vec::with_capacity(queries.len());

@@ -1,0 +1,70 @@
+//! `pqc serve`: the HTTP API and dashboard page.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use polars_query_cache::server::{self, Limits, ServerConfig};
+
+use crate::args::ServeArgs;
+use crate::fail::Failure;
+use crate::{options, progress, query};
+
+/// The bundled sample, so `pqc serve` works from any directory.
+const SAMPLE: &[u8] = include_bytes!("../../../data/sales.csv");
+
+pub fn run(args: &ServeArgs, show_progress: bool) -> Result<(), Failure> {
+    let config = ServerConfig {
+        limits: Limits {
+            max_body_bytes: usize::try_from(options::parse_size(&args.max_body)?)
+                .unwrap_or(usize::MAX),
+            max_filters: args.max_filters,
+            max_in_list: args.max_in_list,
+            max_group_by: args.max_group_by,
+            max_json_rows: args.max_json_rows,
+            timeout: options::parse_duration(&args.timeout)?,
+        },
+        token: args.token.clone().filter(|t| !t.is_empty()),
+    };
+    let builder = options::cache_builder(&args.cache, &args.load)?;
+    let local_sample = Path::new("data/sales.csv");
+    let spinner = progress::spinner(show_progress, "loading");
+    let cache = match &args.data {
+        Some(path) => builder.build_from_csv(path)?,
+        None if local_sample.exists() => builder.build_from_csv(local_sample)?,
+        None => builder.build_from_csv_bytes("sales.csv (built in)", SAMPLE.to_vec())?,
+    };
+    spinner.finish_and_clear();
+    let dataset = cache.dataset();
+    tracing::info!(rows = dataset.rows(), fingerprint = %dataset.fingerprint(), load_ms = dataset.load_time().as_millis() as u64, "loaded");
+    drop(dataset);
+    if let Some(path) = &args.prewarm {
+        let queries = query::read_queries(path)?;
+        let report = cache.prewarm(&queries);
+        tracing::info!(
+            requested = report.requested,
+            computed = report.computed,
+            failed = report.failed.len(),
+            "prewarmed"
+        );
+        for (i, error) in &report.failed {
+            tracing::warn!(query = i + 1, %error, "prewarm query failed");
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::io("tokio runtime", e))?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&args.bind)
+            .await
+            .map_err(|e| Failure::io(format!("cannot listen on {}", args.bind), e))?;
+        let address = listener.local_addr().map_err(|e| Failure::io("listener", e))?;
+        tracing::info!("serving the dashboard on http://{address}/");
+        if config.token.is_none() && !address.ip().is_loopback() {
+            tracing::warn!("listening beyond loopback without --token: anyone who can reach {address} can query and invalidate");
+        }
+        server::serve(listener, server::app(Arc::new(cache), config))
+            .await
+            .map_err(|e| Failure::io("server", e))
+    })
+}

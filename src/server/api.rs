@@ -1,0 +1,298 @@
+//! The HTTP handlers.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use polars::prelude::*;
+use serde::Deserialize;
+use serde_json::{Value as Json_, json};
+
+use super::AppState;
+use super::chart::line_chart_svg;
+use super::dashboard::Dashboard;
+use super::error::AppError;
+use crate::output::{columns_json, rows_json};
+use crate::{ColumnKind, Frame, Query};
+
+/// The body of `/api/query` and `/api/chart`: a query in its JSON form.
+fn parse_query(state: &AppState, body: &Bytes) -> Result<Query, AppError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| AppError::BadRequest("the body is not UTF-8".to_owned()))?;
+    let query = Query::from_json(text)?;
+    state.limits().check(&query)?;
+    Ok(query)
+}
+
+/// How a response body is encoded, from the `Accept` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Json,
+    Csv,
+    Arrow,
+}
+
+const ARROW_STREAM: &str = "application/vnd.apache.arrow.stream";
+
+fn encoding(headers: &HeaderMap) -> Encoding {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if accept.contains(ARROW_STREAM) {
+        Encoding::Arrow
+    } else if accept.contains("text/csv") {
+        Encoding::Csv
+    } else {
+        Encoding::Json
+    }
+}
+
+pub async fn query(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let query = parse_query(&state, &body)?;
+    let started = Instant::now();
+    let frame = state.answer(query).await?;
+    let elapsed = started.elapsed();
+    let metrics = state.metrics();
+    if frame.source().is_hit() {
+        &metrics.query_hit
+    } else {
+        &metrics.query_miss
+    }
+    .observe(elapsed);
+    match encoding(&headers) {
+        Encoding::Json => {
+            let max = state.limits().max_json_rows;
+            if frame.height() > max {
+                return Err(AppError::OverLimit(format!(
+                    "the answer has {} rows, more than the {max} a JSON response may hold; add a `limit`, \
+                     or ask for text/csv or {ARROW_STREAM}",
+                    frame.height()
+                )));
+            }
+            Ok(Json(json!({
+                "columns": columns_json(&frame),
+                "rows": rows_json(&frame),
+                "source": frame.source().name(),
+                "elapsed_us": elapsed.as_micros() as u64,
+            }))
+            .into_response())
+        }
+        Encoding::Csv => encoded(&frame, "text/csv; charset=utf-8", |df, out| {
+            CsvWriter::new(out).finish(df)
+        }),
+        Encoding::Arrow => encoded(&frame, ARROW_STREAM, |df, out| {
+            IpcStreamWriter::new(out).finish(df)
+        }),
+    }
+}
+
+fn encoded(
+    frame: &Frame,
+    content_type: &'static str,
+    write: impl FnOnce(&mut DataFrame, &mut Vec<u8>) -> PolarsResult<()>,
+) -> Result<Response, AppError> {
+    let mut df = frame.dataframe().clone();
+    let mut body = Vec::new();
+    write(&mut df, &mut body).map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok((
+        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+        body,
+    )
+        .into_response())
+}
+
+pub async fn chart(State(state): State<AppState>, body: Bytes) -> Result<Response, AppError> {
+    let query = parse_query(&state, &body)?;
+    let frame = state.answer(query).await?;
+    let names = columns_json(&frame);
+    let title = match names.as_slice() {
+        [x, y, ..] => format!("{y} by {x}"),
+        _ => String::new(),
+    };
+    let svg = line_chart_svg(&frame, &title)?;
+    Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
+}
+
+/// Columns with at most this many distinct values list them in the schema.
+const LISTED_VALUES: usize = 100;
+
+pub async fn schema(State(state): State<AppState>) -> Result<Json<Json_>, AppError> {
+    let cache = Arc::clone(state.cache());
+    let listing = tokio::task::spawn_blocking(move || -> Result<Json_, AppError> {
+        let dataset = cache.dataset();
+        let mut columns = Vec::new();
+        for c in dataset.columns() {
+            let mut entry =
+                json!({"name": c.name, "type": c.kind.name(), "dtype": c.dtype.to_string()});
+            if matches!(
+                c.kind,
+                ColumnKind::Categorical
+                    | ColumnKind::Int
+                    | ColumnKind::Str
+                    | ColumnKind::Bool
+                    | ColumnKind::Date
+            ) {
+                // Memoized: the distinct values are computed once per data version.
+                let values = cache.memoize("pqc.schema.distinct", &c.name, |df| {
+                    let column = df.column(&c.name)?;
+                    let distinct = column.drop_nulls().unique()?;
+                    let distinct = if distinct.len() > LISTED_VALUES {
+                        distinct.slice(0, 0)
+                    } else {
+                        distinct
+                    };
+                    let sorted = distinct
+                        .as_materialized_series()
+                        .cast(&DataType::String)?
+                        .sort(SortOptions::default())?;
+                    DataFrame::new(sorted.len(), vec![sorted.into()])
+                })?;
+                if values.height() > 0 {
+                    let listed: Vec<Json_> = rows_json(&values)
+                        .into_iter()
+                        .filter_map(|mut r| r.pop())
+                        .collect();
+                    entry["values"] = Json_::Array(sort_numeric(listed, c.kind));
+                }
+            }
+            columns.push(entry);
+        }
+        Ok(json!({
+            "rows": dataset.rows(),
+            "fingerprint": dataset.fingerprint().to_string(),
+            "columns": columns,
+            "dashboard": Dashboard::for_dataset(&dataset),
+        }))
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))??;
+    Ok(Json(listing))
+}
+
+/// Distinct values were sorted as text; numbers read better in number order.
+fn sort_numeric(values: Vec<Json_>, kind: ColumnKind) -> Vec<Json_> {
+    if kind != ColumnKind::Int {
+        return values;
+    }
+    let mut numbers: Vec<i64> = values
+        .iter()
+        .filter_map(|v| v.as_str()?.parse().ok())
+        .collect();
+    numbers.sort_unstable();
+    numbers.into_iter().map(Json_::from).collect()
+}
+
+pub async fn stats(State(state): State<AppState>) -> Json<crate::CacheInfo> {
+    Json(state.cache().cache_info())
+}
+
+/// What `/api/invalidate` drops: exactly one of these forms.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Invalidate {
+    /// One query (and every query equivalent to it).
+    query: Option<Json_>,
+    /// Every entry that involves this column...
+    column: Option<String>,
+    /// ...or, with `column`, whose answer may involve rows where the column
+    /// holds this value.
+    value: Option<Json_>,
+    /// Everything.
+    #[serde(default)]
+    all: bool,
+}
+
+pub async fn invalidate(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Json<Json_>, AppError> {
+    let request: Invalidate = serde_json::from_slice(&body)
+        .map_err(|e| AppError::BadRequest(format!("invalid body: {e}")))?;
+    let cache = state.cache();
+    let dropped = match request {
+        Invalidate {
+            query: Some(q),
+            column: None,
+            value: None,
+            all: false,
+        } => {
+            let query: Query = serde_json::from_value(q)
+                .map_err(|e| AppError::BadRequest(format!("invalid query: {e}")))?;
+            usize::from(cache.invalidate(&query)?)
+        }
+        Invalidate {
+            query: None,
+            column: Some(column),
+            value: None,
+            all: false,
+        } => cache.invalidate_column(&column)?,
+        Invalidate {
+            query: None,
+            column: Some(column),
+            value: Some(value),
+            all: false,
+        } => {
+            let value = match value {
+                Json_::String(s) => crate::Value::Str(s),
+                Json_::Bool(b) => crate::Value::Bool(b),
+                Json_::Number(n) => n.as_i64().map_or_else(
+                    || crate::Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+                    crate::Value::Int,
+                ),
+                other => {
+                    return Err(AppError::BadRequest(format!(
+                        "`value` must be a number, string or boolean, not {other}"
+                    )));
+                }
+            };
+            cache.invalidate_value(&column, value)?
+        }
+        Invalidate {
+            query: None,
+            column: None,
+            value: None,
+            all: true,
+        } => {
+            let before = cache.cache_info().entries as usize;
+            cache.clear();
+            before
+        }
+        _ => {
+            return Err(AppError::BadRequest(
+                "send one of {\"query\": {...}}, {\"column\": \"c\"}, {\"column\": \"c\", \"value\": v} or {\"all\": true}"
+                    .to_owned(),
+            ));
+        }
+    };
+    Ok(Json(json!({ "dropped": dropped })))
+}
+
+pub async fn refresh(State(state): State<AppState>) -> Result<Json<Json_>, AppError> {
+    let cache = Arc::clone(state.cache());
+    let outcome = tokio::task::spawn_blocking(move || cache.refresh())
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))??;
+    Ok(Json(json!({
+        "changed": outcome.changed(),
+        "old": outcome.old.to_string(),
+        "new": outcome.new.to_string(),
+    })))
+}
+
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let text = state.metrics().render(&state.cache().cache_info());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}

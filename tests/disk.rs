@@ -1,0 +1,361 @@
+//! The disk tier and dataset snapshots: survive restarts, never serve a
+//! stale or damaged entry, fail soft.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use polars_query_cache::{CachedQuery, LoadedFrom, Query, Source};
+
+use crate::common;
+
+fn sample() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sales.csv")
+}
+
+fn with_disk(dir: &Path) -> CachedQuery {
+    CachedQuery::builder()
+        .disk_dir(dir)
+        .build_from_csv(sample())
+        .unwrap()
+}
+
+fn q() -> Query {
+    Query::new()
+        .eq("category", "Books")
+        .group_by(["month"])
+        .sum("revenue")
+        .len()
+}
+
+fn entry_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for dataset in std::fs::read_dir(dir.join("results")).unwrap().flatten() {
+        for f in std::fs::read_dir(dataset.path()).unwrap().flatten() {
+            if f.path().extension().is_some_and(|e| e == "pqc") {
+                files.push(f.path());
+            }
+        }
+    }
+    files
+}
+
+#[test]
+fn a_second_instance_answers_from_disk_without_computing() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = with_disk(dir.path());
+    assert_eq!(first.dataset().loaded_from(), LoadedFrom::Parsed);
+    let computed = first.get(&q()).unwrap();
+    assert_eq!(first.cache_info().disk_writes, 1);
+    drop(first);
+
+    let second = with_disk(dir.path());
+    assert_eq!(second.dataset().loaded_from(), LoadedFrom::Snapshot);
+    let from_disk = second.get(&q()).unwrap();
+    assert_eq!(from_disk.source(), Source::Disk);
+    assert!(from_disk.dataframe().equals_missing(computed.dataframe()));
+    // Promoted to memory.
+    assert_eq!(second.get(&q()).unwrap().source(), Source::Memory);
+    let info = second.cache_info();
+    assert_eq!(
+        (
+            info.computations,
+            info.disk_hits,
+            info.memory_hits,
+            info.hits,
+            info.misses
+        ),
+        (0, 1, 1, 2, 0)
+    );
+    // An equivalent spelling is the same file.
+    let variant = Query::new()
+        .is_in("category", ["Books"])
+        .group_by(["month"])
+        .len()
+        .sum("revenue");
+    let third = with_disk(dir.path());
+    assert_eq!(third.get(&variant).unwrap().source(), Source::Disk);
+}
+
+#[test]
+fn every_kind_of_damage_is_detected_recomputed_and_counted() {
+    type Harm = fn(&mut Vec<u8>);
+    let damage: [(&str, Harm); 4] = [
+        ("truncated", |b| b.truncate(b.len() / 2)),
+        ("flipped", |b| {
+            let at = b.len() - 40;
+            b[at] ^= 0x5a;
+        }),
+        ("version", |b| b[4] = 99),
+        ("empty", |b| b.clear()),
+    ];
+    for (what, harm) in damage {
+        let dir = tempfile::tempdir().unwrap();
+        let expected = with_disk(dir.path()).get(&q()).unwrap();
+        let [file] = entry_files(dir.path()).try_into().unwrap();
+        let mut bytes = std::fs::read(&file).unwrap();
+        harm(&mut bytes);
+        std::fs::write(&file, &bytes).unwrap();
+
+        let cache = with_disk(dir.path());
+        let answer = cache.get(&q()).unwrap();
+        assert_eq!(answer.source(), Source::Computed, "{what}");
+        assert!(
+            answer.dataframe().equals_missing(expected.dataframe()),
+            "{what}"
+        );
+        let info = cache.cache_info();
+        assert_eq!(
+            (info.disk_rejected, info.disk_hits, info.computations),
+            (1, 0, 1),
+            "{what}: {info:?}"
+        );
+        // The damaged file was replaced by a good one.
+        assert_eq!(
+            with_disk(dir.path()).get(&q()).unwrap().source(),
+            Source::Disk,
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn a_planted_entry_of_another_key_is_never_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = with_disk(dir.path());
+    let other = Query::new()
+        .eq("category", "Games")
+        .group_by(["month"])
+        .sum("revenue")
+        .len();
+    cache.get(&q()).unwrap();
+    let games = cache.get(&other).unwrap();
+    drop(cache);
+    // Put the Books entry where the Games entry lives: a collision on purpose.
+    let fresh = with_disk(dir.path());
+    let books_key = fresh.key(&q()).unwrap();
+    let games_key = fresh.key(&other).unwrap();
+    let files = entry_files(dir.path());
+    let find = |key: &polars_query_cache::QueryKey| {
+        files
+            .iter()
+            .find(|f| {
+                std::fs::read(f)
+                    .unwrap()
+                    .windows(key.stable_text().len())
+                    .any(|w| w == key.stable_text().as_bytes())
+            })
+            .unwrap()
+            .clone()
+    };
+    std::fs::copy(find(&books_key), find(&games_key)).unwrap();
+    let answer = fresh.get(&other).unwrap();
+    assert_eq!(answer.source(), Source::Computed);
+    assert!(answer.dataframe().equals_missing(games.dataframe()));
+    assert_eq!(fresh.cache_info().disk_rejected, 1);
+}
+
+#[test]
+fn a_rewritten_csv_gets_no_old_answer_and_a_new_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("t.csv");
+    let cache_dir = dir.path().join("cache");
+    std::fs::write(&data, "category,units\nBooks,1\nBooks,2\n").unwrap();
+    let open = || {
+        CachedQuery::builder()
+            .disk_dir(&cache_dir)
+            .build_from_csv(&data)
+            .unwrap()
+    };
+    let total = |c: &CachedQuery| {
+        c.get(&Query::new().sum("units"))
+            .unwrap()
+            .column("sum_units")
+            .unwrap()
+            .get(0)
+            .unwrap()
+            .extract::<i64>()
+    };
+    let a = open();
+    assert_eq!(total(&a), Some(3));
+    drop(a);
+    std::fs::write(&data, "category,units\nBooks,10\nBooks,20\n").unwrap();
+    let b = open();
+    assert_eq!(b.dataset().loaded_from(), LoadedFrom::Parsed);
+    assert_eq!(total(&b), Some(30));
+    assert_eq!(b.cache_info().computations, 1);
+    let snapshots: Vec<_> = std::fs::read_dir(cache_dir.join("snapshots"))
+        .unwrap()
+        .collect();
+    assert_eq!(snapshots.len(), 1, "the old snapshot is gone");
+    drop(b);
+    assert_eq!(open().dataset().loaded_from(), LoadedFrom::Snapshot);
+
+    // refresh() in a running process drops the old version's files too.
+    let c = open();
+    total(&c);
+    std::fs::write(&data, "category,units\nBooks,100\n").unwrap();
+    assert!(c.refresh().unwrap().changed());
+    assert_eq!(total(&c), Some(100));
+    let dataset_dirs: Vec<_> = std::fs::read_dir(cache_dir.join("results"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(dataset_dirs.len(), 1, "{dataset_dirs:?}");
+}
+
+#[test]
+fn invalidate_and_clear_reach_the_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = with_disk(dir.path());
+    cache.get(&q()).unwrap();
+    cache.get(&Query::new().len()).unwrap();
+    assert!(cache.invalidate(&q()).unwrap());
+    assert_eq!(entry_files(dir.path()).len(), 1);
+    assert_eq!(cache.invalidate_where(|_| true), 1);
+    assert_eq!(entry_files(dir.path()).len(), 0);
+    cache.get(&q()).unwrap();
+    cache.clear();
+    assert!(with_disk(dir.path()).get(&q()).unwrap().source() == Source::Computed);
+}
+
+#[test]
+fn the_disk_budget_evicts_least_recently_used_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = CachedQuery::builder()
+        .disk_dir(dir.path())
+        .disk_max_bytes(6_000)
+        .build_from_frame(common::frame(&common::rows(3_000, 1)))
+        .unwrap();
+    for x in -20..20i64 {
+        cache
+            .get(&Query::new().ge("x", x).group_by(["cat"]).sum("y"))
+            .unwrap();
+    }
+    let info = cache.cache_info();
+    assert!(
+        info.disk_bytes <= 6_000 && info.disk_evictions > 0,
+        "{info:?}"
+    );
+    let on_disk: u64 = entry_files(dir.path())
+        .iter()
+        .map(|f| std::fs::metadata(f).unwrap().len())
+        .sum();
+    assert_eq!(on_disk, info.disk_bytes);
+}
+
+#[test]
+fn threads_writing_the_same_keys_leave_no_torn_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // No memory tier to speak of: every request goes to the disk.
+    let caches: Vec<Arc<CachedQuery>> = (0..4)
+        .map(|_| {
+            Arc::new(
+                CachedQuery::builder()
+                    .max_bytes(0)
+                    .disk_dir(dir.path())
+                    .build_from_csv(sample())
+                    .unwrap(),
+            )
+        })
+        .collect();
+    let queries: Vec<Query> = (1..=12)
+        .map(|m| {
+            Query::new()
+                .eq("month", m)
+                .group_by(["category"])
+                .sum("units")
+        })
+        .collect();
+    std::thread::scope(|s| {
+        for cache in &caches {
+            let queries = &queries;
+            s.spawn(move || {
+                for _ in 0..3 {
+                    for q in queries {
+                        let frame = cache.get(q).unwrap();
+                        assert!(frame.height() > 0);
+                    }
+                }
+            });
+        }
+    });
+    let reader = with_disk(dir.path());
+    for q in &queries {
+        let frame = reader.get(q).unwrap();
+        assert_eq!(frame.source(), Source::Disk);
+        assert!(
+            frame
+                .dataframe()
+                .equals_missing(reader.get_uncached(q).unwrap().dataframe())
+        );
+    }
+    assert_eq!(reader.cache_info().disk_rejected, 0);
+}
+
+#[test]
+fn two_processes_writing_the_same_keys_leave_no_torn_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let queries = dir.path().join("q.ndjson");
+    let lines: Vec<String> = (1..=12).map(|m| format!(r#"{{"filters": {{"month": {m}}}, "group_by": ["region"], "aggs": [{{"fn": "sum", "column": "revenue"}}]}}"#)).collect();
+    std::fs::write(&queries, lines.join("\n")).unwrap();
+    let cache_dir = dir.path().join("cache");
+    let spawn = || {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("pqc"))
+            .arg("query")
+            .arg(sample())
+            .arg("--queries")
+            .arg(&queries)
+            .arg("--cache-dir")
+            .arg(&cache_dir)
+            .args(["--format", "csv", "--quiet"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let children: Vec<_> = (0..3).map(|_| spawn()).collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    let stats = dir.path().join("stats.json");
+    let status = std::process::Command::new(assert_cmd::cargo::cargo_bin("pqc"))
+        .arg("query")
+        .arg(sample())
+        .arg("--queries")
+        .arg(&queries)
+        .arg("--cache-dir")
+        .arg(&cache_dir)
+        .arg("--stats")
+        .arg(&stats)
+        .args(["--format", "csv", "--quiet"])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let stats: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+    assert_eq!(stats["disk_hits"], 12, "{stats}");
+    assert_eq!(stats["computations"], 0);
+    assert_eq!(stats["disk_rejected"], 0);
+}
+
+#[test]
+fn an_unusable_directory_is_counted_and_queries_still_work() {
+    let dir = tempfile::tempdir().unwrap();
+    // A path below a regular file: nothing can be created there, even as root.
+    let blocker = dir.path().join("not-a-dir");
+    std::fs::write(&blocker, "x").unwrap();
+    let cache = CachedQuery::builder()
+        .disk_dir(blocker.join("cache"))
+        .build_from_csv(sample())
+        .unwrap();
+    let answer = cache.get(&q()).unwrap();
+    assert!(
+        answer
+            .dataframe()
+            .equals_missing(cache.get_uncached(&q()).unwrap().dataframe())
+    );
+    assert_eq!(cache.get(&q()).unwrap().source(), Source::Memory);
+    let info = cache.cache_info();
+    assert!(info.disk_errors >= 2, "{info:?}");
+    assert_eq!(info.disk_writes, 0);
+}

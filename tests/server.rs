@@ -1,0 +1,453 @@
+//! Every route, error and limit of the HTTP API, driven with `oneshot`
+//! (no socket).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use polars::prelude::*;
+use polars_query_cache::CachedQuery;
+use polars_query_cache::server::{Limits, ServerConfig, app};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+fn sample_cache() -> Arc<CachedQuery> {
+    Arc::new(CachedQuery::from_csv(concat!(env!("CARGO_MANIFEST_DIR"), "/data/sales.csv")).unwrap())
+}
+
+fn router(config: ServerConfig) -> (Arc<CachedQuery>, Router) {
+    let cache = sample_cache();
+    (Arc::clone(&cache), app(cache, config))
+}
+
+async fn send(router: &Router, request: Request<Body>) -> (StatusCode, header::HeaderMap, Vec<u8>) {
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    (status, headers, body)
+}
+
+fn post(path: &str, body: impl Into<String>) -> Request<Body> {
+    Request::post(path)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.into()))
+        .unwrap()
+}
+
+fn get(path: &str) -> Request<Body> {
+    Request::get(path).body(Body::empty()).unwrap()
+}
+
+fn json_of(body: &[u8]) -> Value {
+    serde_json::from_slice(body)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(body)))
+}
+
+const BOOKS_BY_MONTH: &str = r#"{"filters": {"category": "Books", "year": 2024}, "group_by": ["month"],
+    "aggs": [{"fn": "sum", "column": "revenue", "alias": "total"}]}"#;
+
+#[tokio::test]
+async fn query_as_json_then_a_hit() {
+    let (_, app) = router(ServerConfig::default());
+    let (status, headers, body) = send(&app, post("/api/query", BOOKS_BY_MONTH)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let first = json_of(&body);
+    assert_eq!(first["columns"], json!(["month", "total"]));
+    assert_eq!(first["rows"].as_array().unwrap().len(), 12);
+    assert_eq!(first["source"], "computed");
+    assert!(first["elapsed_us"].is_u64());
+    let (_, _, body) = send(&app, post("/api/query", BOOKS_BY_MONTH)).await;
+    let second = json_of(&body);
+    assert_eq!(second["source"], "memory");
+    assert_eq!(second["rows"], first["rows"]);
+}
+
+#[tokio::test]
+async fn query_as_csv_and_arrow() {
+    let (_, app) = router(ServerConfig::default());
+    let request = Request::post("/api/query")
+        .header(header::ACCEPT, "text/csv")
+        .body(Body::from(BOOKS_BY_MONTH))
+        .unwrap();
+    let (status, headers, body) = send(&app, request).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let text = String::from_utf8(body).unwrap();
+    assert!(text.starts_with("month,total\n1,"), "{text}");
+    assert_eq!(text.lines().count(), 13);
+    let request = Request::post("/api/query")
+        .header(header::ACCEPT, "application/vnd.apache.arrow.stream")
+        .body(Body::from(BOOKS_BY_MONTH))
+        .unwrap();
+    let (status, _, body) = send(&app, request).await;
+    assert_eq!(status, StatusCode::OK);
+    let frame = IpcStreamReader::new(std::io::Cursor::new(body))
+        .finish()
+        .unwrap();
+    assert_eq!(frame.shape(), (12, 2));
+}
+
+#[tokio::test]
+async fn query_errors_are_400_with_a_message() {
+    let (_, app) = router(ServerConfig::default());
+    for (body, needle) in [
+        (
+            r#"{"filters": {"categry": "Books"}, "aggs": [{"fn": "len"}]}"#,
+            "did you mean `category`?",
+        ),
+        (
+            r#"{"filters": {"year": "twenty"}, "aggs": [{"fn": "len"}]}"#,
+            "whole number",
+        ),
+        (
+            r#"{"aggs": [{"fn": "sum", "column": "category"}]}"#,
+            "cannot aggregate",
+        ),
+        (
+            r#"{"aggs": [{"fn": "len"}], "extra": 1}"#,
+            "unknown field `extra`",
+        ),
+        (r#"{"aggs": "#, "malformed query JSON"),
+        ("\u{0}\u{1}", "malformed query JSON"),
+    ] {
+        let (status, _, bytes) = send(&app, post("/api/query", body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        let error = json_of(&bytes)["error"].as_str().unwrap().to_owned();
+        assert!(error.contains(needle), "{body}: {error}");
+    }
+    let bad_utf8 = Request::post("/api/query")
+        .body(Body::from(vec![0xff, 0xfe]))
+        .unwrap();
+    let (status, _, bytes) = send(&app, bad_utf8).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(json_of(&bytes)["error"].as_str().unwrap().contains("UTF-8"));
+}
+
+#[tokio::test]
+async fn every_limit() {
+    let limits = Limits {
+        max_body_bytes: 2_000,
+        max_filters: 2,
+        max_in_list: 3,
+        max_group_by: 1,
+        max_json_rows: 10,
+        timeout: Duration::from_secs(30),
+    };
+    let (_, app) = router(ServerConfig {
+        limits,
+        token: None,
+    });
+    let cases = [
+        (
+            r#"{"filters": {"year": 2024, "month": 1, "units": 2}, "aggs": [{"fn": "len"}]}"#,
+            "too many filters",
+        ),
+        (
+            r#"{"filters": {"month": [1, 2, 3, 4]}, "aggs": [{"fn": "len"}]}"#,
+            "too many values",
+        ),
+        (
+            r#"{"group_by": ["year", "month"], "aggs": [{"fn": "len"}]}"#,
+            "too many group-by columns",
+        ),
+        (
+            r#"{"group_by": ["month"], "aggs": [{"fn": "len"}]}"#,
+            "add a `limit`",
+        ),
+    ];
+    for (body, needle) in cases {
+        let (status, _, bytes) = send(&app, post("/api/query", body)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(
+            json_of(&bytes)["error"].as_str().unwrap().contains(needle),
+            "{body}"
+        );
+    }
+    // Within the row limit with a `limit`, or as CSV, the same answer is fine.
+    let (status, _, _) = send(
+        &app,
+        post(
+            "/api/query",
+            r#"{"group_by": ["month"], "aggs": [{"fn": "len"}], "limit": 10}"#,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let csv = Request::post("/api/query")
+        .header(header::ACCEPT, "text/csv")
+        .body(Body::from(
+            r#"{"group_by": ["month"], "aggs": [{"fn": "len"}]}"#,
+        ))
+        .unwrap();
+    assert_eq!(send(&app, csv).await.0, StatusCode::OK);
+    let huge = format!(
+        r#"{{"aggs": [{{"fn": "len"}}], "pad": "{}"}}"#,
+        "x".repeat(5_000)
+    );
+    let (status, _, bytes) = send(&app, post("/api/query", huge)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(
+        json_of(&bytes)["error"]
+            .as_str()
+            .unwrap()
+            .contains("2000 bytes")
+    );
+}
+
+#[tokio::test]
+async fn a_slow_miss_times_out_but_finishes_into_the_cache() {
+    let frame = df!("k" => (0..400_000i64).map(|i| i % 50_000).collect::<Vec<_>>(), "v" => (0..400_000i64).collect::<Vec<_>>()).unwrap();
+    let cache = Arc::new(CachedQuery::from_frame(frame).unwrap());
+    let limits = Limits {
+        timeout: Duration::from_micros(1),
+        ..Limits::default()
+    };
+    let app = app(
+        Arc::clone(&cache),
+        ServerConfig {
+            limits,
+            token: None,
+        },
+    );
+    let body = r#"{"group_by": ["k"], "aggs": [{"fn": "median", "column": "v"}, {"fn": "std", "column": "v"}], "limit": 5}"#;
+    let (status, _, bytes) = send(&app, post("/api/query", body)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        json_of(&bytes)["error"]
+            .as_str()
+            .unwrap()
+            .contains("will be cached")
+    );
+    // The computation went on: soon it is a hit, served without the pool.
+    for _ in 0..200 {
+        if cache.cache_info().entries == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (status, _, bytes) = send(&app, post("/api/query", body)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json_of(&bytes)["source"], "memory");
+}
+
+#[tokio::test]
+async fn chart_is_svg() {
+    let (_, app) = router(ServerConfig::default());
+    let (status, headers, body) = send(&app, post("/api/chart", BOOKS_BY_MONTH)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_TYPE], "image/svg+xml");
+    let svg = String::from_utf8(body).unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.contains("total by month") && svg.contains("<polyline"),
+        "{svg}"
+    );
+    let (status, _, _) = send(&app, post("/api/chart", r#"{"group_by": ["category"]}"#)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn schema_lists_types_values_and_the_dashboard() {
+    let (_, app) = router(ServerConfig::default());
+    let (status, _, body) = send(&app, get("/api/schema")).await;
+    assert_eq!(status, StatusCode::OK);
+    let schema = json_of(&body);
+    assert_eq!(schema["rows"], 5000);
+    let column = |name: &str| {
+        schema["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(column("category")["type"], "categorical");
+    assert_eq!(column("category")["values"].as_array().unwrap().len(), 8);
+    assert_eq!(column("year")["values"], json!([2021, 2022, 2023, 2024]));
+    assert!(
+        column("order_id").get("values").is_none(),
+        "5000 distinct values are not listed"
+    );
+    assert!(column("revenue").get("values").is_none());
+    assert_eq!(schema["dashboard"]["filters"], json!(["category", "year"]));
+    assert_eq!(schema["dashboard"]["x"], "month");
+}
+
+#[tokio::test]
+async fn stats_invalidate_and_refresh() {
+    let (cache, app) = router(ServerConfig::default());
+    send(&app, post("/api/query", BOOKS_BY_MONTH)).await;
+    send(&app, post("/api/query", BOOKS_BY_MONTH)).await;
+    send(
+        &app,
+        post(
+            "/api/query",
+            r#"{"filters": {"category": "Games"}, "aggs": [{"fn": "len"}]}"#,
+        ),
+    )
+    .await;
+    let (status, _, body) = send(&app, get("/api/stats")).await;
+    assert_eq!(status, StatusCode::OK);
+    let stats = json_of(&body);
+    assert_eq!(
+        (
+            stats["hits"].as_u64(),
+            stats["misses"].as_u64(),
+            stats["entries"].as_u64()
+        ),
+        (Some(1), Some(2), Some(2))
+    );
+
+    let drop = |body: &str| post("/api/invalidate", body.to_owned());
+    let (status, _, body) = send(&app, drop(&format!(r#"{{"query": {BOOKS_BY_MONTH}}}"#))).await;
+    assert_eq!(
+        (status, json_of(&body)["dropped"].as_u64()),
+        (StatusCode::OK, Some(1))
+    );
+    send(&app, post("/api/query", BOOKS_BY_MONTH)).await;
+    let (_, _, body) = send(&app, drop(r#"{"column": "category", "value": "Games"}"#)).await;
+    assert_eq!(json_of(&body)["dropped"], 1, "only the Games query");
+    let (_, _, body) = send(&app, drop(r#"{"column": "month"}"#)).await;
+    assert_eq!(json_of(&body)["dropped"], 1, "the query grouped by month");
+    send(&app, post("/api/query", BOOKS_BY_MONTH)).await;
+    let (_, _, body) = send(&app, drop(r#"{"all": true}"#)).await;
+    assert_eq!(json_of(&body)["dropped"], 1);
+    assert_eq!(cache.cache_info().entries, 0);
+    for (body, status) in [
+        (r#"{}"#, StatusCode::BAD_REQUEST),
+        (r#"{"all": true, "column": "x"}"#, StatusCode::BAD_REQUEST),
+        (r#"{"column": "nope"}"#, StatusCode::BAD_REQUEST),
+        (
+            r#"{"column": "year", "value": "x"}"#,
+            StatusCode::BAD_REQUEST,
+        ),
+        (r#"{"colour": 1}"#, StatusCode::BAD_REQUEST),
+    ] {
+        assert_eq!(send(&app, drop(body)).await.0, status, "{body}");
+    }
+
+    let (status, _, body) = send(&app, post("/api/refresh", "")).await;
+    assert_eq!(status, StatusCode::OK);
+    let refresh = json_of(&body);
+    assert_eq!(refresh["changed"], false);
+    assert_eq!(refresh["old"], refresh["new"]);
+}
+
+#[tokio::test]
+async fn health_metrics_and_page() {
+    let (_, app) = router(ServerConfig::default());
+    send(&app, post("/api/query", BOOKS_BY_MONTH)).await;
+    send(&app, post("/api/query", BOOKS_BY_MONTH)).await;
+    send(&app, post("/api/query", "{")).await;
+    let (status, _, body) = send(&app, get("/healthz")).await;
+    assert_eq!(
+        (status, body.as_slice()),
+        (StatusCode::OK, b"ok".as_slice())
+    );
+    let (status, headers, body) = send(&app, get("/metrics")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = String::from_utf8(body).unwrap();
+    for line in [
+        "pqc_cache_hits_total 1",
+        "pqc_cache_misses_total 1",
+        "pqc_cache_computations_total 1",
+        "pqc_cache_entries 1",
+        "pqc_http_client_errors_total 1",
+        "pqc_query_duration_seconds_count{outcome=\"hit\"} 1",
+        "pqc_query_duration_seconds_count{outcome=\"miss\"} 1",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+    let (status, headers, body) = send(&app, get("/")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(
+        String::from_utf8(body)
+            .unwrap()
+            .contains("/assets/dashboard.js")
+    );
+    for asset in ["/assets/dashboard.js", "/assets/dashboard.css"] {
+        assert_eq!(send(&app, get(asset)).await.0, StatusCode::OK);
+    }
+    assert_eq!(send(&app, get("/nope")).await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_token_guards_everything_but_healthz() {
+    let (_, app) = router(ServerConfig {
+        token: Some("s3cret".to_owned()),
+        ..ServerConfig::default()
+    });
+    assert_eq!(send(&app, get("/healthz")).await.0, StatusCode::OK);
+    for request in [
+        get("/"),
+        get("/api/stats"),
+        get("/metrics"),
+        post("/api/query", BOOKS_BY_MONTH),
+    ] {
+        let (status, _, body) = send(&app, request).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(json_of(&body)["error"].as_str().unwrap().contains("Bearer"));
+    }
+    let wrong = Request::get("/api/stats")
+        .header(header::AUTHORIZATION, "Bearer s3cres")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&app, wrong).await.0, StatusCode::UNAUTHORIZED);
+    let right = Request::get("/api/stats")
+        .header(header::AUTHORIZATION, "Bearer s3cret")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&app, right).await.0, StatusCode::OK);
+    assert_eq!(send(&app, get("/?token=s3cret")).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn internal_errors_do_not_leak() {
+    // A memoized computation that fails is a 500 with no detail.
+    let cache = sample_cache();
+    let result = cache.memoize("fails", &1, |_| {
+        Err::<DataFrame, _>(polars_query_cache::Error::Compute("secret detail".into()))
+    });
+    assert!(result.is_err());
+    let response = polars_query_cache::server::AppError::from(result.unwrap_err());
+    let response = axum::response::IntoResponse::into_response(response);
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert!(!String::from_utf8_lossy(&body).contains("secret"));
+}
