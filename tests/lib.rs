@@ -2,6 +2,8 @@
 
 mod common;
 
+#[cfg(feature = "server")]
+mod browser;
 mod cache_behaviour;
 mod cli;
 mod concurrency;

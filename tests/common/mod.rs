@@ -367,3 +367,54 @@ pub fn assert_same(actual: &[Vec<Cell>], expected: &[Vec<Cell>], context: &str) 
 pub fn frame_cells(frame: &Frame) -> Vec<Vec<Cell>> {
     cells(frame.dataframe())
 }
+
+/// Whether an outside program a test needs is there. Outside CI a missing
+/// one makes the test say so loudly and pass without running; with
+/// `CI=true` (where `.ci/run` installs everything) it fails the test.
+pub fn available(what: &str, found: bool) -> bool {
+    if found {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{what} is required with CI=true: .ci/run should have provided it");
+    }
+    eprintln!("\n!!! SKIPPED: {what} is not available on this machine (scripts/test installs it) !!!\n");
+    false
+}
+
+/// Whether `program` runs (`program --version` exits).
+pub fn program_exists(program: &str) -> bool {
+    std::process::Command::new(program)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok()
+}
+
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A child process killed when dropped.
+pub struct Child(pub std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits until something listens on `port`, for at most `timeout`.
+pub fn wait_for_port(port: u16, timeout: std::time::Duration) -> bool {
+    let started = std::time::Instant::now();
+    while started.elapsed() < timeout {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    false
+}
