@@ -101,6 +101,11 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// The Redis tier cannot be set up (a bad URL, a refused password).
+    /// Once running, Redis failures are never errors: the tier is bypassed.
+    #[error("redis: {0}")]
+    Redis(String),
+
     /// Polars failed while computing a result.
     #[error("polars: {0}")]
     Polars(#[from] polars::error::PolarsError),
@@ -167,6 +172,7 @@ impl Error {
                 available: available.clone(),
             },
             Error::InvalidQuery(m) => Error::InvalidQuery(m.clone()),
+            Error::Redis(m) => Error::Redis(m.clone()),
             Error::Io { path, source } => Error::Io {
                 path: path.clone(),
                 source: std::io::Error::new(source.kind(), source.to_string()),

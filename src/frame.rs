@@ -18,6 +18,8 @@ pub enum Source {
     Memory,
     /// The disk tier.
     Disk,
+    /// The Redis tier (computed by another worker, or earlier).
+    Redis,
     /// Computed by this call (a miss).
     Computed,
     /// Computed by another caller that was asking for the same key at the
@@ -31,6 +33,7 @@ impl Source {
         match self {
             Source::Memory => "memory",
             Source::Disk => "disk",
+            Source::Redis => "redis",
             Source::Computed => "computed",
             Source::Coalesced => "coalesced",
         }

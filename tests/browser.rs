@@ -18,16 +18,23 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// Where test artifacts go: `$PQC_ARTIFACTS`, or `target/pqc-artifacts`.
 fn artifacts() -> PathBuf {
-    let dir = std::env::var_os("PQC_ARTIFACTS").map(PathBuf::from).unwrap_or_else(|| {
-        let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| "target".into());
-        target.join("pqc-artifacts")
-    });
+    let dir = std::env::var_os("PQC_ARTIFACTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| "target".into());
+            target.join("pqc-artifacts")
+        });
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
 async fn updates(client: &Client) -> u64 {
-    let value = client.execute("return document.body.dataset.updates", vec![]).await.unwrap();
+    let value = client
+        .execute("return document.body.dataset.updates", vec![])
+        .await
+        .unwrap();
     value.as_str().and_then(|s| s.parse().ok()).unwrap_or(0)
 }
 
@@ -35,25 +42,44 @@ async fn updates(client: &Client) -> u64 {
 async fn until_updates(client: &Client, n: u64) {
     let started = Instant::now();
     while updates(client).await < n {
-        assert!(started.elapsed() < Duration::from_secs(20), "the page did not finish update {n}");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the page did not finish update {n}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
 async fn text(client: &Client, css: &str) -> String {
-    client.find(Locator::Css(css)).await.unwrap().text().await.unwrap()
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }
 
 async fn table(client: &Client) -> Vec<String> {
     let mut rows = Vec::new();
-    for row in client.find_all(Locator::Css("#table tbody tr")).await.unwrap() {
+    for row in client
+        .find_all(Locator::Css("#table tbody tr"))
+        .await
+        .unwrap()
+    {
         rows.push(row.text().await.unwrap());
     }
     rows
 }
 
 async fn chart(client: &Client) -> String {
-    client.find(Locator::Css("#chart svg")).await.unwrap().html(false).await.unwrap()
+    client
+        .find(Locator::Css("#chart svg"))
+        .await
+        .unwrap()
+        .html(false)
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -63,14 +89,28 @@ async fn the_dashboard_updates_and_counts_a_hit() {
         return;
     }
     // The server, in this process, on a free port.
-    let cache = Arc::new(CachedQuery::from_csv(concat!(env!("CARGO_MANIFEST_DIR"), "/data/sales.csv")).unwrap());
+    let cache = Arc::new(
+        CachedQuery::from_csv(concat!(env!("CARGO_MANIFEST_DIR"), "/data/sales.csv")).unwrap(),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    tokio::spawn(serve(listener, app(Arc::clone(&cache), ServerConfig::default())));
+    tokio::spawn(serve(
+        listener,
+        app(Arc::clone(&cache), ServerConfig::default()),
+    ));
 
     let port = common::free_port();
-    let _driver = Child(std::process::Command::new("chromedriver").arg(format!("--port={port}")).stdout(std::process::Stdio::null()).spawn().unwrap());
-    assert!(common::wait_for_port(port, Duration::from_secs(20)), "chromedriver did not start");
+    let _driver = Child(
+        std::process::Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(
+        common::wait_for_port(port, Duration::from_secs(20)),
+        "chromedriver did not start"
+    );
     let profile = tempfile::tempdir().unwrap();
     let capabilities = json!({
         "goog:chromeOptions": {
@@ -90,7 +130,11 @@ async fn the_dashboard_updates_and_counts_a_hit() {
 
     client.goto(&format!("http://{address}/")).await.unwrap();
     until_updates(&client, 1).await;
-    assert_eq!(text(&client, "#status").await, "", "the page reported an error");
+    assert_eq!(
+        text(&client, "#status").await,
+        "",
+        "the page reported an error"
+    );
     assert_eq!(text(&client, "#last-source").await, "computed");
     let all_rows = table(&client).await;
     assert_eq!(all_rows.len(), 12, "one row a month: {all_rows:?}");
@@ -98,7 +142,13 @@ async fn the_dashboard_updates_and_counts_a_hit() {
     assert!(all_chart.contains("polyline"), "no line in the chart");
 
     // Pick one category: new numbers, a new chart, computed.
-    client.find(Locator::Css("#filter-category")).await.unwrap().select_by_value("Games").await.unwrap();
+    client
+        .find(Locator::Css("#filter-category"))
+        .await
+        .unwrap()
+        .select_by_value("Games")
+        .await
+        .unwrap();
     until_updates(&client, 2).await;
     assert_eq!(text(&client, "#last-source").await, "computed");
     let games_rows = table(&client).await;
@@ -107,25 +157,70 @@ async fn the_dashboard_updates_and_counts_a_hit() {
     assert_ne!(chart(&client).await, all_chart);
 
     // A year and another measure, too.
-    client.find(Locator::Css("#filter-year")).await.unwrap().select_by_value("2023").await.unwrap();
+    client
+        .find(Locator::Css("#filter-year"))
+        .await
+        .unwrap()
+        .select_by_value("2023")
+        .await
+        .unwrap();
     until_updates(&client, 3).await;
-    client.find(Locator::Css("#measure")).await.unwrap().select_by_value("1").await.unwrap();
+    client
+        .find(Locator::Css("#measure"))
+        .await
+        .unwrap()
+        .select_by_value("1")
+        .await
+        .unwrap();
     until_updates(&client, 4).await;
     assert_eq!(text(&client, "#status").await, "");
 
     // Back to the first selection: the cache answers, and counts the hit.
-    let hits_before: u64 = text(&client, "#stat-hits").await.split(' ').next().unwrap().parse().unwrap();
-    client.find(Locator::Css("#measure")).await.unwrap().select_by_value("0").await.unwrap();
+    let hits_before: u64 = text(&client, "#stat-hits")
+        .await
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    client
+        .find(Locator::Css("#measure"))
+        .await
+        .unwrap()
+        .select_by_value("0")
+        .await
+        .unwrap();
     until_updates(&client, 5).await;
-    client.find(Locator::Css("#filter-year")).await.unwrap().select_by_value("").await.unwrap();
+    client
+        .find(Locator::Css("#filter-year"))
+        .await
+        .unwrap()
+        .select_by_value("")
+        .await
+        .unwrap();
     until_updates(&client, 6).await;
-    client.find(Locator::Css("#filter-category")).await.unwrap().select_by_value("").await.unwrap();
+    client
+        .find(Locator::Css("#filter-category"))
+        .await
+        .unwrap()
+        .select_by_value("")
+        .await
+        .unwrap();
     until_updates(&client, 7).await;
     assert_eq!(text(&client, "#last-source").await, "memory");
     assert_eq!(table(&client).await, all_rows);
     assert_eq!(chart(&client).await, all_chart);
-    let hits_after: u64 = text(&client, "#stat-hits").await.split(' ').next().unwrap().parse().unwrap();
-    assert!(hits_after > hits_before, "hits {hits_before} -> {hits_after}");
+    let hits_after: u64 = text(&client, "#stat-hits")
+        .await
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        hits_after > hits_before,
+        "hits {hits_before} -> {hits_after}"
+    );
     assert_eq!(cache.cache_info().hits, hits_after);
 
     let png = client.screenshot().await.unwrap();

@@ -12,6 +12,8 @@ mod disk;
 mod equivalence;
 mod errors;
 mod loading;
+#[cfg(feature = "redis")]
+mod redis;
 mod refresh;
 mod semantics;
 #[cfg(feature = "server")]

@@ -35,6 +35,8 @@ pub struct CachedQueryBuilder {
     pub(crate) disk_dir: Option<PathBuf>,
     pub(crate) disk_max_bytes: u64,
     pub(crate) snapshots: bool,
+    #[cfg(feature = "redis")]
+    pub(crate) redis: Option<crate::tier::redis::RedisOptions>,
 }
 
 impl Default for CachedQueryBuilder {
@@ -49,6 +51,8 @@ impl Default for CachedQueryBuilder {
             disk_dir: None,
             disk_max_bytes: 4 << 30,
             snapshots: true,
+            #[cfg(feature = "redis")]
+            redis: None,
         }
     }
 }
@@ -138,13 +142,36 @@ impl CachedQueryBuilder {
         self
     }
 
+    /// A Redis server shared by every worker and host: one worker's
+    /// computation is every worker's hit, concurrent misses across
+    /// processes compute once, and invalidations reach every worker. URL:
+    /// `redis://[:password@]host[:port][/db]` or `rediss://...`. Redis being
+    /// down never fails a query; see [`crate::tier::redis`].
+    ///
+    /// Default: none.
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    pub fn redis(self, url: impl Into<String>) -> Self {
+        self.redis_options(crate::tier::redis::RedisOptions::new(url))
+    }
+
+    /// The Redis tier with every option set (prefix, timeouts, lock life).
+    ///
+    /// Default: none.
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    pub fn redis_options(mut self, options: crate::tier::redis::RedisOptions) -> Self {
+        self.redis = Some(options);
+        self
+    }
+
     /// Loads the CSV file at `path` and builds the cache over it.
     pub fn build_from_csv(self, path: impl AsRef<Path>) -> Result<CachedQuery> {
         let dataset = match self.snapshot_dir() {
             Some(dir) => Dataset::from_csv_with_snapshots(path, &self.load_options, &dir)?,
             None => Dataset::from_csv(path, &self.load_options)?,
         };
-        Ok(CachedQuery::new(self, dataset))
+        CachedQuery::new(self, dataset)
     }
 
     pub(crate) fn snapshot_dir(&self) -> Option<PathBuf> {
@@ -158,13 +185,13 @@ impl CachedQueryBuilder {
     /// for the file in messages.
     pub fn build_from_csv_bytes(self, name: &str, bytes: Vec<u8>) -> Result<CachedQuery> {
         let dataset = Dataset::from_csv_bytes(name, bytes, &self.load_options)?;
-        Ok(CachedQuery::new(self, dataset))
+        CachedQuery::new(self, dataset)
     }
 
     /// Builds the cache over a frame the caller already has.
     pub fn build_from_frame(self, frame: DataFrame) -> Result<CachedQuery> {
         let dataset = Dataset::from_frame(frame)?;
-        Ok(CachedQuery::new(self, dataset))
+        CachedQuery::new(self, dataset)
     }
 
     pub(crate) fn entry_cap(&self) -> u64 {

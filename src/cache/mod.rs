@@ -2,6 +2,7 @@
 
 mod builder;
 mod entry;
+mod fill;
 mod single_flight;
 mod stats;
 
@@ -56,6 +57,8 @@ pub struct CachedQuery {
     dataset: RwLock<Arc<Dataset>>,
     memory: MemoryTier,
     disk: Option<DiskTier>,
+    #[cfg(feature = "redis")]
+    redis: Option<crate::tier::redis::RedisTier>,
     flights: Flights<(Arc<Entry>, Source)>,
     counters: Arc<Counters>,
     config: CachedQueryBuilder,
@@ -109,7 +112,7 @@ impl CachedQuery {
         CachedQuery::builder().build_from_frame(frame)
     }
 
-    pub(crate) fn new(config: CachedQueryBuilder, dataset: Dataset) -> CachedQuery {
+    pub(crate) fn new(config: CachedQueryBuilder, dataset: Dataset) -> Result<CachedQuery> {
         let counters = Arc::new(Counters::default());
         let listener_counters = Arc::clone(&counters);
         let mut memory = Cache::builder()
@@ -136,15 +139,27 @@ impl CachedQuery {
         if let (Some(disk), Origin::Csv { path, .. }) = (&disk, dataset.origin()) {
             disk.adopt(dataset.fingerprint(), path);
         }
-        CachedQuery {
+        let memory = memory.build_with_hasher(BuildPassThrough);
+        #[cfg(feature = "redis")]
+        let redis = match &config.redis {
+            Some(options) => {
+                let tier = crate::tier::redis::RedisTier::connect(options.clone())?;
+                tier.subscribe(forget_invalidated(memory.clone(), options.prefix.clone()));
+                Some(tier)
+            }
+            None => None,
+        };
+        Ok(CachedQuery {
             dataset: RwLock::new(Arc::new(dataset)),
-            memory: memory.build_with_hasher(BuildPassThrough),
+            memory,
             disk,
+            #[cfg(feature = "redis")]
+            redis,
             flights: Flights::new(),
             counters,
             config,
             refresh_lock: Mutex::new(()),
-        }
+        })
     }
 
     /// The current version of the dataset. Holding it keeps it alive: a
@@ -287,20 +302,7 @@ impl CachedQuery {
             self.count_hit(&entry);
             return Frame::project(&entry.frame, projection, Source::Memory);
         }
-        let (result, role) = self.flights.run(key, || {
-            // A flight that finished just before this one began has stored
-            // its answer already: take it rather than look further.
-            if let Some(entry) = self.memory.get(key) {
-                return Ok((entry, Source::Memory));
-            }
-            if let Some(decoded) = self.disk.as_ref().and_then(|d| d.get(key)) {
-                let entry = Arc::new(Entry::new(decoded.frame, decoded.cost));
-                self.memory.insert(key.clone(), Arc::clone(&entry));
-                return Ok((entry, Source::Disk));
-            }
-            self.compute(dataset, key, compute)
-                .map(|entry| (entry, Source::Computed))
-        });
+        let (result, role) = self.flights.run(key, || self.fill(dataset, key, compute));
         let (entry, source) = match result {
             Ok(found) => found,
             Err(e) => {
@@ -314,10 +316,10 @@ impl CachedQuery {
                 self.count_hit(&entry);
                 Source::Memory
             }
-            (Role::Leader, Source::Disk) => {
+            (Role::Leader, source @ (Source::Disk | Source::Redis)) => {
                 Counters::add(&self.counters.hits, 1);
                 Counters::add(&self.counters.saved_nanos, entry.cost.as_nanos() as u64);
-                Source::Disk
+                source
             }
             (Role::Leader, source) => {
                 Counters::add(&self.counters.misses, 1);
@@ -337,30 +339,6 @@ impl CachedQuery {
         Counters::add(&self.counters.memory_hits, 1);
         Counters::add(&entry.hits, 1);
         Counters::add(&self.counters.saved_nanos, entry.cost.as_nanos() as u64);
-    }
-
-    fn compute(
-        &self,
-        dataset: &Dataset,
-        key: &QueryKey,
-        compute: impl FnOnce(&Dataset) -> Result<DataFrame>,
-    ) -> Result<Arc<Entry>> {
-        let started = Instant::now();
-        let frame = compute(dataset)?;
-        let cost = started.elapsed();
-        Counters::add(&self.counters.computations, 1);
-        Counters::add(&self.counters.compute_nanos, cost.as_nanos() as u64);
-        let entry = Arc::new(Entry::new(frame, cost));
-        if let Some(disk) = &self.disk {
-            disk.put(key, &entry.frame, cost);
-        }
-        if entry.bytes <= self.config.entry_cap() {
-            self.memory.insert(key.clone(), Arc::clone(&entry));
-        } else {
-            Counters::add(&self.counters.not_cached, 1);
-            tracing::debug!(bytes = entry.bytes, query = %key, "result over the per-entry cap: not cached");
-        }
-        Ok(entry)
     }
 
     /// Computes, in parallel, every query that is not cached yet, so the
@@ -395,6 +373,10 @@ impl CachedQuery {
     }
 
     fn remove(&self, key: &QueryKey) -> bool {
+        #[cfg(feature = "redis")]
+        if let Some(redis) = &self.redis {
+            redis.remove(key);
+        }
         let on_disk = self.disk.as_ref().is_some_and(|d| d.remove(key));
         self.memory.remove(key).is_some() || on_disk
     }
@@ -437,6 +419,12 @@ impl CachedQuery {
             .collect();
         if let Some(disk) = &self.disk {
             dropped.extend(disk.remove_where(&predicate));
+        }
+        #[cfg(feature = "redis")]
+        if let Some(redis) = &self.redis {
+            for key in &dropped {
+                redis.remove(key);
+            }
         }
         dropped.len()
     }
@@ -490,8 +478,13 @@ impl CachedQuery {
     pub fn clear(&self) {
         self.memory.invalidate_all();
         self.memory.run_pending_tasks();
+        let dataset = self.dataset().fingerprint();
         if let Some(disk) = &self.disk {
-            disk.remove_dataset(self.dataset().fingerprint());
+            disk.remove_dataset(dataset);
+        }
+        #[cfg(feature = "redis")]
+        if let Some(redis) = &self.redis {
+            redis.remove_dataset(dataset);
         }
     }
 
@@ -526,6 +519,10 @@ impl CachedQuery {
             if let Some(disk) = &self.disk {
                 disk.remove_dataset(old);
                 disk.adopt(new, path);
+            }
+            #[cfg(feature = "redis")]
+            if let Some(redis) = &self.redis {
+                redis.remove_dataset(old);
             }
             tracing::info!(%old, %new, "dataset changed; old entries dropped");
         }
@@ -568,6 +565,12 @@ impl CachedQuery {
             disk_evictions: disk_count(|d| &d.evictions),
             disk_entries,
             disk_bytes,
+            redis_hits: self.redis_count(|r| &r.hits),
+            redis_writes: self.redis_count(|r| &r.writes),
+            redis_errors: self.redis_count(|r| &r.errors),
+            redis_rejected: self.redis_count(|r| &r.rejected),
+            redis_waits: self.redis_count(|r| &r.waits),
+            redis_bypassed: self.redis_count(|r| &r.bypassed),
             coalesced: load(&c.coalesced),
             errors: load(&c.errors),
             not_cached: load(&c.not_cached),
@@ -587,6 +590,21 @@ impl CachedQuery {
         }
     }
 
+    #[cfg(feature = "redis")]
+    fn redis_count(
+        &self,
+        counter: fn(&crate::tier::redis::RedisCounters) -> &std::sync::atomic::AtomicU64,
+    ) -> u64 {
+        self.redis
+            .as_ref()
+            .map_or(0, |r| load(counter(&r.counters)))
+    }
+
+    #[cfg(not(feature = "redis"))]
+    fn redis_count(&self, _counter: fn(&()) -> &std::sync::atomic::AtomicU64) -> u64 {
+        0
+    }
+
     /// The configured time to live, if any.
     pub fn time_to_live(&self) -> Option<Duration> {
         self.config.time_to_live
@@ -599,5 +617,28 @@ impl std::fmt::Debug for CachedQuery {
             .field("dataset", &self.dataset().fingerprint())
             .field("entries", &self.memory.entry_count())
             .finish()
+    }
+}
+
+/// What the Redis subscriber does with another worker's invalidation: drop
+/// the matching memory entries.
+#[cfg(feature = "redis")]
+fn forget_invalidated(
+    memory: MemoryTier,
+    prefix: String,
+) -> impl Fn(crate::tier::redis::Invalidation) + Send + 'static {
+    use crate::tier::redis::{Invalidation, name};
+    move |invalidation| {
+        let doomed: Vec<Arc<QueryKey>> = memory
+            .iter()
+            .filter(|(key, _)| match &invalidation {
+                Invalidation::Key(target) => name(&prefix, key) == *target,
+                Invalidation::Dataset(dataset) => key.dataset() == *dataset,
+            })
+            .map(|(key, _)| key)
+            .collect();
+        for key in doomed {
+            memory.invalidate(key.as_ref());
+        }
     }
 }

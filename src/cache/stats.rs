@@ -79,6 +79,18 @@ pub struct CacheInfo {
     pub disk_entries: u64,
     /// Bytes of the entries on disk.
     pub disk_bytes: u64,
+    /// Hits answered by the Redis tier.
+    pub redis_hits: u64,
+    /// Values written to Redis.
+    pub redis_writes: u64,
+    /// Redis commands that failed or timed out (each opened the breaker).
+    pub redis_errors: u64,
+    /// Redis values that failed verification: ignored, never served.
+    pub redis_rejected: u64,
+    /// Misses that waited for another worker's computation through Redis.
+    pub redis_waits: u64,
+    /// Lookups that skipped Redis while its breaker was open.
+    pub redis_bypassed: u64,
     /// Misses answered by a computation another caller was already running.
     pub coalesced: u64,
     /// Computations that failed (their error went to every waiting caller).

@@ -378,7 +378,9 @@ pub fn available(what: &str, found: bool) -> bool {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("{what} is required with CI=true: .ci/run should have provided it");
     }
-    eprintln!("\n!!! SKIPPED: {what} is not available on this machine (scripts/test installs it) !!!\n");
+    eprintln!(
+        "\n!!! SKIPPED: {what} is not available on this machine (scripts/test installs it) !!!\n"
+    );
     false
 }
 
@@ -394,7 +396,11 @@ pub fn program_exists(program: &str) -> bool {
 
 /// A free TCP port on loopback.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A child process killed when dropped.

@@ -80,6 +80,15 @@ pub struct CacheArgs {
     /// Budget of the --cache-dir results, e.g. 4GiB.
     #[arg(long, default_value = "4GiB", value_name = "SIZE")]
     pub disk_max_bytes: String,
+    /// Share results with every process using this Redis:
+    /// redis://[:password@]host[:port][/db] or rediss://...
+    #[cfg(feature = "redis")]
+    #[arg(long, env = "REDIS_URL", value_name = "URL", hide_env_values = true)]
+    pub redis: Option<String>,
+    /// Prefix of the Redis keys (processes share entries only under one prefix).
+    #[cfg(feature = "redis")]
+    #[arg(long, default_value = "pqc:v1", value_name = "PREFIX")]
+    pub redis_prefix: String,
 }
 
 #[derive(Debug, Args)]

@@ -52,6 +52,8 @@ impl From<Error> for Failure {
         let kind = match &err {
             Error::MalformedCsv { .. } => Kind::Data,
             Error::Io { .. } => Kind::Io,
+            // A refused password or a bad URL: the flag is wrong.
+            Error::Redis(_) => Kind::Usage,
             e if e.is_query_error() => Kind::Query,
             _ => Kind::Internal,
         };

@@ -58,6 +58,12 @@ pub fn cache_builder(cache: &CacheArgs, load: &LoadArgs) -> Result<CachedQueryBu
             .disk_dir(dir)
             .disk_max_bytes(parse_size(&cache.disk_max_bytes)?);
     }
+    #[cfg(feature = "redis")]
+    if let Some(url) = cache.redis.as_deref().filter(|u| !u.is_empty()) {
+        let mut options = polars_query_cache::tier::redis::RedisOptions::new(url);
+        options.prefix = cache.redis_prefix.clone();
+        builder = builder.redis_options(options);
+    }
     Ok(builder)
 }
 

@@ -1,0 +1,490 @@
+//! The Redis tier against real `redis-server`s: the shared one on
+//! 127.0.0.1:6379 (under a key prefix of each test's own), and servers the
+//! fault tests start on free ports and kill.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use polars::prelude::*;
+use polars_query_cache::tier::redis::RedisOptions;
+use polars_query_cache::{CachedQuery, Error, Query, Source, sample};
+
+use crate::common::{self, Child};
+
+const SHARED: &str = "redis://127.0.0.1:6379";
+
+fn shared_redis() -> bool {
+    let up = std::net::TcpStream::connect("127.0.0.1:6379").is_ok();
+    common::available("redis-server on 127.0.0.1:6379", up)
+}
+
+fn unique_prefix() -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "pqc-test:{}:{}:{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed),
+        Instant::now().elapsed().as_nanos()
+    )
+}
+
+fn options(url: &str, prefix: &str) -> RedisOptions {
+    let mut o = RedisOptions::new(url);
+    o.prefix = prefix.to_owned();
+    o
+}
+
+fn sample() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sales.csv")
+}
+
+fn cache(url: &str, prefix: &str) -> CachedQuery {
+    CachedQuery::builder()
+        .redis_options(options(url, prefix))
+        .build_from_csv(sample())
+        .unwrap()
+}
+
+fn q() -> Query {
+    Query::new()
+        .eq("category", "Toys")
+        .group_by(["region"])
+        .sum("revenue")
+        .len()
+}
+
+fn keys(url: &str, prefix: &str) -> Vec<String> {
+    let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
+    let mut found: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*"))
+        .query(&mut con)
+        .unwrap();
+    found.retain(|k| !k.ends_with(":lock"));
+    found
+}
+
+/// A redis-server of the test's own, killed when dropped.
+struct OwnRedis {
+    port: u16,
+    child: Option<Child>,
+    args: Vec<String>,
+}
+
+impl OwnRedis {
+    fn start(args: &[&str]) -> Option<OwnRedis> {
+        if !common::available("redis-server", common::program_exists("redis-server")) {
+            return None;
+        }
+        let mut server = OwnRedis {
+            port: common::free_port(),
+            child: None,
+            args: args.iter().map(|s| s.to_string()).collect(),
+        };
+        server.restart();
+        Some(server)
+    }
+
+    fn restart(&mut self) {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .args(&self.args)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(Child(child));
+        assert!(
+            common::wait_for_port(self.port, Duration::from_secs(10)),
+            "redis-server did not start"
+        );
+    }
+
+    fn kill(&mut self) {
+        self.child = None;
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+#[test]
+fn a_second_instance_answers_from_redis_without_computing() {
+    if !shared_redis() {
+        return;
+    }
+    let prefix = unique_prefix();
+    let a = cache(SHARED, &prefix);
+    let computed = a.get(&q()).unwrap();
+    assert_eq!(a.cache_info().redis_writes, 1);
+    let b = cache(SHARED, &prefix);
+    let shared = b.get(&q()).unwrap();
+    assert_eq!(shared.source(), Source::Redis);
+    assert!(shared.dataframe().equals_missing(computed.dataframe()));
+    assert_eq!(
+        b.get(&q()).unwrap().source(),
+        Source::Memory,
+        "promoted to memory"
+    );
+    let info = b.cache_info();
+    assert_eq!(
+        (info.computations, info.redis_hits, info.hits, info.misses),
+        (0, 1, 2, 0)
+    );
+    // Another prefix shares nothing.
+    let other = cache(SHARED, &unique_prefix());
+    assert_eq!(other.get(&q()).unwrap().source(), Source::Computed);
+}
+
+#[test]
+fn a_second_process_answers_from_redis() {
+    if !shared_redis() {
+        return;
+    }
+    let prefix = unique_prefix();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |stats: &Path| {
+        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("pqc"))
+            .arg("query")
+            .arg(sample())
+            .args([
+                "--filter",
+                "category=Toys",
+                "--group-by",
+                "region",
+                "--agg",
+                "sum:revenue",
+                "--redis",
+                SHARED,
+                "--redis-prefix",
+                &prefix,
+                "--format",
+                "csv",
+            ])
+            .arg("--stats")
+            .arg(stats)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stats: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(stats).unwrap()).unwrap();
+        (String::from_utf8(out.stdout).unwrap(), stats)
+    };
+    let (first, stats) = run(&dir.path().join("1.json"));
+    assert_eq!(stats["computations"], 1);
+    let (second, stats) = run(&dir.path().join("2.json"));
+    assert_eq!(first, second);
+    assert_eq!(
+        (stats["computations"].as_u64(), stats["redis_hits"].as_u64()),
+        (Some(0), Some(1)),
+        "{stats}"
+    );
+}
+
+#[test]
+fn eight_threads_in_each_of_two_instances_compute_once() {
+    if !shared_redis() {
+        return;
+    }
+    let prefix = unique_prefix();
+    let caches = [
+        Arc::new(cache(SHARED, &prefix)),
+        Arc::new(cache(SHARED, &prefix)),
+    ];
+    let barrier = Arc::new(Barrier::new(16));
+    let handles: Vec<_> = (0..16)
+        .map(|i| {
+            let (cache, barrier) = (Arc::clone(&caches[i % 2]), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                barrier.wait();
+                cache
+                    .memoize("slow", &"once", |df| {
+                        // Slow enough that every thread of both instances arrives meanwhile.
+                        std::thread::sleep(Duration::from_millis(400));
+                        df.clone()
+                            .lazy()
+                            .group_by([col("region")])
+                            .agg([len()])
+                            .sort(["region"], Default::default())
+                            .collect()
+                    })
+                    .unwrap()
+            })
+        })
+        .collect();
+    let frames: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let computations: u64 = caches.iter().map(|c| c.cache_info().computations).sum();
+    assert_eq!(computations, 1);
+    let waited: u64 = caches.iter().map(|c| c.cache_info().redis_waits).sum();
+    assert_eq!(
+        waited, 1,
+        "the other instance's leader waited on the Redis lock"
+    );
+    assert!(
+        frames
+            .iter()
+            .all(|f| f.dataframe().equals_missing(frames[0].dataframe()))
+    );
+}
+
+#[test]
+fn eight_threads_in_each_of_two_processes_compute_once() {
+    if !shared_redis() {
+        return;
+    }
+    let prefix = unique_prefix();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("sales.csv");
+    sample::write_sales_csv(std::fs::File::create(&data).unwrap(), 400_000, 3, |_| {}).unwrap();
+    let queries = dir.path().join("one.ndjson");
+    std::fs::write(&queries, r#"{"group_by": ["product", "region", "month"], "aggs": [{"fn": "median", "column": "price"}, {"fn": "std", "column": "revenue"}, {"fn": "n_unique", "column": "units"}]}"#).unwrap();
+    let spawn = |n: usize| {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("pqc"))
+            .arg("bench")
+            .arg(&data)
+            .arg("--queries")
+            .arg(&queries)
+            .args([
+                "--requests",
+                "8",
+                "--threads",
+                "8",
+                "--baseline-sample",
+                "0",
+                "--reload-baseline",
+                "0",
+                "--quiet",
+            ])
+            .args(["--redis", SHARED, "--redis-prefix", &prefix])
+            .arg("--json")
+            .arg(dir.path().join(format!("{n}.json")))
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let children = [spawn(1), spawn(2)];
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    let stats = |n: usize| -> serde_json::Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join(format!("{n}.json"))).unwrap(),
+        )
+        .unwrap()
+    };
+    let (one, two) = (stats(1), stats(2));
+    let computations = one["stats"]["computations"].as_u64().unwrap()
+        + two["stats"]["computations"].as_u64().unwrap();
+    assert_eq!(computations, 1, "{one}\n{two}");
+    for s in [&one, &two] {
+        assert_eq!(
+            s["hits"].as_u64().unwrap() + s["misses"].as_u64().unwrap(),
+            8
+        );
+    }
+}
+
+#[test]
+fn redis_killed_mid_stream_answers_every_query_and_comes_back() {
+    let Some(mut server) = OwnRedis::start(&[]) else {
+        return;
+    };
+    let mut o = options(&server.url(), "pqc-fault");
+    o.retry_after = Duration::from_millis(50);
+    o.max_retry_after = Duration::from_millis(400);
+    o.connect_timeout = Duration::from_millis(200);
+    o.response_timeout = Duration::from_millis(200);
+    // No memory tier to speak of: every request goes to Redis.
+    let cache = CachedQuery::builder()
+        .max_bytes(0)
+        .redis_options(o)
+        .build_from_csv(sample())
+        .unwrap();
+    let queries = sample::dashboard_queries(30, 5);
+    let expected: Vec<DataFrame> = queries
+        .iter()
+        .map(|q| cache.get_uncached(q).unwrap().into_dataframe())
+        .collect();
+    let stream = sample::zipf_stream(queries.len(), 10_000, 1.1, 8);
+    let mut hits_after_restart = 0;
+    for (i, &qi) in stream.iter().enumerate() {
+        if i == 3_000 {
+            server.kill();
+        }
+        if i == 6_000 {
+            server.restart();
+        }
+        let frame = cache.get(&queries[qi]).unwrap();
+        assert!(
+            frame.dataframe().equals_missing(&expected[qi]),
+            "request {i} differs"
+        );
+        if i > 6_000 && frame.source() == Source::Redis {
+            hits_after_restart += 1;
+        }
+    }
+    let info = cache.cache_info();
+    assert!(info.redis_errors > 0, "{info:?}");
+    assert!(
+        info.redis_bypassed > 0,
+        "the breaker bypassed Redis: {info:?}"
+    );
+    assert!(
+        hits_after_restart > 1_000,
+        "hits resumed after the restart: {hits_after_restart}"
+    );
+}
+
+#[test]
+fn a_garbage_value_and_a_value_of_another_key_are_ignored() {
+    if !shared_redis() {
+        return;
+    }
+    let prefix = unique_prefix();
+    let writer = cache(SHARED, &prefix);
+    let other = Query::new()
+        .eq("category", "Books")
+        .group_by(["region"])
+        .sum("revenue")
+        .len();
+    let expected = writer.get(&q()).unwrap();
+    let [name] = keys(SHARED, &prefix).try_into().unwrap();
+    writer.get(&other).unwrap();
+    let other_name = keys(SHARED, &prefix)
+        .into_iter()
+        .find(|k| *k != name)
+        .unwrap();
+    let mut con = redis::Client::open(SHARED)
+        .unwrap()
+        .get_connection()
+        .unwrap();
+
+    redis::cmd("SET")
+        .arg(&name)
+        .arg(b"\x00garbage\xff".as_slice())
+        .query::<()>(&mut con)
+        .unwrap();
+    let reader = cache(SHARED, &prefix);
+    let answer = reader.get(&q()).unwrap();
+    assert_eq!(answer.source(), Source::Computed);
+    assert!(answer.dataframe().equals_missing(expected.dataframe()));
+    assert_eq!(reader.cache_info().redis_rejected, 1);
+
+    let planted: Vec<u8> = redis::cmd("GET").arg(&other_name).query(&mut con).unwrap();
+    redis::cmd("SET")
+        .arg(&name)
+        .arg(planted)
+        .query::<()>(&mut con)
+        .unwrap();
+    let reader = cache(SHARED, &prefix);
+    let answer = reader.get(&q()).unwrap();
+    assert_eq!(answer.source(), Source::Computed);
+    assert!(answer.dataframe().equals_missing(expected.dataframe()));
+    assert_eq!(reader.cache_info().redis_rejected, 1);
+    // The recomputed answer overwrote the planted value.
+    assert_eq!(
+        cache(SHARED, &prefix).get(&q()).unwrap().source(),
+        Source::Redis
+    );
+}
+
+/// Polls until `done`, for at most three seconds.
+fn eventually(mut done: impl FnMut() -> bool) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(3) {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+#[test]
+fn invalidation_on_one_instance_drops_the_entry_in_the_other() {
+    if !shared_redis() {
+        return;
+    }
+    let prefix = unique_prefix();
+    let (a, b) = (cache(SHARED, &prefix), cache(SHARED, &prefix));
+    a.get(&q()).unwrap();
+    b.get(&q()).unwrap();
+    assert!(b.get_cached(&q()).unwrap().is_some());
+    // Let both subscribers settle before publishing.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(a.invalidate(&q()).unwrap());
+    assert!(
+        eventually(|| b.get_cached(&q()).unwrap().is_none()),
+        "b still holds the entry"
+    );
+    assert!(keys(SHARED, &prefix).is_empty());
+    // And clear() reaches the other instance too.
+    a.get(&q()).unwrap();
+    b.get(&q()).unwrap();
+    a.clear();
+    assert!(
+        eventually(|| b.get_cached(&q()).unwrap().is_none()),
+        "clear did not reach b"
+    );
+}
+
+#[test]
+fn a_password_protected_server() {
+    let Some(server) = OwnRedis::start(&["--requirepass", "s3cret"]) else {
+        return;
+    };
+    let with_password = format!("redis://:s3cret@127.0.0.1:{}", server.port);
+    let a = cache(&with_password, "pqc-auth");
+    a.get(&q()).unwrap();
+    assert_eq!(
+        cache(&with_password, "pqc-auth")
+            .get(&q())
+            .unwrap()
+            .source(),
+        Source::Redis
+    );
+    let err = CachedQuery::builder()
+        .redis(server.url())
+        .build_from_csv(sample())
+        .unwrap_err();
+    assert!(matches!(err, Error::Redis(_)), "{err:?}");
+    assert!(err.to_string().contains("password in the URL"), "{err}");
+    let wrong = format!("redis://:nope@127.0.0.1:{}", server.port);
+    let err = CachedQuery::builder()
+        .redis(wrong)
+        .build_from_csv(sample())
+        .unwrap_err();
+    assert!(err.to_string().contains("password in the URL"), "{err}");
+}
+
+#[test]
+fn a_dead_redis_at_start_fails_soft() {
+    let port = common::free_port();
+    let mut o = options(&format!("redis://127.0.0.1:{port}"), "pqc-dead");
+    o.retry_after = Duration::from_millis(50);
+    let cache = CachedQuery::builder()
+        .redis_options(o)
+        .build_from_csv(sample())
+        .unwrap();
+    let answer = cache.get(&q()).unwrap();
+    assert!(
+        answer
+            .dataframe()
+            .equals_missing(cache.get_uncached(&q()).unwrap().dataframe())
+    );
+    assert!(cache.cache_info().redis_errors >= 1);
+}
