@@ -488,3 +488,53 @@ fn a_dead_redis_at_start_fails_soft() {
     );
     assert!(cache.cache_info().redis_errors >= 1);
 }
+
+/// One HTTP/1.1 request over a fresh connection: (status, body).
+fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn two_server_processes_share_work_through_redis() {
+    if !shared_redis() {
+        return;
+    }
+    let prefix = unique_prefix();
+    let serve = || {
+        let port = common::free_port();
+        let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pqc"))
+            .arg("serve").arg(sample())
+            .args(["--bind", &format!("127.0.0.1:{port}"), "--redis", SHARED, "--redis-prefix", &prefix, "--quiet"])
+            .spawn()
+            .unwrap();
+        let child = Child(child);
+        assert!(common::wait_for_port(port, Duration::from_secs(20)), "pqc serve did not start");
+        (port, child)
+    };
+    let ((one, _a), (two, _b)) = (serve(), serve());
+    let body = r#"{"filters": {"category": "Sports", "year": 2022}, "group_by": ["month"], "aggs": [{"fn": "sum", "column": "units"}]}"#;
+    let (status, first) = http(one, "POST", "/api/query", body);
+    assert_eq!(status, 200, "{first}");
+    let first: serde_json::Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(first["source"], "computed");
+    let (status, second) = http(two, "POST", "/api/query", body);
+    assert_eq!(status, 200);
+    let second: serde_json::Value = serde_json::from_str(&second).unwrap();
+    assert_eq!(second["source"], "redis");
+    assert_eq!(first["rows"], second["rows"]);
+    let (_, stats) = http(two, "GET", "/api/stats", "");
+    let stats: serde_json::Value = serde_json::from_str(&stats).unwrap();
+    assert_eq!((stats["redis_hits"].as_u64(), stats["computations"].as_u64()), (Some(1), Some(0)));
+}
