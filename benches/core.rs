@@ -111,7 +111,15 @@ fn benches(c: &mut Criterion) {
     // The baseline builds its plan each time too, as a caller without the
     // cache would (the same plan the cache runs: `CachedQuery::plan`).
     miss.bench_function("plain_polars_collect", |b| {
-        b.iter(|| black_box(cache.plan(&plan_q).expect("plan").collect().expect("collect")))
+        b.iter(|| {
+            black_box(
+                cache
+                    .plan(&plan_q)
+                    .expect("plan")
+                    .collect()
+                    .expect("collect"),
+            )
+        })
     });
     let heavy = Query::new()
         .group_by(["region", "product"])
@@ -126,7 +134,15 @@ fn benches(c: &mut Criterion) {
         )
     });
     miss.bench_function("plain_polars_collect_group_by_2", |b| {
-        b.iter(|| black_box(cache.plan(&heavy).expect("plan").collect().expect("collect")))
+        b.iter(|| {
+            black_box(
+                cache
+                    .plan(&heavy)
+                    .expect("plan")
+                    .collect()
+                    .expect("collect"),
+            )
+        })
     });
     miss.finish();
 

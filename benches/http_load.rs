@@ -19,7 +19,10 @@ use tokio::net::TcpStream;
 mod common;
 
 fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
 }
 
 struct Outcome {
@@ -31,8 +34,16 @@ struct Outcome {
 }
 
 /// One connection: requests until `deadline`, returning each latency.
-async fn client(port: u16, bodies: Arc<Vec<String>>, stream: Arc<Vec<usize>>, start: usize, deadline: Instant) -> (Vec<u64>, usize) {
-    let socket = TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+async fn client(
+    port: u16,
+    bodies: Arc<Vec<String>>,
+    stream: Arc<Vec<usize>>,
+    start: usize,
+    deadline: Instant,
+) -> (Vec<u64>, usize) {
+    let socket = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
     socket.set_nodelay(true).expect("nodelay");
     let mut socket = BufReader::new(socket);
     let (mut latencies, mut errors) = (Vec::new(), 0);
@@ -46,7 +57,11 @@ async fn client(port: u16, bodies: Arc<Vec<String>>, stream: Arc<Vec<usize>>, st
             body.len()
         );
         let sent = Instant::now();
-        socket.get_mut().write_all(request.as_bytes()).await.expect("write");
+        socket
+            .get_mut()
+            .write_all(request.as_bytes())
+            .await
+            .expect("write");
         line.clear();
         socket.read_line(&mut line).await.expect("status line");
         if !line.starts_with("HTTP/1.1 200") {
@@ -71,12 +86,21 @@ async fn client(port: u16, bodies: Arc<Vec<String>>, stream: Arc<Vec<usize>>, st
 }
 
 fn run(cache: CachedQuery, connections: usize, seconds: u64) -> Outcome {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     runtime.block_on(async {
         let cache = Arc::new(cache);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let port = listener.local_addr().expect("address").port();
-        tokio::spawn(serve(listener, app(Arc::clone(&cache), ServerConfig::default())));
+        tokio::spawn(serve(
+            listener,
+            app(Arc::clone(&cache), ServerConfig::default()),
+        ));
         let queries = sample::dashboard_queries(50, 11);
         cache.prewarm(&queries);
         let bodies = Arc::new(queries.iter().map(|q| q.to_json()).collect::<Vec<_>>());
@@ -84,7 +108,15 @@ fn run(cache: CachedQuery, connections: usize, seconds: u64) -> Outcome {
         let started = Instant::now();
         let deadline = started + Duration::from_secs(seconds);
         let tasks: Vec<_> = (0..connections)
-            .map(|c| tokio::spawn(client(port, Arc::clone(&bodies), Arc::clone(&stream), c * 997, deadline)))
+            .map(|c| {
+                tokio::spawn(client(
+                    port,
+                    Arc::clone(&bodies),
+                    Arc::clone(&stream),
+                    c * 997,
+                    deadline,
+                ))
+            })
             .collect();
         let mut latencies = Vec::new();
         let mut errors = 0;
@@ -95,8 +127,18 @@ fn run(cache: CachedQuery, connections: usize, seconds: u64) -> Outcome {
         }
         let seconds = started.elapsed().as_secs_f64();
         latencies.sort_unstable();
-        let at = |q: f64| latencies.get(((latencies.len() as f64 - 1.0) * q) as usize).map_or(0.0, |n| *n as f64 / 1e3);
-        Outcome { requests: latencies.len(), errors, seconds, p50_us: at(0.5), p99_us: at(0.99) }
+        let at = |q: f64| {
+            latencies
+                .get(((latencies.len() as f64 - 1.0) * q) as usize)
+                .map_or(0.0, |n| *n as f64 / 1e3)
+        };
+        Outcome {
+            requests: latencies.len(),
+            errors,
+            seconds,
+            p50_us: at(0.5),
+            p99_us: at(0.99),
+        }
     })
 }
 
@@ -107,17 +149,32 @@ fn main() {
     let seconds = env("PQC_LOAD_SECONDS", 10);
     let open = |builder: polars_query_cache::CachedQueryBuilder| {
         if rows == 0 {
-            builder.build_from_csv(concat!(env!("CARGO_MANIFEST_DIR"), "/data/sales.csv")).expect("load")
+            builder
+                .build_from_csv(concat!(env!("CARGO_MANIFEST_DIR"), "/data/sales.csv"))
+                .expect("load")
         } else {
             builder.build_from_csv(common::csv(rows)).expect("load")
         }
     };
     let cached = run(open(CachedQuery::builder()), connections, seconds);
     // A budget of 0 keeps nothing: every request computes.
-    let uncached = run(open(CachedQuery::builder().max_bytes(0)), connections, seconds);
-    let data = if rows == 0 { "data/sales.csv (5,000 rows)".to_owned() } else { format!("{rows} generated rows") };
-    println!("http_load: {data}, {connections} keep-alive connections, {seconds} s each, server and load generator on the same 2 cores");
-    println!("{:<10} {:>10} {:>12} {:>10} {:>10} {:>8}", "server", "requests", "req/s", "p50 us", "p99 us", "errors");
+    let uncached = run(
+        open(CachedQuery::builder().max_bytes(0)),
+        connections,
+        seconds,
+    );
+    let data = if rows == 0 {
+        "data/sales.csv (5,000 rows)".to_owned()
+    } else {
+        format!("{rows} generated rows")
+    };
+    println!(
+        "http_load: {data}, {connections} keep-alive connections, {seconds} s each, server and load generator on the same 2 cores"
+    );
+    println!(
+        "{:<10} {:>10} {:>12} {:>10} {:>10} {:>8}",
+        "server", "requests", "req/s", "p50 us", "p99 us", "errors"
+    );
     for (name, o) in [("cached", &cached), ("no cache", &uncached)] {
         println!(
             "{:<10} {:>10} {:>12.0} {:>10.1} {:>10.1} {:>8}",
@@ -131,6 +188,7 @@ fn main() {
     }
     println!(
         "ratio: {:.1}x the requests per second",
-        (cached.requests as f64 / cached.seconds) / (uncached.requests as f64 / uncached.seconds).max(1e-9)
+        (cached.requests as f64 / cached.seconds)
+            / (uncached.requests as f64 / uncached.seconds).max(1e-9)
     );
 }

@@ -34,7 +34,7 @@ pub(crate) fn plan(query: &CanonicalQuery, dataset: &Dataset) -> LazyFrame {
     if let Some(predicate) = query
         .filters
         .iter()
-        .map(|f| filter_expr(f, dataset))
+        .map(|f| filter_expr(f, dataset.columns()[f.column.index].kind))
         .reduce(|a, b| a.and(b))
     {
         lf = lf.filter(predicate);
@@ -54,6 +54,14 @@ pub(crate) fn plan(query: &CanonicalQuery, dataset: &Dataset) -> LazyFrame {
         if !as_text.is_empty() {
             lf = lf.with_columns(as_text);
         }
+    }
+    order_and_limit(lf, query)
+}
+
+/// Sorts by the query's `sort` keys, then by its group-by columns
+/// (ascending, nulls last), and applies its `limit`.
+pub(crate) fn order_and_limit(mut lf: LazyFrame, query: &CanonicalQuery) -> LazyFrame {
+    if !query.group_by.is_empty() {
         let names = query.output_names();
         let mut by: Vec<PlSmallStr> = Vec::new();
         let mut descending = Vec::new();
@@ -153,8 +161,8 @@ fn as_str(s: &Scalar) -> Option<&str> {
     }
 }
 
-fn filter_expr(filter: &ColumnFilter, dataset: &Dataset) -> Expr {
-    let kind = dataset.columns()[filter.column.index].kind;
+/// The filter as a Polars predicate on a column of `kind`.
+pub(crate) fn filter_expr(filter: &ColumnFilter, kind: ColumnKind) -> Expr {
     let column = col(&*filter.column.name);
     // Categoricals compare with text directly for equality; ranges are by
     // text order, so those go through strings.

@@ -20,6 +20,8 @@ pub enum Source {
     Disk,
     /// The Redis tier (computed by another worker, or earlier).
     Redis,
+    /// Derived from another cached answer that contains it.
+    Derived,
     /// Computed by this call (a miss).
     Computed,
     /// Computed by another caller that was asking for the same key at the
@@ -34,6 +36,7 @@ impl Source {
             Source::Memory => "memory",
             Source::Disk => "disk",
             Source::Redis => "redis",
+            Source::Derived => "derived",
             Source::Computed => "computed",
             Source::Coalesced => "coalesced",
         }

@@ -84,6 +84,7 @@
 
 mod cache;
 pub mod dataset;
+pub mod derive;
 mod error;
 mod exec;
 mod frame;
@@ -103,6 +104,7 @@ pub use cache::{
 pub use dataset::{
     ColumnInfo, ColumnKind, ColumnType, Dataset, Fingerprint, LoadOptions, LoadedFrom,
 };
+pub use derive::DeriveMode;
 pub use error::{Error, Result};
 pub use frame::{Frame, Source};
 pub use normalize::QueryKey;

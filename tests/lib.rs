@@ -7,6 +7,7 @@ mod browser;
 mod cache_behaviour;
 mod cli;
 mod concurrency;
+mod derive;
 mod differential;
 mod disk;
 mod equivalence;

@@ -502,7 +502,10 @@ fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     let status = response.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
     (status, body)
 }
 
@@ -515,12 +518,24 @@ fn two_server_processes_share_work_through_redis() {
     let serve = || {
         let port = common::free_port();
         let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pqc"))
-            .arg("serve").arg(sample())
-            .args(["--bind", &format!("127.0.0.1:{port}"), "--redis", SHARED, "--redis-prefix", &prefix, "--quiet"])
+            .arg("serve")
+            .arg(sample())
+            .args([
+                "--bind",
+                &format!("127.0.0.1:{port}"),
+                "--redis",
+                SHARED,
+                "--redis-prefix",
+                &prefix,
+                "--quiet",
+            ])
             .spawn()
             .unwrap();
         let child = Child(child);
-        assert!(common::wait_for_port(port, Duration::from_secs(20)), "pqc serve did not start");
+        assert!(
+            common::wait_for_port(port, Duration::from_secs(20)),
+            "pqc serve did not start"
+        );
         (port, child)
     };
     let ((one, _a), (two, _b)) = (serve(), serve());
@@ -536,5 +551,8 @@ fn two_server_processes_share_work_through_redis() {
     assert_eq!(first["rows"], second["rows"]);
     let (_, stats) = http(two, "GET", "/api/stats", "");
     let stats: serde_json::Value = serde_json::from_str(&stats).unwrap();
-    assert_eq!((stats["redis_hits"].as_u64(), stats["computations"].as_u64()), (Some(1), Some(0)));
+    assert_eq!(
+        (stats["redis_hits"].as_u64(), stats["computations"].as_u64()),
+        (Some(1), Some(0))
+    );
 }

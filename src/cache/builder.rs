@@ -6,8 +6,10 @@ use std::time::Duration;
 use polars::prelude::DataFrame;
 
 use super::CachedQuery;
+use crate::Query;
 use crate::Result;
 use crate::dataset::{Dataset, LoadOptions};
+use crate::derive::DeriveMode;
 
 /// Builds a [`CachedQuery`]. Every setter names the limit it sets.
 ///
@@ -35,6 +37,8 @@ pub struct CachedQueryBuilder {
     pub(crate) disk_dir: Option<PathBuf>,
     pub(crate) disk_max_bytes: u64,
     pub(crate) snapshots: bool,
+    pub(crate) derive: DeriveMode,
+    pub(crate) rollups: Vec<Query>,
     #[cfg(feature = "redis")]
     pub(crate) redis: Option<crate::tier::redis::RedisOptions>,
 }
@@ -51,6 +55,8 @@ impl Default for CachedQueryBuilder {
             disk_dir: None,
             disk_max_bytes: 4 << 30,
             snapshots: true,
+            derive: DeriveMode::default(),
+            rollups: Vec::new(),
             #[cfg(feature = "redis")]
             redis: None,
         }
@@ -162,6 +168,39 @@ impl CachedQueryBuilder {
     #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
     pub fn redis_options(mut self, options: crate::tier::redis::RedisOptions) -> Self {
         self.redis = Some(options);
+        self
+    }
+
+    /// Whether a miss may be answered from a cached answer that contains
+    /// it (filter narrowing, roll-up) instead of scanning the dataset.
+    ///
+    /// Default: [`DeriveMode::Approximate`].
+    pub fn derive(mut self, mode: DeriveMode) -> Self {
+        self.derive = mode;
+        self
+    }
+
+    /// Declares a roll-up (a query without filters), computed at load time
+    /// (all declared roll-ups in parallel) and pinned in memory, outside
+    /// the [`max_bytes`](Self::max_bytes) budget: it is never evicted.
+    /// Every query it contains is answered from it without scanning the
+    /// base frame. Roll-ups are rebuilt when [`refresh`](CachedQuery::refresh)
+    /// finds new data.
+    ///
+    /// ```
+    /// use polars_query_cache::{CachedQuery, Query, Source};
+    ///
+    /// let cache = CachedQuery::builder()
+    ///     .rollup(Query::new().group_by(["category", "year", "month"]).sum("revenue").count("revenue").len())
+    ///     .build_from_csv("data/sales.csv")?;
+    /// let q = Query::new().eq("category", "Books").group_by(["month"]).mean("revenue");
+    /// assert_eq!(cache.get(&q)?.source(), Source::Derived);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// Default: none.
+    pub fn rollup(mut self, query: Query) -> Self {
+        self.rollups.push(query);
         self
     }
 

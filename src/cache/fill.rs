@@ -15,6 +15,7 @@ use super::entry::Entry;
 use super::stats::Counters;
 use crate::Result;
 use crate::dataset::Dataset;
+use crate::derive::DeriveMode;
 use crate::frame::Source;
 use crate::normalize::QueryKey;
 
@@ -29,6 +30,9 @@ impl CachedQuery {
         // answer already: take it rather than look further.
         if let Some(entry) = self.memory.get(key) {
             return Ok((entry, Source::Memory));
+        }
+        if let Some(entry) = self.derive_from_cache(dataset, key) {
+            return Ok((entry, Source::Derived));
         }
         if let Some(decoded) = self.disk.as_ref().and_then(|d| d.get(key)) {
             let entry = Arc::new(Entry::new(decoded.frame, decoded.cost));
@@ -91,10 +95,64 @@ impl CachedQuery {
         Ok(entry)
     }
 
+    /// Derives the answer from the cached answer that contains it (the
+    /// smallest, when several do), and stores it like a computed one.
+    /// Derivation failing is logged; the caller then computes.
+    fn derive_from_cache(&self, dataset: &Dataset, key: &QueryKey) -> Option<Arc<Entry>> {
+        if self.config.derive == DeriveMode::Off {
+            return None;
+        }
+        let q = key.query()?;
+        let mut best: Option<(Arc<Entry>, QueryKey, crate::derive::Plan)> = None;
+        let pinned = self.rollups.read();
+        for candidate in self.derive_index.candidates(key.dataset(), q) {
+            let Some(s) = candidate.query() else { continue };
+            let Some(plan) = crate::derive::plan(q, s, dataset, self.config.derive) else {
+                continue;
+            };
+            let entry = pinned
+                .iter()
+                .find(|(k, _)| *k == candidate)
+                .map(|(_, e)| Arc::clone(e))
+                .or_else(|| self.memory.get(&candidate));
+            let Some(entry) = entry else { continue };
+            if best
+                .as_ref()
+                .is_none_or(|(b, _, _)| entry.frame.height() < b.frame.height())
+            {
+                best = Some((entry, candidate, plan));
+            }
+        }
+        drop(pinned);
+        let (source, source_key, plan) = best?;
+        let s = source_key.query()?;
+        let started = Instant::now();
+        let frame = match crate::derive::derive(&source.frame, s, q, &plan, dataset) {
+            Ok(frame) => frame,
+            Err(e) => {
+                tracing::warn!(error = %e, query = %key, "cannot derive an answer; computing it instead");
+                return None;
+            }
+        };
+        let cost = started.elapsed();
+        let entry = Arc::new(Entry::new(frame, cost));
+        self.derive_index.link(&source_key, key);
+        if let Some(disk) = &self.disk {
+            disk.put(key, &entry.frame, cost);
+        }
+        #[cfg(feature = "redis")]
+        if let Some(redis) = &self.redis {
+            redis.put(key, &entry.frame, cost, self.config.time_to_live);
+        }
+        self.keep_in_memory(key, &entry);
+        Some(entry)
+    }
+
     /// Stores an entry in memory unless it is over the per-entry cap.
     fn keep_in_memory(&self, key: &QueryKey, entry: &Arc<Entry>) {
         if entry.bytes <= self.config.entry_cap() {
             self.memory.insert(key.clone(), Arc::clone(entry));
+            self.derive_index.add(key);
         } else {
             Counters::add(&self.counters.not_cached, 1);
             tracing::debug!(bytes = entry.bytes, query = %key, "result over the per-entry cap: not kept in memory");

@@ -3,6 +3,7 @@
 mod builder;
 mod entry;
 mod fill;
+mod rollups;
 mod single_flight;
 mod stats;
 
@@ -25,6 +26,7 @@ use single_flight::{Flights, Role};
 use stats::{Counters, load, micros};
 
 use crate::dataset::{Dataset, Fingerprint, Origin};
+use crate::derive::DeriveIndex;
 use crate::frame::{Frame, Source};
 use crate::normalize::{self, BuildPassThrough, KeyBody, Normalized, Projection, QueryKey};
 use crate::query::Query;
@@ -57,6 +59,9 @@ pub struct CachedQuery {
     dataset: RwLock<Arc<Dataset>>,
     memory: MemoryTier,
     disk: Option<DiskTier>,
+    derive_index: Arc<DeriveIndex>,
+    /// Declared roll-ups: pinned, outside the memory budget.
+    rollups: RwLock<Vec<(QueryKey, Arc<Entry>)>>,
     #[cfg(feature = "redis")]
     redis: Option<crate::tier::redis::RedisTier>,
     flights: Flights<(Arc<Entry>, Source)>,
@@ -115,13 +120,20 @@ impl CachedQuery {
     pub(crate) fn new(config: CachedQueryBuilder, dataset: Dataset) -> Result<CachedQuery> {
         let counters = Arc::new(Counters::default());
         let listener_counters = Arc::clone(&counters);
+        let derive_index = Arc::new(DeriveIndex::default());
+        let listener_index = Arc::clone(&derive_index);
         let mut memory = Cache::builder()
             .max_capacity(config.max_bytes)
             .weigher(|_key: &QueryKey, entry: &Arc<Entry>| entry.weight())
-            .eviction_listener(move |_key, _entry, cause| match cause {
-                RemovalCause::Size => Counters::add(&listener_counters.evictions, 1),
-                RemovalCause::Expired => Counters::add(&listener_counters.expirations, 1),
-                RemovalCause::Explicit | RemovalCause::Replaced => {}
+            .eviction_listener(move |key: Arc<QueryKey>, _entry, cause| {
+                match cause {
+                    RemovalCause::Size => Counters::add(&listener_counters.evictions, 1),
+                    RemovalCause::Expired => Counters::add(&listener_counters.expirations, 1),
+                    RemovalCause::Explicit => {}
+                    // Replaced by a new value under the same key: still a source.
+                    RemovalCause::Replaced => return,
+                }
+                listener_index.remove(&key);
             });
         if let Some(ttl) = config.time_to_live {
             memory = memory.time_to_live(ttl);
@@ -149,8 +161,15 @@ impl CachedQuery {
             }
             None => None,
         };
+        let dataset = Arc::new(dataset);
+        let rollups = rollups::build(&config.rollups, &dataset)?;
+        for (key, _) in &rollups {
+            derive_index.add(key);
+        }
         Ok(CachedQuery {
-            dataset: RwLock::new(Arc::new(dataset)),
+            dataset: RwLock::new(dataset),
+            derive_index,
+            rollups: RwLock::new(rollups),
             memory,
             disk,
             #[cfg(feature = "redis")]
@@ -316,6 +335,11 @@ impl CachedQuery {
                 self.count_hit(&entry);
                 Source::Memory
             }
+            (Role::Leader, Source::Derived) => {
+                Counters::add(&self.counters.hits, 1);
+                Counters::add(&self.counters.derived_hits, 1);
+                Source::Derived
+            }
             (Role::Leader, source @ (Source::Disk | Source::Redis)) => {
                 Counters::add(&self.counters.hits, 1);
                 Counters::add(&self.counters.saved_nanos, entry.cost.as_nanos() as u64);
@@ -373,6 +397,10 @@ impl CachedQuery {
     }
 
     fn remove(&self, key: &QueryKey) -> bool {
+        // Answers derived from this one go with it.
+        for derived in self.derive_index.take_derived(key) {
+            self.remove(&derived);
+        }
         #[cfg(feature = "redis")]
         if let Some(redis) = &self.redis {
             redis.remove(key);
@@ -419,6 +447,15 @@ impl CachedQuery {
             .collect();
         if let Some(disk) = &self.disk {
             dropped.extend(disk.remove_where(&predicate));
+        }
+        let derived: Vec<QueryKey> = dropped
+            .iter()
+            .flat_map(|key| self.derive_index.take_derived(key))
+            .collect();
+        for key in derived {
+            if self.remove(&key) {
+                dropped.insert(key);
+            }
         }
         #[cfg(feature = "redis")]
         if let Some(redis) = &self.redis {
@@ -479,6 +516,10 @@ impl CachedQuery {
         self.memory.invalidate_all();
         self.memory.run_pending_tasks();
         let dataset = self.dataset().fingerprint();
+        self.derive_index.forget_dataset(dataset);
+        for (key, _) in self.rollups.read().iter() {
+            self.derive_index.add(key);
+        }
         if let Some(disk) = &self.disk {
             disk.remove_dataset(dataset);
         }
@@ -514,7 +555,14 @@ impl CachedQuery {
         };
         let new = fresh.fingerprint();
         if new != old {
-            *self.dataset.write() = Arc::new(fresh);
+            let fresh = Arc::new(fresh);
+            let rollups = rollups::build(&self.config.rollups, &fresh)?;
+            for (key, _) in &rollups {
+                self.derive_index.add(key);
+            }
+            *self.dataset.write() = fresh;
+            *self.rollups.write() = rollups;
+            self.derive_index.forget_dataset(old);
             self.invalidate_where(|key| key.dataset() != new);
             if let Some(disk) = &self.disk {
                 disk.remove_dataset(old);
@@ -548,6 +596,13 @@ impl CachedQuery {
         top.sort_by(|a, b| b.hits.cmp(&a.hits).then_with(|| a.query.cmp(&b.query)));
         top.truncate(self.config.top_queries);
         let (disk_entries, disk_bytes) = self.disk.as_ref().map_or((0, 0), DiskTier::usage);
+        let (rollup_count, rollup_bytes) = {
+            let rollups = self.rollups.read();
+            (
+                rollups.len() as u64,
+                rollups.iter().map(|(_, e)| e.bytes).sum(),
+            )
+        };
         let disk = self.disk.as_ref().map(|d| &d.counters);
         let disk_count =
             |f: fn(&crate::tier::disk::DiskCounters) -> &std::sync::atomic::AtomicU64| {
@@ -565,6 +620,9 @@ impl CachedQuery {
             disk_evictions: disk_count(|d| &d.evictions),
             disk_entries,
             disk_bytes,
+            derived_hits: load(&c.derived_hits),
+            rollups: rollup_count,
+            rollup_bytes,
             redis_hits: self.redis_count(|r| &r.hits),
             redis_writes: self.redis_count(|r| &r.writes),
             redis_errors: self.redis_count(|r| &r.errors),

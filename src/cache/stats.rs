@@ -14,6 +14,7 @@ pub(crate) struct Counters {
     pub(crate) memory_hits: AtomicU64,
     pub(crate) misses: AtomicU64,
     pub(crate) coalesced: AtomicU64,
+    pub(crate) derived_hits: AtomicU64,
     pub(crate) computations: AtomicU64,
     pub(crate) errors: AtomicU64,
     pub(crate) not_cached: AtomicU64,
@@ -34,6 +35,7 @@ impl Counters {
             &self.memory_hits,
             &self.misses,
             &self.coalesced,
+            &self.derived_hits,
             &self.computations,
             &self.errors,
             &self.not_cached,
@@ -63,6 +65,13 @@ pub struct CacheInfo {
     pub computations: u64,
     /// Hits answered by the memory tier.
     pub memory_hits: u64,
+    /// Hits answered by deriving from another cached answer (filter
+    /// narrowing or roll-up), without scanning the dataset.
+    pub derived_hits: u64,
+    /// Declared roll-ups held (pinned, outside `max_bytes`).
+    pub rollups: u64,
+    /// Estimated bytes of the declared roll-ups.
+    pub rollup_bytes: u64,
     /// Hits answered by the disk tier.
     pub disk_hits: u64,
     /// Entries written to the disk tier.

@@ -80,6 +80,16 @@ pub struct CacheArgs {
     /// Budget of the --cache-dir results, e.g. 4GiB.
     #[arg(long, default_value = "4GiB", value_name = "SIZE")]
     pub disk_max_bytes: String,
+    /// Answer misses from cached answers that contain them (filter
+    /// narrowing, roll-ups): off, exact (bit-identical answers only) or
+    /// approximate (float sums and means may differ in the last bits).
+    #[arg(long, value_enum, default_value_t = Derive::Approximate)]
+    pub derive: Derive,
+    /// Build this roll-up at load time and keep it pinned: a query in JSON
+    /// without filters, e.g. '{"group_by": ["category", "month"], "aggs":
+    /// [{"fn": "sum", "column": "revenue"}]}' (repeatable).
+    #[arg(long = "rollup", value_name = "JSON")]
+    pub rollups: Vec<String>,
     /// Share results with every process using this Redis:
     /// redis://[:password@]host[:port][/db] or rediss://...
     #[cfg(feature = "redis")]
@@ -171,6 +181,13 @@ pub struct QueryArgs {
     /// Write the final cache statistics as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub stats: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Derive {
+    Off,
+    Exact,
+    Approximate,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

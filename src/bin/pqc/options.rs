@@ -4,10 +4,11 @@
 use std::time::Duration;
 
 use polars_query_cache::{
-    Agg, AggFn, CachedQueryBuilder, ColumnType, Filter, LoadOptions, Predicate, Query, Value,
+    Agg, AggFn, CachedQueryBuilder, ColumnType, DeriveMode, Filter, LoadOptions, Predicate, Query,
+    Value,
 };
 
-use crate::args::{CacheArgs, LoadArgs, QueryArgs};
+use crate::args::{CacheArgs, Derive, LoadArgs, QueryArgs};
 use crate::fail::Failure;
 
 pub fn load_options(args: &LoadArgs) -> Result<LoadOptions, Failure> {
@@ -52,6 +53,15 @@ pub fn cache_builder(cache: &CacheArgs, load: &LoadArgs) -> Result<CachedQueryBu
         .load_options(load_options(load)?);
     if let Some(ttl) = &cache.ttl {
         builder = builder.time_to_live(parse_duration(ttl)?);
+    }
+    builder = builder.derive(match cache.derive {
+        Derive::Off => DeriveMode::Off,
+        Derive::Exact => DeriveMode::Exact,
+        Derive::Approximate => DeriveMode::Approximate,
+    });
+    for json in &cache.rollups {
+        let query = Query::from_json(json).map_err(|e| Failure::usage(format!("--rollup: {e}")))?;
+        builder = builder.rollup(query);
     }
     if let Some(dir) = &cache.cache_dir {
         builder = builder

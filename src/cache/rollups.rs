@@ -1,0 +1,32 @@
+//! Declared roll-ups: computed at load time, in parallel, and pinned.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use super::entry::Entry;
+use crate::dataset::Dataset;
+use crate::normalize::{self, QueryKey};
+use crate::{Error, Query, Result, exec};
+
+/// Computes every declared roll-up on `dataset`.
+pub(super) fn build(queries: &[Query], dataset: &Dataset) -> Result<Vec<(QueryKey, Arc<Entry>)>> {
+    queries
+        .par_iter()
+        .map(|query| {
+            if !query.filters.is_empty() || query.limit.is_some() {
+                return Err(Error::InvalidQuery(
+                    "a roll-up has no filters and no limit: it must contain every group".to_owned(),
+                ));
+            }
+            let key = normalize::normalize(query, dataset)?.key;
+            let canonical = key
+                .query()
+                .ok_or_else(|| Error::InvalidQuery("a roll-up is a query".to_owned()))?;
+            let started = Instant::now();
+            let frame = exec::execute(canonical, dataset)?;
+            Ok((key, Arc::new(Entry::new(frame, started.elapsed()))))
+        })
+        .collect()
+}
