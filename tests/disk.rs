@@ -185,8 +185,14 @@ fn a_rewritten_csv_gets_no_old_answer_and_a_new_snapshot() {
     assert_eq!(b.cache_info().computations, 1);
     let snapshots: Vec<_> = std::fs::read_dir(cache_dir.join("snapshots"))
         .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "arrow"))
         .collect();
-    assert_eq!(snapshots.len(), 1, "the old snapshot is gone");
+    assert_eq!(
+        snapshots.len(),
+        1,
+        "the old snapshot is gone: {snapshots:?}"
+    );
     drop(b);
     assert_eq!(open().dataset().loaded_from(), LoadedFrom::Snapshot);
 
@@ -358,4 +364,36 @@ fn an_unusable_directory_is_counted_and_queries_still_work() {
     let info = cache.cache_info();
     assert!(info.disk_errors >= 2, "{info:?}");
     assert_eq!(info.disk_writes, 0);
+}
+
+#[test]
+fn a_damaged_snapshot_is_deleted_and_the_csv_parsed() {
+    let dir = tempfile::tempdir().unwrap();
+    let expected = with_disk(dir.path()).get_uncached(&q()).unwrap();
+    let snapshot = std::fs::read_dir(dir.path().join("snapshots"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "arrow"))
+        .unwrap();
+    let bytes = std::fs::read(&snapshot).unwrap();
+    std::fs::write(&snapshot, &bytes[..bytes.len() / 3]).unwrap();
+    let cache = with_disk(dir.path());
+    assert_eq!(cache.dataset().loaded_from(), LoadedFrom::Parsed);
+    assert!(
+        cache
+            .get(&q())
+            .unwrap()
+            .dataframe()
+            .equals_missing(expected.dataframe())
+    );
+    // Rewritten by that parse, and good again.
+    let again = with_disk(dir.path());
+    assert_eq!(again.dataset().loaded_from(), LoadedFrom::Snapshot);
+    assert!(
+        again
+            .get_uncached(&q())
+            .unwrap()
+            .dataframe()
+            .equals_missing(expected.dataframe())
+    );
 }

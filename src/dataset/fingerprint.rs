@@ -27,11 +27,29 @@ impl fmt::Display for Fingerprint {
 impl Fingerprint {
     /// The fingerprint of a CSV file's bytes read with `options`.
     pub(crate) fn of_csv(bytes: &[u8], options: &LoadOptions) -> Fingerprint {
-        let mut hasher = Xxh3::new();
-        hasher.write_u64(LOAD_FORMAT);
-        options.hash(&mut hasher);
-        let options_hash = hasher.digest128();
-        Fingerprint(xxh3_128(bytes) ^ options_hash.rotate_left(1))
+        Fingerprint(xxh3_128(bytes) ^ options_hash(options).rotate_left(1))
+    }
+
+    /// The same fingerprint as [`of_csv`](Self::of_csv), read from the file
+    /// in chunks rather than from one buffer of it.
+    pub(crate) fn of_csv_file(
+        path: &std::path::Path,
+        options: &LoadOptions,
+    ) -> std::io::Result<Fingerprint> {
+        use std::io::Read;
+        let mut file = std::fs::File::open(path)?;
+        let mut content = Xxh3::new();
+        let mut chunk = vec![0; 8 << 20];
+        loop {
+            let n = file.read(&mut chunk)?;
+            if n == 0 {
+                break;
+            }
+            content.update(&chunk[..n]);
+        }
+        Ok(Fingerprint(
+            content.digest128() ^ options_hash(options).rotate_left(1),
+        ))
     }
 
     /// The fingerprint of a frame's content: the hash of its Arrow IPC
@@ -44,6 +62,13 @@ impl Fingerprint {
             .finish(&mut frame)?;
         Ok(Fingerprint(hasher.0.digest128() ^ u128::from(LOAD_FORMAT)))
     }
+}
+
+fn options_hash(options: &LoadOptions) -> u128 {
+    let mut hasher = Xxh3::new();
+    hasher.write_u64(LOAD_FORMAT);
+    options.hash(&mut hasher);
+    hasher.digest128()
 }
 
 struct HashingWriter(Xxh3);

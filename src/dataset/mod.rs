@@ -85,18 +85,21 @@ impl Dataset {
 
     fn load_csv(path: &Path, options: &LoadOptions, snapshots: Option<&Path>) -> Result<Dataset> {
         let started = Instant::now();
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let fingerprint = Fingerprint::of_csv(&bytes, options);
         let origin = Origin::Csv {
             path: path.to_owned(),
             options: options.clone(),
         };
-        if let Some(frame) = snapshots.and_then(|dir| snapshot::read(dir, path, fingerprint)) {
-            drop(bytes);
+        if let Some((fingerprint, frame)) =
+            snapshots.and_then(|dir| Dataset::from_snapshot(dir, path, options))
+        {
             let mut dataset = Dataset::new(frame, fingerprint, origin, started);
             dataset.loaded_from = LoadedFrom::Snapshot;
             return Ok(dataset);
         }
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        // The fingerprint of exactly the bytes parsed, whatever happens to
+        // the file meanwhile.
+        let fingerprint = Fingerprint::of_csv(&bytes, options);
         let frame = csv::parse(path, bytes, options)?;
         if let Some(dir) = snapshots {
             snapshot::write(dir, path, fingerprint, &frame);
@@ -104,6 +107,27 @@ impl Dataset {
         let mut dataset = Dataset::new(frame, fingerprint, origin, started);
         dataset.loaded_from = LoadedFrom::Parsed;
         Ok(dataset)
+    }
+
+    /// The snapshot of the file's current content, if there is one. The
+    /// file is hashed while the snapshot is read (both take a while on a
+    /// large file); a snapshot of another content is not used.
+    fn from_snapshot(
+        dir: &Path,
+        path: &Path,
+        options: &LoadOptions,
+    ) -> Option<(Fingerprint, DataFrame)> {
+        let (snapshot_fingerprint, snapshot) = snapshot::latest(dir, path)?;
+        let (fingerprint, frame) = std::thread::scope(|scope| {
+            let hashing = scope.spawn(|| Fingerprint::of_csv_file(path, options));
+            let frame = snapshot::read(&snapshot);
+            (hashing.join().ok().and_then(Result::ok), frame)
+        });
+        let fingerprint = fingerprint?;
+        if fingerprint != snapshot_fingerprint {
+            return None;
+        }
+        Some((fingerprint, frame?))
     }
 
     /// Reads CSV bytes the caller already has (an embedded sample, say).

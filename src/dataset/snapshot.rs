@@ -2,12 +2,16 @@
 //! CSV (same content, same options) reads the snapshot instead of parsing.
 //!
 //! A snapshot is an uncompressed Arrow IPC file (the memory-mappable
-//! layout) named by the CSV's path and fingerprint, written atomically.
-//! Snapshots of older versions of the same file are deleted when a new one
-//! is written. A snapshot that cannot be read is deleted and the CSV parsed.
+//! layout) named by the CSV's path and fingerprint, plus a small JSON
+//! dictionary of the categorical values: categorical columns are stored as
+//! their integer codes, so loading them costs no string hashing. Both are
+//! written atomically, the dictionary first. Snapshots of older versions of
+//! the same file are deleted when a new one is written. A snapshot that
+//! cannot be read is deleted and the CSV parsed.
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use polars::prelude::*;
 use xxhash_rust::xxh3::xxh3_64;
@@ -24,20 +28,80 @@ fn snapshot_path(dir: &Path, csv: &Path, fingerprint: Fingerprint) -> PathBuf {
     dir.join(format!("{}-{fingerprint}.arrow", path_tag(csv)))
 }
 
-/// The frame stored for this CSV version, if a readable snapshot exists.
-pub(super) fn read(dir: &Path, csv: &Path, fingerprint: Fingerprint) -> Option<DataFrame> {
-    let path = snapshot_path(dir, csv, fingerprint);
-    let file = File::open(&path).ok()?;
-    match IpcReader::new(file).finish() {
+fn dictionary_path(snapshot: &Path) -> PathBuf {
+    snapshot.with_extension("dict.json")
+}
+
+/// The snapshot of this CSV file's latest parsed version, if any, and the
+/// fingerprint it was taken at (which the caller must check).
+pub(super) fn latest(dir: &Path, csv: &Path) -> Option<(Fingerprint, PathBuf)> {
+    let tag = path_tag(csv);
+    fs::read_dir(dir).ok()?.flatten().find_map(|entry| {
+        let path = entry.path();
+        let name = path.file_name()?.to_str()?;
+        let fingerprint = name
+            .strip_prefix(&tag)?
+            .strip_prefix('-')?
+            .strip_suffix(".arrow")?;
+        Some((
+            Fingerprint(u128::from_str_radix(fingerprint, 16).ok()?),
+            path,
+        ))
+    })
+}
+
+/// Reads a snapshot; an unreadable one is deleted.
+pub(super) fn read(path: &Path) -> Option<DataFrame> {
+    match read_frame(path) {
         Ok(frame) => Some(frame),
         Err(e) => {
             tracing::warn!(path = %path.display(), error = %e, "unreadable snapshot; parsing the CSV instead");
-            if let Err(e) = fs::remove_file(&path) {
-                tracing::warn!(path = %path.display(), error = %e, "cannot delete the unreadable snapshot");
+            for file in [path.to_owned(), dictionary_path(path)] {
+                if let Err(e) = fs::remove_file(&file) {
+                    tracing::warn!(path = %file.display(), error = %e, "cannot delete the unreadable snapshot");
+                }
             }
             None
         }
     }
+}
+
+fn read_frame(path: &Path) -> PolarsResult<DataFrame> {
+    let dictionary: Dictionary = serde_json::from_slice(&fs::read(dictionary_path(path))?)
+        .map_err(|e| polars_err!(ComputeError: "snapshot dictionary: {e}"))?;
+    let mut frame = IpcReader::new(File::open(path)?).finish()?;
+    if dictionary.columns.is_empty() {
+        return Ok(frame);
+    }
+    // One mapping for every categorical column, as at load: codes are the
+    // positions of the values, so inserting them in order restores them.
+    let categories = Categories::random(PlSmallStr::from_static("pqc"), CategoricalPhysical::U32);
+    let dtype = DataType::from_categories(categories);
+    let DataType::Categorical(_, mapping) = &dtype else {
+        polars_bail!(ComputeError: "not a categorical type");
+    };
+    for (code, value) in dictionary.values.iter().enumerate() {
+        if mapping.insert_cat(value)? as usize != code {
+            polars_bail!(ComputeError: "snapshot dictionary out of order");
+        }
+    }
+    for name in &dictionary.columns {
+        let codes = frame.column(name)?.as_materialized_series().u32()?.clone();
+        let column = Categorical32Chunked::from_cats_and_dtype(codes, dtype.clone()).into_series();
+        let idx = frame
+            .get_column_index(name)
+            .ok_or_else(|| polars_err!(ColumnNotFound: "{name}"))?;
+        frame.replace_column(idx, column.into())?;
+    }
+    Ok(frame)
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Dictionary {
+    /// The categorical columns, stored as their codes.
+    columns: Vec<String>,
+    /// The values of the shared mapping, by code.
+    values: Vec<String>,
 }
 
 /// Stores `frame` as the snapshot of this CSV version and deletes the
@@ -45,16 +109,26 @@ pub(super) fn read(dir: &Path, csv: &Path, fingerprint: Fingerprint) -> Option<D
 /// saves time.
 pub(super) fn write(dir: &Path, csv: &Path, fingerprint: Fingerprint, frame: &DataFrame) {
     let path = snapshot_path(dir, csv, fingerprint);
+    let (stored, dictionary) = match as_codes(frame) {
+        Ok(parts) => parts,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot encode a snapshot");
+            return;
+        }
+    };
     let mut bytes = Vec::new();
-    let mut frame = frame.clone();
+    let mut stored = stored;
     if let Err(e) = IpcWriter::new(&mut bytes)
         .with_compat_level(CompatLevel::newest())
-        .finish(&mut frame)
+        .finish(&mut stored)
     {
         tracing::warn!(error = %e, "cannot encode a snapshot");
         return;
     }
-    if let Err(e) = write_atomically(&path, &bytes) {
+    let dictionary = serde_json::to_vec(&dictionary).unwrap_or_default();
+    if let Err(e) = write_atomically(&dictionary_path(&path), &dictionary)
+        .and_then(|()| write_atomically(&path, &bytes))
+    {
         tracing::warn!(path = %path.display(), error = %e, "cannot write a snapshot");
         return;
     }
@@ -65,12 +139,44 @@ pub(super) fn write(dir: &Path, csv: &Path, fingerprint: Fingerprint, frame: &Da
     for entry in entries.flatten() {
         let other = entry.path();
         let name = other.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if other != path
+        let ours = other == path || other == dictionary_path(&path);
+        if !ours
             && name.starts_with(&tag)
-            && name.ends_with(".arrow")
             && let Err(e) = fs::remove_file(&other)
         {
             tracing::warn!(path = %other.display(), error = %e, "cannot delete an old snapshot");
         }
     }
+}
+
+/// The frame with its categorical columns replaced by their codes, and the
+/// dictionary to restore them.
+fn as_codes(frame: &DataFrame) -> PolarsResult<(DataFrame, Dictionary)> {
+    let mut stored = frame.clone();
+    let mut dictionary = Dictionary {
+        columns: Vec::new(),
+        values: Vec::new(),
+    };
+    let mut mapping = None;
+    for (idx, column) in frame.columns().iter().enumerate() {
+        let DataType::Categorical(_, m) = column.dtype() else {
+            continue;
+        };
+        if !Arc::ptr_eq(mapping.get_or_insert_with(|| m.clone()), m) {
+            polars_bail!(ComputeError: "categorical columns with different mappings");
+        }
+        let codes = column.as_materialized_series().cat32()?.physical().clone();
+        stored.replace_column(idx, codes.into_series().into())?;
+        dictionary.columns.push(column.name().to_string());
+    }
+    if let Some(m) = mapping {
+        let n = m.num_cats_upper_bound();
+        for code in 0..n {
+            let value = m
+                .cat_to_str(code as u32)
+                .ok_or_else(|| polars_err!(ComputeError: "a categorical code without a value"))?;
+            dictionary.values.push(value.to_owned());
+        }
+    }
+    Ok((stored, dictionary))
 }

@@ -151,15 +151,9 @@ impl DiskTier {
             self.delete(&path);
             return None;
         }
-        // The file's modification time is its last use, for LRU eviction
-        // here and in the other processes that share the directory.
-        if let Err(e) = fs::File::options()
-            .write(true)
-            .open(&path)
-            .and_then(|f| f.set_modified(now))
-        {
-            tracing::debug!(path = %path.display(), error = %e, "disk tier: cannot mark an entry used");
-        }
+        // Last use is tracked in this process's index (LRU); the file's
+        // modification time, what other processes go by, is its write time:
+        // touching it on every read would cost two system calls per hit.
         let mut index = self.index.lock();
         let size = bytes.len() as u64;
         if let Some(info) = index.files.get_mut(&path) {
