@@ -6,15 +6,16 @@ use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use polars_query_cache::{CachedQuery, Query, sample};
+use polars_query_cache::{CachedQuery, Query, Source, sample};
 use serde::Serialize;
 
 use crate::args::BenchArgs;
 use crate::fail::Failure;
 use crate::{options, progress, query};
 
-/// Latencies of one worker in nanoseconds: hits, then misses.
-type Timings = (Vec<u64>, Vec<u64>);
+/// Latencies of one worker in nanoseconds: memory hits, other hits
+/// (disk, Redis, derived), misses.
+type Timings = (Vec<u64>, Vec<u64>, Vec<u64>);
 
 /// Percentiles of one set of latencies, in microseconds.
 #[derive(Debug, Default, Serialize)]
@@ -61,6 +62,11 @@ pub struct Report {
     pub hit_p90_us: f64,
     pub hit_p99_us: f64,
     pub hit_max_us: f64,
+    /// Hits answered by the memory tier alone.
+    pub memory_hit_p50_us: f64,
+    pub memory_hit_p99_us: f64,
+    /// Hits answered by the disk, Redis or a derivation.
+    pub other_hit: Latency,
     pub miss_p50_us: f64,
     pub miss_p90_us: f64,
     pub miss_p99_us: f64,
@@ -118,7 +124,7 @@ pub fn run(args: &BenchArgs, show_progress: bool, out: &mut impl Write) -> Resul
         let workers: Vec<_> = (0..args.threads)
             .map(|_| {
                 scope.spawn(|| {
-                    let (mut hits, mut misses) = (Vec::new(), Vec::new());
+                    let (mut memory, mut other, mut misses) = (Vec::new(), Vec::new(), Vec::new());
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         if i >= stream.len() {
@@ -127,16 +133,16 @@ pub fn run(args: &BenchArgs, show_progress: bool, out: &mut impl Write) -> Resul
                         let t = Instant::now();
                         let frame = cache.get(&queries[stream[i]])?;
                         let nanos = t.elapsed().as_nanos() as u64;
-                        if frame.source().is_hit() {
-                            hits.push(nanos)
-                        } else {
-                            misses.push(nanos)
+                        match frame.source() {
+                            Source::Memory => memory.push(nanos),
+                            s if s.is_hit() => other.push(nanos),
+                            _ => misses.push(nanos),
                         }
                         if i.is_multiple_of(256) {
                             bar.set_position(i as u64);
                         }
                     }
-                    Ok((hits, misses))
+                    Ok((memory, other, misses))
                 })
             })
             .collect();
@@ -150,12 +156,14 @@ pub fn run(args: &BenchArgs, show_progress: bool, out: &mut impl Write) -> Resul
     });
     let total = started.elapsed();
     bar.finish_and_clear();
-    let (mut hit_ns, mut miss_ns) = (Vec::new(), Vec::new());
+    let (mut memory_ns, mut other_ns, mut miss_ns) = (Vec::new(), Vec::new(), Vec::new());
     for result in per_thread {
-        let (h, m) = result?;
-        hit_ns.extend(h);
+        let (h, o, m) = result?;
+        memory_ns.extend(h);
+        other_ns.extend(o);
         miss_ns.extend(m);
     }
+    let hit_ns: Vec<u64> = memory_ns.iter().chain(&other_ns).copied().collect();
 
     // Plain Polars on a sample of the same requests.
     let sample_idx = spread(stream.len(), args.baseline_sample);
@@ -186,6 +194,7 @@ pub fn run(args: &BenchArgs, show_progress: bool, out: &mut impl Write) -> Resul
 
     let stats = cache.cache_info();
     let (hit, miss) = (Latency::of(hit_ns), Latency::of(miss_ns));
+    let (memory_hit, other_hit) = (Latency::of(memory_ns), Latency::of(other_ns));
     let polars = Latency::of(polars_ns);
     let reload = Latency::of(reload_ns);
     let requests = stream.len();
@@ -205,6 +214,9 @@ pub fn run(args: &BenchArgs, show_progress: bool, out: &mut impl Write) -> Resul
         hit_p90_us: hit.p90_us,
         hit_p99_us: hit.p99_us,
         hit_max_us: hit.max_us,
+        memory_hit_p50_us: memory_hit.p50_us,
+        memory_hit_p99_us: memory_hit.p99_us,
+        other_hit,
         miss_p50_us: miss.p50_us,
         miss_p90_us: miss.p90_us,
         miss_p99_us: miss.p99_us,
@@ -265,6 +277,19 @@ fn print_table(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
         "  hits         {:>10.1} {:>10.1} {:>10.1} {:>10.1}",
         r.hit_p50_us, r.hit_p90_us, r.hit_p99_us, r.hit_max_us
     )?;
+    if r.other_hit.count > 0 {
+        writeln!(
+            out,
+            "    memory     {:>10.1}            {:>10.1}",
+            r.memory_hit_p50_us, r.memory_hit_p99_us
+        )?;
+        let o = &r.other_hit;
+        writeln!(
+            out,
+            "    other      {:>10.1} {:>10.1} {:>10.1} {:>10.1}  (disk, Redis, derived: {})",
+            o.p50_us, o.p90_us, o.p99_us, o.max_us, o.count
+        )?;
+    }
     writeln!(
         out,
         "  misses       {:>10.1} {:>10.1} {:>10.1} {:>10.1}",

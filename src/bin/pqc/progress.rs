@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// Whether progress may be drawn: stderr is a terminal and not `--quiet`.
+/// Whether progress may be drawn (on stderr): not `--quiet`, and both
+/// stdout and stderr are terminals, so piped or redirected runs stay quiet.
 pub fn enabled(quiet: bool) -> bool {
-    !quiet && std::io::stderr().is_terminal()
+    !quiet && std::io::stdout().is_terminal() && std::io::stderr().is_terminal()
 }
 
 /// A bar counting `total` items, hidden when progress is off.
