@@ -401,12 +401,15 @@ impl CachedQuery {
         for derived in self.derive_index.take_derived(key) {
             self.remove(&derived);
         }
+        let in_memory = self.memory.remove(key).is_some();
+        let on_disk = self.disk.as_ref().is_some_and(|d| d.remove(key));
+        // Last: the published invalidation also reaches this process's own
+        // subscriber, which must not be the one to find the entry first.
         #[cfg(feature = "redis")]
         if let Some(redis) = &self.redis {
             redis.remove(key);
         }
-        let on_disk = self.disk.as_ref().is_some_and(|d| d.remove(key));
-        self.memory.remove(key).is_some() || on_disk
+        in_memory || on_disk
     }
 
     /// Drops the entry of a memoized computation with these arguments.
