@@ -50,6 +50,24 @@ async fn until_updates(client: &Client, n: u64) {
     }
 }
 
+/// Picks `value` in the `<select>` at `css`, then waits for the page's
+/// update number `n`.
+async fn select(client: &Client, css: &str, value: &str, n: u64) {
+    let element = client.find(Locator::Css(css)).await.unwrap();
+    element.select_by_value(value).await.unwrap();
+    until_updates(client, n).await;
+}
+
+async fn hits(client: &Client) -> u64 {
+    text(client, "#stat-hits")
+        .await
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
 async fn text(client: &Client, css: &str) -> String {
     client
         .find(Locator::Css(css))
@@ -142,14 +160,7 @@ async fn the_dashboard_updates_and_counts_a_hit() {
     assert!(all_chart.contains("polyline"), "no line in the chart");
 
     // Pick one category: new numbers, a new chart, computed.
-    client
-        .find(Locator::Css("#filter-category"))
-        .await
-        .unwrap()
-        .select_by_value("Games")
-        .await
-        .unwrap();
-    until_updates(&client, 2).await;
+    select(&client, "#filter-category", "Games", 2).await;
     assert_eq!(text(&client, "#last-source").await, "computed");
     let games_rows = table(&client).await;
     assert_eq!(games_rows.len(), 12);
@@ -157,66 +168,19 @@ async fn the_dashboard_updates_and_counts_a_hit() {
     assert_ne!(chart(&client).await, all_chart);
 
     // A year and another measure, too.
-    client
-        .find(Locator::Css("#filter-year"))
-        .await
-        .unwrap()
-        .select_by_value("2023")
-        .await
-        .unwrap();
-    until_updates(&client, 3).await;
-    client
-        .find(Locator::Css("#measure"))
-        .await
-        .unwrap()
-        .select_by_value("1")
-        .await
-        .unwrap();
-    until_updates(&client, 4).await;
+    select(&client, "#filter-year", "2023", 3).await;
+    select(&client, "#measure", "1", 4).await;
     assert_eq!(text(&client, "#status").await, "");
 
     // Back to the first selection: the cache answers, and counts the hit.
-    let hits_before: u64 = text(&client, "#stat-hits")
-        .await
-        .split(' ')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    client
-        .find(Locator::Css("#measure"))
-        .await
-        .unwrap()
-        .select_by_value("0")
-        .await
-        .unwrap();
-    until_updates(&client, 5).await;
-    client
-        .find(Locator::Css("#filter-year"))
-        .await
-        .unwrap()
-        .select_by_value("")
-        .await
-        .unwrap();
-    until_updates(&client, 6).await;
-    client
-        .find(Locator::Css("#filter-category"))
-        .await
-        .unwrap()
-        .select_by_value("")
-        .await
-        .unwrap();
-    until_updates(&client, 7).await;
+    let hits_before = hits(&client).await;
+    select(&client, "#measure", "0", 5).await;
+    select(&client, "#filter-year", "", 6).await;
+    select(&client, "#filter-category", "", 7).await;
     assert_eq!(text(&client, "#last-source").await, "memory");
     assert_eq!(table(&client).await, all_rows);
     assert_eq!(chart(&client).await, all_chart);
-    let hits_after: u64 = text(&client, "#stat-hits")
-        .await
-        .split(' ')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let hits_after = hits(&client).await;
     assert!(
         hits_after > hits_before,
         "hits {hits_before} -> {hits_after}"

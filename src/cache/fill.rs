@@ -84,15 +84,20 @@ impl CachedQuery {
         Counters::add(&self.counters.computations, 1);
         Counters::add(&self.counters.compute_nanos, cost.as_nanos() as u64);
         let entry = Arc::new(Entry::new(frame, cost));
+        self.store(key, &entry);
+        Ok(entry)
+    }
+
+    /// Stores a new answer in every tier.
+    fn store(&self, key: &QueryKey, entry: &Arc<Entry>) {
         if let Some(disk) = &self.disk {
-            disk.put(key, &entry.frame, cost);
+            disk.put(key, &entry.frame, entry.cost);
         }
         #[cfg(feature = "redis")]
         if let Some(redis) = &self.redis {
-            redis.put(key, &entry.frame, cost, self.config.time_to_live);
+            redis.put(key, &entry.frame, entry.cost, self.config.time_to_live);
         }
-        self.keep_in_memory(key, &entry);
-        Ok(entry)
+        self.keep_in_memory(key, entry);
     }
 
     /// Derives the answer from the cached answer that contains it (the
@@ -137,14 +142,7 @@ impl CachedQuery {
         let cost = started.elapsed();
         let entry = Arc::new(Entry::new(frame, cost));
         self.derive_index.link(&source_key, key);
-        if let Some(disk) = &self.disk {
-            disk.put(key, &entry.frame, cost);
-        }
-        #[cfg(feature = "redis")]
-        if let Some(redis) = &self.redis {
-            redis.put(key, &entry.frame, cost, self.config.time_to_live);
-        }
-        self.keep_in_memory(key, &entry);
+        self.store(key, &entry);
         Some(entry)
     }
 
