@@ -245,3 +245,25 @@ fn get_uncached_touches_no_statistics_or_entries() {
         (0, 0, 0, 0)
     );
 }
+
+#[test]
+fn the_request_memo_never_changes_an_answer() {
+    let cache = cache();
+    // More distinct requests than the memo holds (it starts afresh when
+    // full), each asked twice: the second is a hit with the same answer.
+    for i in 0..5_000i64 {
+        let q = Query::new().ge("x", i % 41 - 20).lt("y", (i % 128) as f64 - 64.0).len();
+        let first = cache.get(&q).unwrap();
+        let again = cache.get(&q).unwrap();
+        assert_eq!(again.source(), Source::Memory);
+        assert!(first.dataframe().equals_missing(again.dataframe()));
+        if i % 500 == 0 {
+            assert!(again.dataframe().equals_missing(cache.get_uncached(&q).unwrap().dataframe()));
+        }
+    }
+    // -0.0 and 0.0 are two requests for the memo but one key for the cache.
+    let zero = cache.get(&Query::new().ge("y", 0.0).len()).unwrap();
+    let negative_zero = cache.get(&Query::new().ge("y", -0.0).len()).unwrap();
+    assert_eq!(negative_zero.source(), Source::Memory);
+    assert!(zero.dataframe().equals_missing(negative_zero.dataframe()));
+}

@@ -3,6 +3,7 @@
 mod builder;
 mod entry;
 mod fill;
+mod requests;
 mod rollups;
 mod single_flight;
 mod stats;
@@ -58,6 +59,7 @@ type MemoryTier = Cache<QueryKey, Arc<Entry>, BuildPassThrough>;
 pub struct CachedQuery {
     dataset: RwLock<Arc<Dataset>>,
     memory: MemoryTier,
+    requests: requests::RequestMemo,
     disk: Option<DiskTier>,
     derive_index: Arc<DeriveIndex>,
     /// Declared roll-ups: pinned, outside the memory budget.
@@ -171,6 +173,7 @@ impl CachedQuery {
             derive_index,
             rollups: RwLock::new(rollups),
             memory,
+            requests: requests::RequestMemo::new(),
             disk,
             #[cfg(feature = "redis")]
             redis,
@@ -194,7 +197,7 @@ impl CachedQuery {
     /// key wait for one computation.
     pub fn get(&self, query: &Query) -> Result<Frame> {
         let dataset = self.dataset();
-        let Normalized { key, projection } = normalize::normalize(query, &dataset)?;
+        let Normalized { key, projection } = self.requests.normalize(query, &dataset)?;
         self.lookup(&dataset, &key, &projection, |ds| match key.body() {
             KeyBody::Query(q) => exec::execute(q, ds),
             KeyBody::Memo { .. } => Err(Error::Compute(
@@ -209,7 +212,7 @@ impl CachedQuery {
     /// server does to keep hits off its blocking pool).
     pub fn get_cached(&self, query: &Query) -> Result<Option<Frame>> {
         let dataset = self.dataset();
-        let Normalized { key, projection } = normalize::normalize(query, &dataset)?;
+        let Normalized { key, projection } = self.requests.normalize(query, &dataset)?;
         match self.memory.get(&key) {
             Some(entry) => {
                 self.count_hit(&entry);
@@ -250,7 +253,7 @@ impl CachedQuery {
     /// The canonical key of `query`: equal for every query with the same
     /// answer on the current data.
     pub fn key(&self, query: &Query) -> Result<QueryKey> {
-        Ok(normalize::normalize(query, &self.dataset())?.key)
+        Ok(self.requests.normalize(query, &self.dataset())?.key)
     }
 
     /// Memoizes any computation over the dataset, the way Flask-Caching's

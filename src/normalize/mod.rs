@@ -13,6 +13,8 @@ mod key;
 mod output;
 mod scalar;
 
+use std::sync::Arc;
+
 use polars::prelude::PlSmallStr;
 
 pub use constraint::{Bound, Constraint};
@@ -37,11 +39,11 @@ pub enum Projection {
     /// Pick, rename and possibly re-sort columns.
     Reshape {
         /// For each output column: its position in the cached frame and its name.
-        columns: Vec<(usize, PlSmallStr)>,
+        columns: Arc<[(usize, PlSmallStr)]>,
         /// Output columns (and directions) to re-sort by, when the caller
         /// listed the group-by columns in another order than the cached frame
         /// is sorted in.
-        resort: Option<Vec<(PlSmallStr, bool)>>,
+        resort: Option<Arc<[(PlSmallStr, bool)]>>,
     },
 }
 
@@ -238,7 +240,10 @@ pub fn normalize(query: &Query, dataset: &Dataset) -> Result<Normalized> {
                 (pos, name.to_small_str())
             })
             .collect();
-        Projection::Reshape { columns, resort }
+        Projection::Reshape {
+            columns,
+            resort: resort.map(Arc::from),
+        }
     };
     let key = QueryKey::new(dataset.fingerprint(), KeyBody::Query(canonical));
     Ok(Normalized { key, projection })
