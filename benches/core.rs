@@ -70,7 +70,12 @@ fn benches(c: &mut Criterion) {
     // Normalization alone, as for a request the memo has not seen.
     let dataset = cache.dataset();
     hit.bench_function("two_filters_normalize_only", |b| {
-        b.iter(|| black_box(polars_query_cache::normalize::normalize(black_box(&q), &dataset).expect("normalize")))
+        b.iter(|| {
+            black_box(
+                polars_query_cache::normalize::normalize(black_box(&q), &dataset)
+                    .expect("normalize"),
+            )
+        })
     });
     // Reference points: a std HashMap probe with a struct key, and the same
     // probe after building the key from the query (what a hand-rolled

@@ -252,13 +252,20 @@ fn the_request_memo_never_changes_an_answer() {
     // More distinct requests than the memo holds (it starts afresh when
     // full), each asked twice: the second is a hit with the same answer.
     for i in 0..5_000i64 {
-        let q = Query::new().ge("x", i % 41 - 20).lt("y", (i % 128) as f64 - 64.0).len();
+        let q = Query::new()
+            .ge("x", i % 41 - 20)
+            .lt("y", (i % 128) as f64 - 64.0)
+            .len();
         let first = cache.get(&q).unwrap();
         let again = cache.get(&q).unwrap();
         assert_eq!(again.source(), Source::Memory);
         assert!(first.dataframe().equals_missing(again.dataframe()));
         if i % 500 == 0 {
-            assert!(again.dataframe().equals_missing(cache.get_uncached(&q).unwrap().dataframe()));
+            assert!(
+                again
+                    .dataframe()
+                    .equals_missing(cache.get_uncached(&q).unwrap().dataframe())
+            );
         }
     }
     // -0.0 and 0.0 are two requests for the memo but one key for the cache.
