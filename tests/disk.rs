@@ -305,38 +305,31 @@ fn two_processes_writing_the_same_keys_leave_no_torn_file() {
     let lines: Vec<String> = (1..=12).map(|m| format!(r#"{{"filters": {{"month": {m}}}, "group_by": ["region"], "aggs": [{{"fn": "sum", "column": "revenue"}}]}}"#)).collect();
     std::fs::write(&queries, lines.join("\n")).unwrap();
     let cache_dir = dir.path().join("cache");
-    let spawn = || {
-        std::process::Command::new(assert_cmd::cargo::cargo_bin("pqc"))
-            .arg("query")
+    let pqc_query = || {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("pqc"));
+        cmd.arg("query")
             .arg(sample())
             .arg("--queries")
             .arg(&queries)
             .arg("--cache-dir")
-            .arg(&cache_dir)
-            .args(["--format", "csv", "--quiet"])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap()
+            .arg(&cache_dir);
+        cmd.args(["--format", "csv", "--quiet"])
+            .stdout(std::process::Stdio::null());
+        cmd
     };
-    let children: Vec<_> = (0..3).map(|_| spawn()).collect();
+    let children: Vec<_> = (0..3).map(|_| pqc_query().spawn().unwrap()).collect();
     for mut child in children {
         assert!(child.wait().unwrap().success());
     }
     let stats = dir.path().join("stats.json");
-    let status = std::process::Command::new(assert_cmd::cargo::cargo_bin("pqc"))
-        .arg("query")
-        .arg(sample())
-        .arg("--queries")
-        .arg(&queries)
-        .arg("--cache-dir")
-        .arg(&cache_dir)
-        .arg("--stats")
-        .arg(&stats)
-        .args(["--format", "csv", "--quiet"])
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    assert!(
+        pqc_query()
+            .arg("--stats")
+            .arg(&stats)
+            .status()
+            .unwrap()
+            .success()
+    );
     let stats: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
     assert_eq!(stats["disk_hits"], 12, "{stats}");

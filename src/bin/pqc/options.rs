@@ -77,16 +77,20 @@ pub fn cache_builder(cache: &CacheArgs, load: &LoadArgs) -> Result<CachedQueryBu
     Ok(builder)
 }
 
-/// `512MiB`, `2GB`, `100k`, `1048576`.
-pub fn parse_size(text: &str) -> Result<u64, Failure> {
+/// `"512MiB"` as `(512.0, "MiB")`.
+fn number_and_unit(text: &str) -> Option<(f64, &str)> {
     let t = text.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| Failure::usage(format!("not a size: {text:?} (try 512MiB)")))?;
+    Some((number.parse().ok()?, unit))
+}
+
+/// `512MiB`, `2GB`, `100k`, `1048576`.
+pub fn parse_size(text: &str) -> Result<u64, Failure> {
+    let (number, unit) = number_and_unit(text)
+        .ok_or_else(|| Failure::usage(format!("not a size: {text:?} (try 512MiB)")))?;
     let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" => 1_000,
@@ -108,14 +112,8 @@ pub fn parse_size(text: &str) -> Result<u64, Failure> {
 
 /// `500ms`, `90s`, `10m`, `1h`, `2d`, or seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, Failure> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| Failure::usage(format!("not a duration: {text:?} (try 1h)")))?;
+    let (number, unit) = number_and_unit(text)
+        .ok_or_else(|| Failure::usage(format!("not a duration: {text:?} (try 1h)")))?;
     let seconds = match unit {
         "ms" => number / 1000.0,
         "" | "s" => number,
