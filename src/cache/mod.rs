@@ -602,6 +602,14 @@ impl CachedQuery {
         top.sort_by(|a, b| b.hits.cmp(&a.hits).then_with(|| a.query.cmp(&b.query)));
         top.truncate(self.config.top_queries);
         let (disk_entries, disk_bytes) = self.disk.as_ref().map_or((0, 0), DiskTier::usage);
+        let [
+            redis_hits,
+            redis_writes,
+            redis_errors,
+            redis_rejected,
+            redis_waits,
+            redis_bypassed,
+        ] = self.redis_counts();
         let (rollup_count, rollup_bytes) = {
             let rollups = self.rollups.read();
             (
@@ -629,12 +637,12 @@ impl CachedQuery {
             derived_hits: load(&c.derived_hits),
             rollups: rollup_count,
             rollup_bytes,
-            redis_hits: self.redis_count(|r| &r.hits),
-            redis_writes: self.redis_count(|r| &r.writes),
-            redis_errors: self.redis_count(|r| &r.errors),
-            redis_rejected: self.redis_count(|r| &r.rejected),
-            redis_waits: self.redis_count(|r| &r.waits),
-            redis_bypassed: self.redis_count(|r| &r.bypassed),
+            redis_hits,
+            redis_writes,
+            redis_errors,
+            redis_rejected,
+            redis_waits,
+            redis_bypassed,
             coalesced: load(&c.coalesced),
             errors: load(&c.errors),
             not_cached: load(&c.not_cached),
@@ -654,19 +662,30 @@ impl CachedQuery {
         }
     }
 
+    /// Hits, writes, errors, rejected values, waits and bypasses of the
+    /// Redis tier (all 0 without one).
     #[cfg(feature = "redis")]
-    fn redis_count(
-        &self,
-        counter: fn(&crate::tier::redis::RedisCounters) -> &std::sync::atomic::AtomicU64,
-    ) -> u64 {
-        self.redis
-            .as_ref()
-            .map_or(0, |r| load(counter(&r.counters)))
+    fn redis_counts(&self) -> [u64; 6] {
+        match &self.redis {
+            Some(r) => {
+                let c = &r.counters;
+                [
+                    &c.hits,
+                    &c.writes,
+                    &c.errors,
+                    &c.rejected,
+                    &c.waits,
+                    &c.bypassed,
+                ]
+                .map(load)
+            }
+            None => [0; 6],
+        }
     }
 
     #[cfg(not(feature = "redis"))]
-    fn redis_count(&self, _counter: fn(&()) -> &std::sync::atomic::AtomicU64) -> u64 {
-        0
+    fn redis_counts(&self) -> [u64; 6] {
+        [0; 6]
     }
 
     /// The configured time to live, if any.
