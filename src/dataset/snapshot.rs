@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use polars::prelude::*;
+use rayon::prelude::*;
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::Fingerprint;
@@ -85,12 +86,22 @@ fn read_frame(path: &Path) -> PolarsResult<DataFrame> {
             polars_bail!(ComputeError: "snapshot dictionary out of order");
         }
     }
-    for name in &dictionary.columns {
-        let codes = frame.column(name)?.as_materialized_series().u32()?.clone();
-        let column = Categorical32Chunked::from_cats_and_dtype(codes, dtype.clone()).into_series();
-        let idx = frame
-            .get_column_index(name)
-            .ok_or_else(|| polars_err!(ColumnNotFound: "{name}"))?;
+    // Each column's codes are checked against the mapping: in parallel.
+    let restored: Vec<(usize, Series)> = dictionary
+        .columns
+        .par_iter()
+        .map(|name| {
+            let idx = frame
+                .get_column_index(name)
+                .ok_or_else(|| polars_err!(ColumnNotFound: "{name}"))?;
+            let codes = frame.columns()[idx].as_materialized_series().u32()?.clone();
+            Ok((
+                idx,
+                Categorical32Chunked::from_cats_and_dtype(codes, dtype.clone()).into_series(),
+            ))
+        })
+        .collect::<PolarsResult<_>>()?;
+    for (idx, column) in restored {
         frame.replace_column(idx, column.into())?;
     }
     Ok(frame)
