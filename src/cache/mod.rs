@@ -617,21 +617,23 @@ impl CachedQuery {
                 rollups.iter().map(|(_, e)| e.bytes).sum(),
             )
         };
-        let disk = self.disk.as_ref().map(|d| &d.counters);
-        let disk_count =
-            |f: fn(&crate::tier::disk::DiskCounters) -> &std::sync::atomic::AtomicU64| {
-                disk.map_or(0, |d| load(f(d)))
-            };
+        let [
+            disk_hits,
+            disk_writes,
+            disk_errors,
+            disk_rejected,
+            disk_evictions,
+        ] = self.disk_counts();
         CacheInfo {
             hits,
             misses,
             computations: load(&c.computations),
             memory_hits: load(&c.memory_hits),
-            disk_hits: disk_count(|d| &d.hits),
-            disk_writes: disk_count(|d| &d.writes),
-            disk_errors: disk_count(|d| &d.errors),
-            disk_rejected: disk_count(|d| &d.rejected),
-            disk_evictions: disk_count(|d| &d.evictions),
+            disk_hits,
+            disk_writes,
+            disk_errors,
+            disk_rejected,
+            disk_evictions,
             disk_entries,
             disk_bytes,
             derived_hits: load(&c.derived_hits),
@@ -659,6 +661,18 @@ impl CachedQuery {
                 hits as f64 / (hits + misses) as f64
             },
             top_queries: top,
+        }
+    }
+
+    /// Hits, writes, errors, rejected entries and evictions of the disk
+    /// tier (all 0 without one).
+    fn disk_counts(&self) -> [u64; 5] {
+        match &self.disk {
+            Some(d) => {
+                let c = &d.counters;
+                [&c.hits, &c.writes, &c.errors, &c.rejected, &c.evictions].map(load)
+            }
+            None => [0; 5],
         }
     }
 
