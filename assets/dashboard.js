@@ -2,8 +2,22 @@
 // drawn by the server, and the cache's statistics after every answer.
 "use strict";
 
-const params = new URLSearchParams(location.search);
-const token = params.get("token");
+// The token comes in the address's fragment (/#token=...), which browsers
+// never send to a server, so it stays out of access logs; `?token=` works
+// too. Either way it moves to session storage and leaves the address bar.
+const token = (() => {
+  const fromHash = new URLSearchParams(location.hash.slice(1)).get("token");
+  const search = new URLSearchParams(location.search);
+  const fromQuery = search.get("token");
+  const given = fromHash || fromQuery;
+  if (given) {
+    sessionStorage.setItem("pqc-token", given);
+    search.delete("token");
+    const rest = search.toString();
+    history.replaceState(null, "", location.pathname + (rest ? "?" + rest : ""));
+  }
+  return given || sessionStorage.getItem("pqc-token");
+})();
 const authHeaders = token ? { Authorization: "Bearer " + token } : {};
 let layout = null;
 let updates = 0;

@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 
 use polars_query_cache::server::{ServerConfig, app, serve};
 use polars_query_cache::{CachedQuery, sample};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
 
 mod common;
+
+use common::http::{Connection, quantile_us};
 
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -40,47 +40,16 @@ async fn client(
     stream: Arc<Vec<usize>>,
     start: usize,
     deadline: Instant,
-) -> (Vec<u64>, usize) {
-    let socket = TcpStream::connect(("127.0.0.1", port))
-        .await
-        .expect("connect");
-    socket.set_nodelay(true).expect("nodelay");
-    let mut socket = BufReader::new(socket);
+) -> (Vec<Duration>, usize) {
+    let mut connection = Connection::open(port).await;
     let (mut latencies, mut errors) = (Vec::new(), 0);
     let mut i = start;
-    let mut line = String::new();
     while Instant::now() < deadline {
         let body = &bodies[stream[i % stream.len()]];
         i += 1;
-        let request = format!(
-            "POST /api/query HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        let sent = Instant::now();
-        socket
-            .get_mut()
-            .write_all(request.as_bytes())
-            .await
-            .expect("write");
-        line.clear();
-        socket.read_line(&mut line).await.expect("status line");
-        if !line.starts_with("HTTP/1.1 200") {
-            errors += 1;
-        }
-        let mut length = 0usize;
-        loop {
-            line.clear();
-            socket.read_line(&mut line).await.expect("header");
-            if line == "\r\n" {
-                break;
-            }
-            if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = value.trim().parse().expect("length");
-            }
-        }
-        let mut body = vec![0; length];
-        socket.read_exact(&mut body).await.expect("body");
-        latencies.push(sent.elapsed().as_nanos() as u64);
+        let (status, latency) = connection.post("/api/query", body).await;
+        errors += usize::from(status != 200);
+        latencies.push(latency);
     }
     (latencies, errors)
 }
@@ -127,17 +96,12 @@ fn run(cache: CachedQuery, connections: usize, seconds: u64) -> Outcome {
         }
         let seconds = started.elapsed().as_secs_f64();
         latencies.sort_unstable();
-        let at = |q: f64| {
-            latencies
-                .get(((latencies.len() as f64 - 1.0) * q) as usize)
-                .map_or(0.0, |n| *n as f64 / 1e3)
-        };
         Outcome {
             requests: latencies.len(),
             errors,
             seconds,
-            p50_us: at(0.5),
-            p99_us: at(0.99),
+            p50_us: quantile_us(&latencies, 0.5),
+            p99_us: quantile_us(&latencies, 0.99),
         }
     })
 }

@@ -2,6 +2,8 @@
 
 mod common;
 
+#[cfg(all(feature = "server", feature = "cli"))]
+mod abuse;
 #[cfg(feature = "server")]
 mod browser;
 mod cache_behaviour;

@@ -82,6 +82,7 @@ async fn query_as_json_then_a_hit() {
 async fn query_as_csv_and_arrow() {
     let (_, app) = router(ServerConfig::default());
     let request = Request::post("/api/query")
+        .header(header::CONTENT_TYPE, "application/json")
         .header(header::ACCEPT, "text/csv")
         .body(Body::from(BOOKS_BY_MONTH))
         .unwrap();
@@ -97,6 +98,7 @@ async fn query_as_csv_and_arrow() {
     assert!(text.starts_with("month,total\n1,"), "{text}");
     assert_eq!(text.lines().count(), 13);
     let request = Request::post("/api/query")
+        .header(header::CONTENT_TYPE, "application/json")
         .header(header::ACCEPT, "application/vnd.apache.arrow.stream")
         .body(Body::from(BOOKS_BY_MONTH))
         .unwrap();
@@ -137,6 +139,7 @@ async fn query_errors_are_400_with_a_message() {
         assert!(error.contains(needle), "{body}: {error}");
     }
     let bad_utf8 = Request::post("/api/query")
+        .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from(vec![0xff, 0xfe]))
         .unwrap();
     let (status, _, bytes) = send(&app, bad_utf8).await;
@@ -151,12 +154,16 @@ async fn every_limit() {
         max_filters: 2,
         max_in_list: 3,
         max_group_by: 1,
+        max_aggs: 2,
         max_json_rows: 10,
+        max_cells: 30,
+        max_chart_points: 5,
         timeout: Duration::from_secs(30),
+        ..Limits::default()
     };
     let (_, app) = router(ServerConfig {
         limits,
-        token: None,
+        ..ServerConfig::default()
     });
     let cases = [
         (
@@ -175,6 +182,14 @@ async fn every_limit() {
             r#"{"group_by": ["month"], "aggs": [{"fn": "len"}]}"#,
             "add a `limit`",
         ),
+        (
+            r#"{"aggs": [{"fn": "len"}, {"fn": "sum", "column": "units"}, {"fn": "max", "column": "units"}]}"#,
+            "too many aggregates",
+        ),
+        (
+            r#"{"group_by": ["month"], "aggs": [{"fn": "len"}, {"fn": "sum", "column": "units"}]}"#,
+            "cells",
+        ),
     ];
     for (body, needle) in cases {
         let (status, _, bytes) = send(&app, post("/api/query", body)).await;
@@ -184,6 +199,10 @@ async fn every_limit() {
             "{body}"
         );
     }
+    let chart = r#"{"group_by": ["month"], "aggs": [{"fn": "len"}]}"#;
+    let (status, _, bytes) = send(&app, post("/api/chart", chart)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(json_of(&bytes)["error"].as_str().unwrap().contains("12 points"));
     // Within the row limit with a `limit`, or as CSV, the same answer is fine.
     let (status, _, _) = send(
         &app,
@@ -195,6 +214,7 @@ async fn every_limit() {
     .await;
     assert_eq!(status, StatusCode::OK);
     let csv = Request::post("/api/query")
+        .header(header::CONTENT_TYPE, "application/json")
         .header(header::ACCEPT, "text/csv")
         .body(Body::from(
             r#"{"group_by": ["month"], "aggs": [{"fn": "len"}]}"#,
@@ -227,7 +247,7 @@ async fn a_slow_miss_times_out_but_finishes_into_the_cache() {
         Arc::clone(&cache),
         ServerConfig {
             limits,
-            token: None,
+            ..ServerConfig::default()
         },
     );
     let body = r#"{"group_by": ["k"], "aggs": [{"fn": "median", "column": "v"}, {"fn": "std", "column": "v"}], "limit": 5}"#;
@@ -413,9 +433,13 @@ async fn a_token_guards_everything_but_healthz() {
         token: Some("s3cret".to_owned()),
         ..ServerConfig::default()
     });
-    assert_eq!(send(&app, get("/healthz")).await.0, StatusCode::OK);
+    // The page and its assets hold no data: the page takes the token from
+    // the address's fragment and sends it with every API call.
+    for public in ["/healthz", "/", "/assets/dashboard.js"] {
+        assert_eq!(send(&app, get(public)).await.0, StatusCode::OK, "{public}");
+    }
     for request in [
-        get("/"),
+        get("/api/schema"),
         get("/api/stats"),
         get("/metrics"),
         post("/api/query", BOOKS_BY_MONTH),
@@ -434,7 +458,10 @@ async fn a_token_guards_everything_but_healthz() {
         .body(Body::empty())
         .unwrap();
     assert_eq!(send(&app, right).await.0, StatusCode::OK);
-    assert_eq!(send(&app, get("/?token=s3cret")).await.0, StatusCode::OK);
+    assert_eq!(
+        send(&app, get("/api/stats?token=s3cret")).await.0,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]

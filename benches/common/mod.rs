@@ -5,6 +5,9 @@
 
 use std::path::PathBuf;
 
+#[cfg(feature = "server")]
+pub mod http;
+
 use polars_query_cache::sample;
 
 /// Rows of the benchmark table: `PQC_BENCH_ROWS`, default `default`.

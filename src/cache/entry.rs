@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use polars::prelude::DataFrame;
 
+use crate::normalize::QueryKey;
+
 /// A cached result with what it cost and how often it was used.
 pub(crate) struct Entry {
     pub(crate) frame: Arc<DataFrame>,
@@ -18,6 +20,9 @@ pub(crate) struct Entry {
 /// so that many tiny results still count against the budget.
 const ENTRY_OVERHEAD: usize = 256;
 
+/// The key's own allocations besides its canonical content.
+const KEY_OVERHEAD: usize = 128;
+
 impl Entry {
     pub(crate) fn new(frame: DataFrame, cost: Duration) -> Entry {
         let bytes = (frame.estimated_size() + ENTRY_OVERHEAD) as u64;
@@ -29,8 +34,12 @@ impl Entry {
         }
     }
 
-    /// The weight moka counts against the budget (it takes a `u32`).
-    pub(crate) fn weight(&self) -> u32 {
-        u32::try_from(self.bytes).unwrap_or(u32::MAX)
+    /// The weight moka counts against the budget (it takes a `u32`): the
+    /// frame, and the key, whose canonical form holds every filter value
+    /// (a long `in` list is kilobytes) and whose text form is kept once a
+    /// slower tier has used it.
+    pub(crate) fn weight(&self, key: &QueryKey) -> u32 {
+        let key_bytes = 2 * key.stable_text().len() + KEY_OVERHEAD;
+        u32::try_from(self.bytes.saturating_add(key_bytes as u64)).unwrap_or(u32::MAX)
     }
 }

@@ -141,8 +141,11 @@ impl CachedQuery {
         };
         let cost = started.elapsed();
         let entry = Arc::new(Entry::new(frame, cost));
-        self.derive_index.link(&source_key, key);
         self.store(key, &entry);
+        // Only an entry kept in memory is linked: the link leaves with it.
+        if self.memory.contains_key(key) {
+            self.derive_index.link(&source_key, key);
+        }
         Some(entry)
     }
 

@@ -126,7 +126,7 @@ impl CachedQuery {
         let listener_index = Arc::clone(&derive_index);
         let mut memory = Cache::builder()
             .max_capacity(config.max_bytes)
-            .weigher(|_key: &QueryKey, entry: &Arc<Entry>| entry.weight())
+            .weigher(|key: &QueryKey, entry: &Arc<Entry>| entry.weight(key))
             .eviction_listener(move |key: Arc<QueryKey>, _entry, cause| {
                 match cause {
                     RemovalCause::Size => Counters::add(&listener_counters.evictions, 1),

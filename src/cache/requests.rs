@@ -7,8 +7,9 @@
 //! the exact request halves a hit. The memo is keyed by the raw query (floats
 //! by their bits) and checked against the dataset's fingerprint, so a
 //! refresh can never reuse an old key. It holds at most [`CAPACITY`]
-//! requests and starts afresh when full: a miss here only costs a
-//! normalization.
+//! requests and [`MAX_BYTES`] of them (a request can hold a thousand-value
+//! list), and starts afresh when either is reached: a miss here only costs
+//! a normalization.
 
 use std::hash::{Hash, Hasher};
 
@@ -23,10 +24,19 @@ use crate::query::{Agg, Filter, Predicate, Query, Value};
 /// The most requests remembered.
 pub(crate) const CAPACITY: usize = 4096;
 
+/// The most bytes the remembered requests and their keys may hold.
+pub(crate) const MAX_BYTES: usize = 16 << 20;
+
 type Hasher64 = foldhash::fast::FixedState;
 
 pub(crate) struct RequestMemo {
-    map: RwLock<HashMap<Request, (Fingerprint, Normalized), Hasher64>>,
+    map: RwLock<Memo>,
+}
+
+struct Memo {
+    entries: HashMap<Request, (Fingerprint, Normalized), Hasher64>,
+    /// What `entries` holds, as [`weight`] counts it.
+    bytes: usize,
 }
 
 /// An owned request, as stored.
@@ -64,7 +74,10 @@ impl Equivalent<Request> for Lookup<'_> {
 impl RequestMemo {
     pub(crate) fn new() -> RequestMemo {
         RequestMemo {
-            map: RwLock::new(HashMap::with_hasher(Hasher64::with_seed(0x7071_6372))),
+            map: RwLock::new(Memo {
+                entries: HashMap::with_hasher(Hasher64::with_seed(0x7071_6372)),
+                bytes: 0,
+            }),
         }
     }
 
@@ -72,18 +85,106 @@ impl RequestMemo {
     /// request was normalized against this exact data before.
     pub(crate) fn normalize(&self, query: &Query, dataset: &Dataset) -> Result<Normalized> {
         let fingerprint = dataset.fingerprint();
-        if let Some((seen_on, normalized)) = self.map.read().get(&Lookup(query))
+        if let Some((seen_on, normalized)) = self.map.read().entries.get(&Lookup(query))
             && *seen_on == fingerprint
         {
             return Ok(normalized.clone());
         }
         let normalized = normalize::normalize(query, dataset)?;
-        let mut map = self.map.write();
-        if map.len() >= CAPACITY {
-            map.clear();
+        let weight = weight(query);
+        if weight > MAX_BYTES / 64 {
+            // One request this large would flush many small ones.
+            return Ok(normalized);
         }
-        map.insert(Request(query.clone()), (fingerprint, normalized.clone()));
+        let mut memo = self.map.write();
+        if memo.entries.len() >= CAPACITY || memo.bytes + weight > MAX_BYTES {
+            memo.entries.clear();
+            memo.bytes = 0;
+        }
+        let replaced = memo
+            .entries
+            .insert(Request(query.clone()), (fingerprint, normalized.clone()));
+        if replaced.is_none() {
+            memo.bytes += weight;
+        }
         Ok(normalized)
+    }
+
+    /// The bytes the memo counts itself as holding.
+    #[cfg(test)]
+    fn bytes(&self) -> usize {
+        self.map.read().bytes
+    }
+}
+
+/// What remembering `query` costs, roughly: the request itself, and its
+/// normalized key, which is at most about as large again (a `between` with
+/// holes is enumerated to at most a thousand values, no more than the
+/// request's own list would hold), plus fixed overheads.
+fn weight(query: &Query) -> usize {
+    let value = |v: &Value| {
+        std::mem::size_of::<Value>()
+            + match v {
+                Value::Str(s) => s.len(),
+                _ => 0,
+            }
+    };
+    let filters: usize = query
+        .filters
+        .iter()
+        .map(|f| {
+            std::mem::size_of::<Filter>()
+                + f.column.len()
+                + match &f.predicate {
+                    Predicate::In(vs) | Predicate::NotIn(vs) => vs.iter().map(value).sum(),
+                    Predicate::Between(a, b) => value(a) + value(b),
+                    Predicate::Eq(v)
+                    | Predicate::Ne(v)
+                    | Predicate::Lt(v)
+                    | Predicate::Le(v)
+                    | Predicate::Gt(v)
+                    | Predicate::Ge(v) => value(v),
+                    Predicate::IsNull | Predicate::IsNotNull => 0,
+                }
+        })
+        .sum();
+    let names: usize = query.group_by.iter().map(|g| g.len() + 24).sum::<usize>()
+        + query
+            .aggs
+            .iter()
+            .map(|a| {
+                std::mem::size_of::<Agg>()
+                    + a.column.as_ref().map_or(0, String::len)
+                    + a.alias.as_ref().map_or(0, String::len)
+            })
+            .sum::<usize>()
+        + query.sort.iter().map(|s| s.column.len() + 32).sum::<usize>();
+    2 * (std::mem::size_of::<Query>() + filters + names) + 512
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use polars::prelude::*;
+
+    #[test]
+    fn the_memo_stays_within_its_bytes() {
+        let frame = df!("c" => ["a", "b"], "n" => [1i64, 2]).unwrap();
+        let dataset = Dataset::from_frame(frame).unwrap();
+        let memo = RequestMemo::new();
+        // Long names (unknown columns fail before they are remembered, so
+        // the long text goes in an `in` list of a known column).
+        for i in 0..2_000 {
+            let values: Vec<String> = (0..50).map(|j| format!("{i}-{j}-{}", "x".repeat(100))).collect();
+            let query = Query::new().is_in("c", values).len();
+            memo.normalize(&query, &dataset).unwrap();
+            assert!(memo.bytes() <= MAX_BYTES, "{} bytes after {i} requests", memo.bytes());
+        }
+        let huge: Vec<String> = (0..1000).map(|j| format!("{j}{}", "y".repeat(1000))).collect();
+        let query = Query::new().is_in("c", huge).len();
+        let before = memo.bytes();
+        memo.normalize(&query, &dataset).unwrap();
+        assert_eq!(memo.bytes(), before, "a request over a 64th of the budget is not kept");
     }
 }
 

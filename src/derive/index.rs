@@ -2,7 +2,7 @@
 //! entries are indexed by their dataset and their exact filters, and a
 //! query looks up each subset of its own filters.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use parking_lot::RwLock;
 
@@ -20,7 +20,16 @@ type Slot = (Fingerprint, Vec<ColumnFilter>);
 #[derive(Default)]
 pub(crate) struct DeriveIndex {
     by_filters: RwLock<HashMap<Slot, Vec<QueryKey>>>,
-    derived_from: RwLock<HashMap<QueryKey, Vec<QueryKey>>>,
+    links: RwLock<Links>,
+}
+
+/// Derived entries by source and the other way round, so that a derived
+/// entry that leaves the cache takes its link with it: the links never
+/// outnumber the entries.
+#[derive(Default)]
+struct Links {
+    derived: HashMap<QueryKey, HashSet<QueryKey>>,
+    source: HashMap<QueryKey, QueryKey>,
 }
 
 fn slot(key: &QueryKey) -> Option<(Slot, &CanonicalQuery)> {
@@ -44,8 +53,10 @@ impl DeriveIndex {
         }
     }
 
-    /// Forgets an entry (evicted, expired or invalidated).
+    /// Forgets an entry (evicted, expired or invalidated). Entries derived
+    /// from it keep their link, so invalidating it still takes them.
     pub(crate) fn remove(&self, key: &QueryKey) {
+        self.links.write().unlink(key);
         if let Some((slot, _)) = slot(key) {
             let mut index = self.by_filters.write();
             if let Some(keys) = index.get_mut(&slot) {
@@ -85,25 +96,95 @@ impl DeriveIndex {
         found
     }
 
-    /// Records that `derived` was computed from `source`.
+    /// Records that `derived` was computed from `source` (replacing any
+    /// earlier source of `derived`).
     pub(crate) fn link(&self, source: &QueryKey, derived: &QueryKey) {
-        self.derived_from
-            .write()
+        let mut links = self.links.write();
+        links.unlink(derived);
+        links
+            .derived
             .entry(source.clone())
             .or_default()
-            .push(derived.clone());
+            .insert(derived.clone());
+        links.source.insert(derived.clone(), source.clone());
     }
 
     /// The entries derived from `source`, forgotten here.
     pub(crate) fn take_derived(&self, source: &QueryKey) -> Vec<QueryKey> {
-        self.derived_from.write().remove(source).unwrap_or_default()
+        let mut links = self.links.write();
+        let derived = links.derived.remove(source).unwrap_or_default();
+        for d in &derived {
+            links.source.remove(d);
+        }
+        derived.into_iter().collect()
+    }
+
+    /// How many derived entries are linked to a source.
+    #[cfg(test)]
+    fn linked(&self) -> usize {
+        let links = self.links.read();
+        debug_assert_eq!(
+            links.source.len(),
+            links.derived.values().map(HashSet::len).sum::<usize>()
+        );
+        links.source.len()
     }
 
     /// Forgets everything of one dataset version.
     pub(crate) fn forget_dataset(&self, dataset: Fingerprint) {
         self.by_filters.write().retain(|(d, _), _| *d != dataset);
-        self.derived_from
-            .write()
-            .retain(|k, _| k.dataset() != dataset);
+        let mut links = self.links.write();
+        links.derived.retain(|k, _| k.dataset() != dataset);
+        links.source.retain(|k, _| k.dataset() != dataset);
+    }
+}
+
+impl Links {
+    /// Forgets that `derived` came from its source.
+    fn unlink(&mut self, derived: &QueryKey) {
+        let Some(source) = self.source.remove(derived) else {
+            return;
+        };
+        if let Some(set) = self.derived.get_mut(&source) {
+            set.remove(derived);
+            if set.is_empty() {
+                self.derived.remove(&source);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::KeyBody;
+
+    fn key(name: &str) -> QueryKey {
+        QueryKey::new(
+            crate::dataset::Fingerprint(7),
+            KeyBody::Memo {
+                name: name.to_owned(),
+                args: String::new(),
+            },
+        )
+    }
+
+    #[test]
+    fn links_are_never_duplicated_and_leave_with_their_entry() {
+        let index = DeriveIndex::default();
+        let (a, b, d) = (key("a"), key("b"), key("d"));
+        index.link(&a, &d);
+        index.link(&a, &d);
+        assert_eq!(index.linked(), 1, "derived twice from one source: one link");
+        index.link(&b, &d);
+        assert_eq!(index.linked(), 1, "derived again from another source");
+        assert!(index.take_derived(&a).is_empty());
+        index.remove(&d);
+        assert_eq!(index.linked(), 0, "an evicted derived entry takes its link");
+        assert!(index.take_derived(&b).is_empty());
+        index.link(&a, &d);
+        index.remove(&a);
+        assert_eq!(index.take_derived(&a), vec![d], "a source's links outlive its eviction");
+        assert_eq!(index.linked(), 0);
     }
 }

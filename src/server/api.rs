@@ -68,9 +68,12 @@ pub async fn query(
         &metrics.query_miss
     }
     .observe(elapsed);
+    let limits = state.limits();
+    limits.check_cells(frame.height(), frame.width())?;
+    let cells = frame.height().saturating_mul(frame.width());
     match encoding(&headers) {
         Encoding::Json => {
-            let max = state.limits().max_json_rows;
+            let max = limits.max_json_rows;
             if frame.height() > max {
                 return Err(AppError::OverLimit(format!(
                     "the answer has {} rows, more than the {max} a JSON response may hold; add a `limit`, \
@@ -78,36 +81,48 @@ pub async fn query(
                     frame.height()
                 )));
             }
-            Ok(Json(json!({
-                "columns": columns_json(&frame),
-                "rows": rows_json(&frame),
-                "source": frame.source().name(),
-                "elapsed_us": elapsed.as_micros() as u64,
-            }))
-            .into_response())
+            let source = frame.source().name();
+            let elapsed_us = elapsed.as_micros() as u64;
+            let body = state
+                .encode(cells, move || {
+                    serde_json::to_vec(&json!({
+                        "columns": columns_json(&frame),
+                        "rows": rows_json(&frame),
+                        "source": source,
+                        "elapsed_us": elapsed_us,
+                    }))
+                    .map_err(|e| AppError::Internal(e.to_string()))
+                })
+                .await?;
+            Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
         }
-        Encoding::Csv => encoded(&frame, "text/csv; charset=utf-8", |df, out| {
-            CsvWriter::new(out).finish(df)
-        }),
-        Encoding::Arrow => encoded(&frame, ARROW_STREAM, |df, out| {
-            IpcStreamWriter::new(out).finish(df)
-        }),
+        Encoding::Csv => {
+            let body = state
+                .encode(cells, move || {
+                    encoded(&frame, |df, out| CsvWriter::new(out).finish(df))
+                })
+                .await?;
+            Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response())
+        }
+        Encoding::Arrow => {
+            let body = state
+                .encode(cells, move || {
+                    encoded(&frame, |df, out| IpcStreamWriter::new(out).finish(df))
+                })
+                .await?;
+            Ok(([(header::CONTENT_TYPE, ARROW_STREAM)], body).into_response())
+        }
     }
 }
 
 fn encoded(
     frame: &Frame,
-    content_type: &'static str,
     write: impl FnOnce(&mut DataFrame, &mut Vec<u8>) -> PolarsResult<()>,
-) -> Result<Response, AppError> {
+) -> Result<Vec<u8>, AppError> {
     let mut df = frame.dataframe().clone();
     let mut body = Vec::new();
     write(&mut df, &mut body).map_err(|e| AppError::Internal(e.to_string()))?;
-    Ok((
-        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
-        body,
-    )
-        .into_response())
+    Ok(body)
 }
 
 pub async fn chart(State(state): State<AppState>, body: Bytes) -> Result<Response, AppError> {
@@ -118,7 +133,24 @@ pub async fn chart(State(state): State<AppState>, body: Bytes) -> Result<Respons
         [x, y, ..] => format!("{y} by {x}"),
         _ => String::new(),
     };
-    let svg = line_chart_svg(&frame, &title)?;
+    let series = frame
+        .columns()
+        .iter()
+        .skip(1)
+        .filter(|c| c.dtype().is_primitive_numeric())
+        .count()
+        .max(1);
+    let points = frame.height().saturating_mul(series);
+    let max = state.limits().max_chart_points;
+    if points > max {
+        return Err(AppError::OverLimit(format!(
+            "the chart would have {points} points, more than the {max} a chart may draw; \
+             add a `limit` or group by a column with fewer values"
+        )));
+    }
+    let svg = state
+        .encode(points, move || line_chart_svg(&frame, &title))
+        .await?;
     Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
 }
 
@@ -127,7 +159,7 @@ const LISTED_VALUES: usize = 100;
 
 pub async fn schema(State(state): State<AppState>) -> Result<Json<Json_>, AppError> {
     let cache = Arc::clone(state.cache());
-    let listing = tokio::task::spawn_blocking(move || -> Result<Json_, AppError> {
+    let listing = state.compute(move || -> Result<Json_, AppError> {
         let dataset = cache.dataset();
         let mut columns = Vec::new();
         for c in dataset.columns() {
@@ -173,8 +205,7 @@ pub async fn schema(State(state): State<AppState>) -> Result<Json<Json_>, AppErr
             "dashboard": Dashboard::for_dataset(&dataset),
         }))
     })
-    .await
-    .map_err(|e| AppError::Internal(e.to_string()))??;
+    .await?;
     Ok(Json(listing))
 }
 
@@ -227,6 +258,7 @@ pub async fn invalidate(
         } => {
             let query: Query = serde_json::from_value(q)
                 .map_err(|e| AppError::BadRequest(format!("invalid query: {e}")))?;
+            state.limits().check(&query)?;
             usize::from(cache.invalidate(&query)?)
         }
         Invalidate {
@@ -277,15 +309,7 @@ pub async fn invalidate(
 }
 
 pub async fn refresh(State(state): State<AppState>) -> Result<Json<Json_>, AppError> {
-    let cache = Arc::clone(state.cache());
-    let outcome = tokio::task::spawn_blocking(move || cache.refresh())
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))??;
-    Ok(Json(json!({
-        "changed": outcome.changed(),
-        "old": outcome.old.to_string(),
-        "new": outcome.new.to_string(),
-    })))
+    state.refresh().await.map(Json)
 }
 
 pub async fn healthz() -> &'static str {
@@ -293,6 +317,8 @@ pub async fn healthz() -> &'static str {
 }
 
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    let text = state.metrics().render(&state.cache().cache_info());
+    let text = state
+        .metrics()
+        .render(&state.cache().cache_info(), state.admission());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

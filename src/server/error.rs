@@ -1,22 +1,36 @@
 //! Errors as HTTP responses: what the caller can fix is a 4xx with the
 //! message; what it cannot is logged and answered with a bare 500.
 
+use std::time::Duration;
+
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::Error;
 
 /// An error response.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum AppError {
     /// 400: the request is wrong; the message says how.
     BadRequest(String),
     /// 401: no token or a wrong one.
     Unauthorized,
+    /// 403: a cross-site write, or a `Host` this server does not answer to.
+    Forbidden(String),
     /// 413: the request body is over the limit.
     TooLarge(String),
+    /// 415: a body that is not `application/json`.
+    UnsupportedMediaType(String),
+    /// 429: every computation slot and queue place is taken.
+    Busy {
+        /// What the `Retry-After` header says.
+        retry_after: Duration,
+        /// What the server is busy with.
+        message: String,
+    },
     /// 422: the request is valid but over a configured limit.
     OverLimit(String),
     /// 503: the computation did not finish within the request timeout.
@@ -37,13 +51,23 @@ impl From<Error> for AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
+        let mut retry = None;
         let (status, message) = match self {
             AppError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
             AppError::Unauthorized => (
                 StatusCode::UNAUTHORIZED,
                 "missing or wrong token: send `Authorization: Bearer <token>`".to_owned(),
             ),
+            AppError::Forbidden(m) => (StatusCode::FORBIDDEN, m),
             AppError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m),
+            AppError::UnsupportedMediaType(m) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, m),
+            AppError::Busy {
+                retry_after,
+                message,
+            } => {
+                retry = Some(retry_after.as_secs().max(1));
+                (StatusCode::TOO_MANY_REQUESTS, message)
+            }
             AppError::OverLimit(m) => (StatusCode::UNPROCESSABLE_ENTITY, m),
             AppError::Timeout(m) => (StatusCode::SERVICE_UNAVAILABLE, m),
             AppError::Internal(detail) => {
@@ -54,6 +78,51 @@ impl IntoResponse for AppError {
                 )
             }
         };
-        (status, Json(json!({ "error": message }))).into_response()
+        let mut response =
+            (status, Json(json!({ "error": cut(message, MAX_MESSAGE) }))).into_response();
+        if let Some(seconds) = retry {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+/// The longest message a response carries. The crate's own errors quote
+/// user text only in short excerpts; this is the last line of defence, so
+/// that no request can make the server echo its body back.
+const MAX_MESSAGE: usize = 1024;
+
+/// User text quoted in a message: at most 64 bytes of it.
+pub(crate) fn excerpt(text: &str) -> String {
+    const MAX: usize = 64;
+    if text.len() <= MAX {
+        return text.to_owned();
+    }
+    format!("{} ({} bytes)", cut(text.to_owned(), MAX), text.len())
+}
+
+fn cut(mut message: String, max: usize) -> String {
+    if message.len() > max {
+        let mut end = max;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push_str("…");
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cut;
+
+    #[test]
+    fn long_messages_are_cut_on_a_character_boundary() {
+        assert_eq!(cut("short".to_owned(), 10), "short");
+        assert_eq!(cut("ééé".to_owned(), 3), "é…");
+        assert_eq!(cut("x".repeat(5000), 1024).len(), 1024 + "…".len());
     }
 }

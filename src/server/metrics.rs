@@ -32,6 +32,12 @@ impl Histogram {
         self.sum_nanos.fetch_add(elapsed.as_nanos() as u64, Relaxed);
     }
 
+    /// The mean of the observations, if there are any.
+    pub fn mean(&self) -> Option<Duration> {
+        let count: u64 = self.counts.iter().map(|c| c.load(Relaxed)).sum();
+        (count > 0).then(|| Duration::from_nanos(self.sum_nanos.load(Relaxed) / count))
+    }
+
     fn render(&self, out: &mut String, name: &str, labels: &str) {
         let mut cumulative = 0;
         for (i, bound) in BUCKETS.iter().enumerate() {
@@ -62,9 +68,24 @@ pub struct Metrics {
     pub server_errors: AtomicU64,
 }
 
+/// The admission gate's state, for [`Metrics::render`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AdmissionCounts {
+    /// Computations running now.
+    pub running: usize,
+    /// Requests waiting for a computation slot now.
+    pub queued: usize,
+    /// Requests refused with `429` so far.
+    pub rejected: u64,
+}
+
 impl Metrics {
+    pub(crate) fn count(counter: &AtomicU64) {
+        counter.fetch_add(1, Relaxed);
+    }
+
     /// The exposition text.
-    pub fn render(&self, info: &CacheInfo) -> String {
+    pub fn render(&self, info: &CacheInfo, admission: AdmissionCounts) -> String {
         let mut out = String::new();
         let mut counter = |name: &str, help: &str, value: u64| {
             let _ = writeln!(
@@ -127,6 +148,11 @@ impl Metrics {
             "Requests answered with a 5xx status.",
             self.server_errors.load(Relaxed),
         );
+        counter(
+            "pqc_http_rejected_total",
+            "Requests refused with 429 because every computation slot and queue place was taken.",
+            admission.rejected,
+        );
         let mut gauge = |name: &str, help: &str, value: f64| {
             let _ = writeln!(
                 out,
@@ -149,6 +175,16 @@ impl Metrics {
             info.max_bytes as f64,
         );
         gauge("pqc_cache_hit_ratio", "Hits over requests.", info.hit_ratio);
+        gauge(
+            "pqc_http_computations_running",
+            "Answers being computed now.",
+            admission.running as f64,
+        );
+        gauge(
+            "pqc_http_computations_queued",
+            "Requests waiting for a computation slot.",
+            admission.queued as f64,
+        );
         gauge(
             "pqc_cache_compute_seconds",
             "Total time spent computing.",

@@ -12,44 +12,85 @@
 //! | `GET /api/stats` | the cache statistics (the `pqc --stats` JSON) |
 //! | `POST /api/invalidate` | drop a query, a column's entries, a value's, or all |
 //! | `POST /api/refresh` | re-read the data file |
-//! | `GET /healthz` | `ok` (never needs the token) |
+//! | `GET /healthz` | `ok` (never needs the token; nor do the page and its assets) |
 //! | `GET /metrics` | Prometheus text |
 //!
 //! Polars work runs on tokio's blocking pool; answers already in memory are
 //! served on the async workers directly, so slow misses never stall hits.
+//!
+//! # One client costs at most its own request
+//!
+//! - **Admission**: at most [`Limits::max_computations`] answers compute at
+//!   once and [`Limits::max_queued`] requests wait for a slot; beyond that a
+//!   request gets `429` with `Retry-After` at once (`pqc_http_rejected_total`
+//!   in `/metrics`). A request for an answer already being computed waits
+//!   for that computation as a future, holding no slot and no thread, and
+//!   never longer than [`Limits::timeout`].
+//! - **Output bounded before it is built**: aggregates per query, cells per
+//!   response in every format, points per chart; large bodies are built on
+//!   the blocking pool.
+//! - **Connections** ([`serve_with`], [`Connections`]): a deadline for each
+//!   request's headers (which also closes idle keep-alive connections), for
+//!   its body ([`Limits::body_timeout`]), and a cap on open connections.
+//! - **Browsers** ([`OriginPolicy`]): every POST body must be
+//!   `application/json` and come from the server's own origin (or an
+//!   allowed one); on loopback, only loopback host names are answered (DNS
+//!   rebinding).
+//! - A panic in a handler is that request's `500`; error messages quote
+//!   user text only in short excerpts.
 
+mod admission;
 mod api;
 mod chart;
+mod connections;
 mod dashboard;
 mod error;
+mod flights;
 mod limits;
 mod metrics;
+mod origin;
 mod page;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use tokio::time::Instant;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
+pub use connections::{Connections, ctrl_c, serve, serve_with};
 pub use dashboard::{Dashboard, Measure};
 pub use error::AppError;
 pub use limits::Limits;
-pub use metrics::{Histogram, Metrics};
+pub use metrics::{AdmissionCounts, Histogram, Metrics};
+pub use origin::{LocalAddr, OriginPolicy};
 
+use admission::Admission;
+use flights::{Flights, Joined, follow};
+
+use crate::normalize::QueryKey;
 use crate::{CachedQuery, Frame, Query};
 
-/// How the server runs: limits and an optional bearer token.
+/// How the server runs: limits, an optional bearer token, and what it
+/// accepts from browsers.
 #[derive(Debug, Clone, Default)]
 pub struct ServerConfig {
     /// Request limits.
     pub limits: Limits,
-    /// When set, every route but `/healthz` needs `Authorization: Bearer
-    /// <token>` (or `?token=<token>`, which the page passes on).
+    /// When set, every API route needs `Authorization: Bearer <token>` (or
+    /// `?token=<token>`). The page and its assets hold no data and need
+    /// none: the page takes the token from the address's fragment
+    /// (`/#token=...`), which browsers never send, so it stays out of
+    /// access logs.
     pub token: Option<String>,
+    /// Origins and host names accepted from browsers.
+    pub origins: OriginPolicy,
 }
 
 /// The state handlers share: one cache, the limits, the counters.
@@ -60,15 +101,26 @@ struct Inner {
     cache: Arc<CachedQuery>,
     config: ServerConfig,
     metrics: Metrics,
+    admission: Admission,
+    answers: Arc<Flights<QueryKey, ()>>,
+    refreshes: Arc<Flights<(), serde_json::Value>>,
+    /// Turns for building large response bodies off the async workers.
+    encoders: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
     /// State over a cache.
     pub fn new(cache: Arc<CachedQuery>, config: ServerConfig) -> AppState {
+        let admission = Admission::new(config.limits.max_computations, config.limits.max_queued);
+        let encoders = config.limits.max_computations.max(1);
         AppState(Arc::new(Inner {
             cache,
             config,
             metrics: Metrics::default(),
+            admission,
+            answers: Flights::new(),
+            refreshes: Flights::new(),
+            encoders: Arc::new(tokio::sync::Semaphore::new(encoders)),
         }))
     }
 
@@ -87,22 +139,175 @@ impl AppState {
         &self.0.metrics
     }
 
-    /// Answers a query: from memory on this task, else on the blocking pool
-    /// within the request timeout.
+    /// Answers a query: from memory on this task; else by joining the
+    /// computation of an equal query already under way; else by computing
+    /// on the blocking pool once admitted. Never waits past the request
+    /// timeout (the computation goes on, and its answer is cached).
     pub async fn answer(&self, query: Query) -> Result<Frame, AppError> {
         if let Some(frame) = self.cache().get_cached(&query)? {
             return Ok(frame);
         }
-        let cache = Arc::clone(self.cache());
-        let timeout = self.limits().timeout;
-        let work = tokio::task::spawn_blocking(move || cache.get(&query));
-        match tokio::time::timeout(timeout, work).await {
-            Ok(Ok(result)) => Ok(result?),
-            Ok(Err(join)) => Err(AppError::Internal(format!("query task failed: {join}"))),
-            Err(_) => Err(AppError::Timeout(format!(
-                "the answer is still being computed after {:.1} s; it will be cached when done, so ask again shortly",
-                timeout.as_secs_f64()
-            ))),
+        let deadline = Instant::now() + self.limits().timeout;
+        let key = self.cache().key(&query)?;
+        loop {
+            match self.0.answers.join(key.clone()) {
+                Joined::Follow(receiver) => {
+                    match follow(receiver, deadline, &self.still_computing()).await? {
+                        Some(Ok(())) => {
+                            if let Some(frame) = self.cache().get_cached(&query)? {
+                                return Ok(frame);
+                            }
+                            // Too large to keep in memory: compute our own.
+                        }
+                        Some(Err(e)) => return Err(e),
+                        // The leader went away before computing.
+                        None => {}
+                    }
+                }
+                Joined::Lead(leader) => {
+                    let turn = self
+                        .0
+                        .admission
+                        .admit(deadline, self.retry_after())
+                        .await?;
+                    let cache = Arc::clone(self.cache());
+                    let (sender, receiver) = tokio::sync::oneshot::channel();
+                    // Detached, so that the computation, its slot and its
+                    // followers outlive a client that hangs up.
+                    tokio::spawn(async move {
+                        let result = tokio::task::spawn_blocking(move || cache.get(&query)).await;
+                        drop(turn);
+                        let result = match result {
+                            Ok(Ok(frame)) => Ok(frame),
+                            Ok(Err(e)) => Err(AppError::from(e)),
+                            Err(join) => Err(AppError::Internal(format!("query task failed: {join}"))),
+                        };
+                        leader.finish(result.as_ref().map(|_| ()).map_err(Clone::clone));
+                        let _ = sender.send(result);
+                    });
+                    return match tokio::time::timeout_at(deadline, receiver).await {
+                        Ok(Ok(result)) => result,
+                        Ok(Err(_)) => Err(AppError::Internal("the query task vanished".to_owned())),
+                        Err(_) => Err(AppError::Timeout(self.still_computing())),
+                    };
+                }
+            }
+        }
+    }
+
+    /// Runs `work` on the blocking pool once admitted, like a miss: for the
+    /// other routes that compute (the schema's distinct values).
+    pub(crate) async fn compute<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, AppError> + Send + 'static,
+    ) -> Result<T, AppError> {
+        let deadline = Instant::now() + self.limits().timeout;
+        let turn = self
+            .0
+            .admission
+            .admit(deadline, self.retry_after())
+            .await?;
+        let task = tokio::task::spawn_blocking(move || {
+            let result = work();
+            drop(turn);
+            result
+        });
+        match tokio::time::timeout_at(deadline, task).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(join)) => Err(AppError::Internal(format!("task failed: {join}"))),
+            Err(_) => Err(AppError::Timeout(self.still_computing())),
+        }
+    }
+
+    /// Builds a response body on the blocking pool when it is large, so a
+    /// big answer does not hold an async worker (and every request queued
+    /// on it) while it is serialized.
+    pub(crate) async fn encode<T: Send + 'static>(
+        &self,
+        cells: usize,
+        build: impl FnOnce() -> Result<T, AppError> + Send + 'static,
+    ) -> Result<T, AppError> {
+        /// Below this many cells a body takes microseconds: build it here.
+        const INLINE_CELLS: usize = 4096;
+        if cells <= INLINE_CELLS {
+            return build();
+        }
+        let turn = Arc::clone(&self.0.encoders)
+            .acquire_owned()
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        tokio::task::spawn_blocking(move || {
+            let body = build();
+            drop(turn);
+            body
+        })
+        .await
+        .map_err(|e| AppError::Internal(format!("encoding failed: {e}")))?
+    }
+
+    /// Re-reads the data once however many ask at once, waiting no longer
+    /// than the request timeout.
+    pub(crate) async fn refresh(&self) -> Result<serde_json::Value, AppError> {
+        let deadline = Instant::now() + self.limits().timeout;
+        const STILL: &str = "the data is still being re-read; its answers are served once it is done";
+        loop {
+            match self.0.refreshes.join(()) {
+                Joined::Follow(receiver) => {
+                    if let Some(outcome) = follow(receiver, deadline, STILL).await? {
+                        return outcome;
+                    }
+                }
+                Joined::Lead(leader) => {
+                    let cache = Arc::clone(self.cache());
+                    let (sender, receiver) = tokio::sync::oneshot::channel();
+                    tokio::spawn(async move {
+                        let outcome = tokio::task::spawn_blocking(move || cache.refresh()).await;
+                        let outcome = match outcome {
+                            Ok(Ok(o)) => Ok(serde_json::json!({
+                                "changed": o.changed(),
+                                "old": o.old.to_string(),
+                                "new": o.new.to_string(),
+                            })),
+                            Ok(Err(e)) => Err(AppError::from(e)),
+                            Err(join) => Err(AppError::Internal(format!("refresh failed: {join}"))),
+                        };
+                        leader.finish(outcome.clone());
+                        let _ = sender.send(outcome);
+                    });
+                    return match tokio::time::timeout_at(deadline, receiver).await {
+                        Ok(Ok(outcome)) => outcome,
+                        Ok(Err(_)) => Err(AppError::Internal("the refresh task vanished".to_owned())),
+                        Err(_) => Err(AppError::Timeout(STILL.to_owned())),
+                    };
+                }
+            }
+        }
+    }
+
+    fn still_computing(&self) -> String {
+        format!(
+            "the answer is still being computed after {:.1} s; it will be cached when done, so ask again shortly",
+            self.limits().timeout.as_secs_f64()
+        )
+    }
+
+    /// How long a refused client should wait: about as long as the queue
+    /// ahead of it takes to drain, from the mean computation time.
+    fn retry_after(&self) -> Duration {
+        let mean = self.0.metrics.query_miss.mean().unwrap_or(Duration::from_secs(1));
+        let admission = &self.0.admission;
+        let rounds = 1 + admission.queued() / admission.max_computations();
+        let wait = mean.saturating_mul(u32::try_from(rounds).unwrap_or(u32::MAX));
+        wait.clamp(Duration::from_secs(1), Duration::from_secs(60))
+    }
+
+    /// The admission gate's state now.
+    pub fn admission(&self) -> AdmissionCounts {
+        let a = &self.0.admission;
+        AdmissionCounts {
+            running: a.running(),
+            queued: a.queued(),
+            rejected: a.rejected(),
         }
     }
 }
@@ -110,8 +315,7 @@ impl AppState {
 /// The router: every route of the API and the page.
 pub fn app(cache: Arc<CachedQuery>, config: ServerConfig) -> Router {
     let state = AppState::new(cache, config);
-    let body_limit = state.limits().max_body_bytes;
-    Router::new()
+    let routes = Router::new()
         .route("/", get(page::index))
         .route("/assets/dashboard.js", get(page::script))
         .route("/assets/dashboard.css", get(page::style))
@@ -122,34 +326,65 @@ pub fn app(cache: Arc<CachedQuery>, config: ServerConfig) -> Router {
         .route("/api/invalidate", post(api::invalidate))
         .route("/api/refresh", post(api::refresh))
         .route("/metrics", get(api::metrics))
-        .route("/healthz", get(api::healthz))
+        .route("/healthz", get(api::healthz));
+    harden(routes, state)
+}
+
+/// The layers every route runs inside, innermost first.
+fn harden(routes: Router<AppState>, state: AppState) -> Router {
+    let body_limit = state.limits().max_body_bytes;
+    let body_timeout = state.limits().body_timeout;
+    routes
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(RequestBodyTimeoutLayer::new(body_timeout))
+        // A panic in a handler is that request's 500, not a dropped
+        // connection; the guard outside it counts it.
+        .layer(CatchPanicLayer::custom(|_panic| {
+            AppError::Internal("a request handler panicked".to_owned()).into_response()
+        }))
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
 }
 
-/// Checks the token, turns axum's body-limit rejection into our JSON error,
-/// and counts error responses.
+/// Routes anyone may fetch: no data behind them.
+fn is_public(path: &str) -> bool {
+    matches!(
+        path,
+        "/" | "/healthz" | "/assets/dashboard.js" | "/assets/dashboard.css"
+    )
+}
+
+/// Checks the origin rules and the token, turns axum's body-limit
+/// rejection into our JSON error, and counts error responses.
 async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if let Some(token) = &state.0.config.token
-        && request.uri().path() != "/healthz"
-        && !authorized(&request, token)
-    {
-        Counters::client_error(&state);
-        return AppError::Unauthorized.into_response();
-    }
-    let response = next.run(request).await;
+    let has_body = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .is_none_or(|length| length.as_bytes() != b"0");
+    let local = request.extensions().get::<LocalAddr>().copied();
+    let refused = state
+        .0
+        .config
+        .origins
+        .check(request.method(), request.headers(), local, has_body)
+        .err()
+        .or_else(|| {
+            let token = state.0.config.token.as_ref()?;
+            (!is_public(request.uri().path()) && !authorized(&request, token))
+                .then_some(AppError::Unauthorized)
+        });
+    let response = match refused {
+        Some(error) => error.into_response(),
+        None => next.run(request).await,
+    };
     let status = response.status();
+    let metrics = &state.0.metrics;
     if status.is_client_error() {
-        Counters::client_error(&state);
+        Metrics::count(&metrics.client_errors);
     } else if status.is_server_error() {
-        state
-            .0
-            .metrics
-            .server_errors
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Metrics::count(&metrics.server_errors);
     }
-    if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE && !is_json(&response) {
+    if status == StatusCode::PAYLOAD_TOO_LARGE && !is_json(&response) {
         return AppError::TooLarge(format!(
             "the request body is over the limit of {} bytes",
             state.limits().max_body_bytes
@@ -157,18 +392,6 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
         .into_response();
     }
     response
-}
-
-struct Counters;
-
-impl Counters {
-    fn client_error(state: &AppState) {
-        state
-            .0
-            .metrics
-            .client_errors
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
 }
 
 fn is_json(response: &Response) -> bool {
@@ -200,12 +423,32 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Serves `router` on `listener` until Ctrl-C.
-pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-            tracing::info!("shutting down");
-        })
-        .await
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use std::sync::atomic::Ordering::Relaxed;
+    use tower::ServiceExt;
+
+    async fn boom() -> &'static str {
+        let deep: Vec<&str> = Vec::new();
+        deep[1]
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_a_500_for_that_request_alone() {
+        let frame = polars::df!("n" => [1i64, 2]).unwrap();
+        let cache = Arc::new(CachedQuery::from_frame(frame).unwrap());
+        let state = AppState::new(cache, ServerConfig::default());
+        let routes = Router::new()
+            .route("/boom", get(boom))
+            .route("/fine", get(|| async { "fine" }));
+        let app = harden(routes, state.clone());
+        let get = |path: &str| Request::get(path).body(Body::empty()).unwrap();
+        let boom = app.clone().oneshot(get("/boom")).await.unwrap();
+        assert_eq!(boom.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let fine = app.oneshot(get("/fine")).await.unwrap();
+        assert_eq!(fine.status(), StatusCode::OK);
+        assert_eq!(state.metrics().server_errors.load(Relaxed), 1);
+    }
 }

@@ -281,9 +281,52 @@ pub struct ServeArgs {
     /// Most group-by columns.
     #[arg(long, default_value_t = 8, help_heading = "Limits")]
     pub max_group_by: usize,
-    /// Most rows in a JSON answer (CSV and Arrow are not limited).
+    /// Most aggregates in one query.
+    #[arg(long, default_value_t = 32, help_heading = "Limits")]
+    pub max_aggs: usize,
+    /// Most rows in a JSON answer.
     #[arg(long, default_value_t = 100_000, help_heading = "Limits")]
     pub max_json_rows: usize,
+    /// Most cells (rows x columns) in any answer, JSON, CSV or Arrow.
+    #[arg(long, default_value_t = 10_000_000, help_heading = "Limits")]
+    pub max_cells: usize,
+    /// Most points in a chart.
+    #[arg(long, default_value_t = 10_000, help_heading = "Limits")]
+    pub max_chart_points: usize,
+    /// Most answers computed at once [default: the number of cores].
+    #[arg(long, help_heading = "Limits")]
+    pub max_computations: Option<usize>,
+    /// Most requests waiting for a computation; beyond them, 429.
+    #[arg(long, default_value_t = 64, help_heading = "Limits")]
+    pub max_queued: usize,
+    /// Most open connections; more wait until one closes.
+    #[arg(long, default_value_t = 1024, help_heading = "Limits")]
+    pub max_connections: usize,
+    /// How long a client may take to send a request's headers, and how
+    /// long an idle connection stays open, e.g. 10s.
+    #[arg(
+        long,
+        default_value = "10s",
+        value_name = "DURATION",
+        help_heading = "Limits"
+    )]
+    pub header_timeout: String,
+    /// How long a client may take to send a request body, e.g. 10s.
+    #[arg(
+        long,
+        default_value = "10s",
+        value_name = "DURATION",
+        help_heading = "Limits"
+    )]
+    pub body_timeout: String,
+    /// An origin (https://dash.example.com) besides the server's own that
+    /// may send state-changing requests; repeat for more.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    pub allow_origins: Vec<String>,
+    /// A host name (dash.example.com[:port]) the server answers to; repeat
+    /// for more. Default: any, but only loopback names on loopback.
+    #[arg(long = "allow-host", value_name = "HOST")]
+    pub allow_hosts: Vec<String>,
     /// How long a request waits for its answer, e.g. 30s.
     #[arg(
         long,

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use polars_query_cache::server::{self, Limits, ServerConfig};
+use polars_query_cache::server::{self, Connections, Limits, OriginPolicy, ServerConfig};
 
 use crate::args::ServeArgs;
 use crate::fail::Failure;
@@ -13,6 +13,7 @@ use crate::{options, progress, query};
 const SAMPLE: &[u8] = include_bytes!("../../../data/sales.csv");
 
 pub fn run(args: &ServeArgs, show_progress: bool) -> Result<(), Failure> {
+    let defaults = Limits::default();
     let config = ServerConfig {
         limits: Limits {
             max_body_bytes: usize::try_from(options::parse_size(&args.max_body)?)
@@ -20,10 +21,25 @@ pub fn run(args: &ServeArgs, show_progress: bool) -> Result<(), Failure> {
             max_filters: args.max_filters,
             max_in_list: args.max_in_list,
             max_group_by: args.max_group_by,
+            max_aggs: args.max_aggs,
             max_json_rows: args.max_json_rows,
+            max_cells: args.max_cells,
+            max_chart_points: args.max_chart_points,
+            max_computations: args.max_computations.unwrap_or(defaults.max_computations),
+            max_queued: args.max_queued,
             timeout: options::parse_duration(&args.timeout)?,
+            body_timeout: options::parse_duration(&args.body_timeout)?,
         },
         token: args.token.clone().filter(|t| !t.is_empty()),
+        origins: OriginPolicy {
+            allowed_origins: args.allow_origins.clone(),
+            allowed_hosts: args.allow_hosts.clone(),
+        },
+    };
+    let connections = Connections {
+        header_timeout: options::parse_duration(&args.header_timeout)?,
+        max_connections: args.max_connections,
+        ..Connections::default()
     };
     let builder = options::cache_builder(&args.cache, &args.load)?;
     let local_sample = Path::new("data/sales.csv");
@@ -63,7 +79,8 @@ pub fn run(args: &ServeArgs, show_progress: bool) -> Result<(), Failure> {
         if config.token.is_none() && !address.ip().is_loopback() {
             tracing::warn!("listening beyond loopback without --token: anyone who can reach {address} can query and invalidate");
         }
-        server::serve(listener, server::app(Arc::new(cache), config))
+        let app = server::app(Arc::new(cache), config);
+        server::serve_with(listener, app, connections, server::ctrl_c())
             .await
             .map_err(|e| Failure::io("server", e))
     })
