@@ -585,6 +585,30 @@ fn floats_at_their_limits() {
 }
 
 #[test]
+fn float32_columns_compare_in_f64() {
+    let y: Vec<Option<f32>> = vec![
+        Some(0.1),
+        Some(0.5),
+        Some(f32::MAX),
+        Some(f32::INFINITY),
+        None,
+    ];
+    let frame = DataFrame::new(5, vec![Series::new("y".into(), y).into()]).unwrap();
+    let cache = CachedQuery::from_frame(frame).unwrap();
+    let count = |q: Query| len_of(&cache.get(&q.len()).unwrap());
+    // 1e308 is no f32: rounding it would make it infinity.
+    assert_eq!(count(Query::new().eq("y", 1e308)), 0);
+    assert_eq!(count(Query::new().lt("y", 1e308)), 3);
+    assert_eq!(count(Query::new().gt("y", 1e308)), 1);
+    assert_eq!(count(Query::new().is_in("y", [1e308, 0.5])), 1);
+    assert_eq!(count(Query::new().eq("y", f64::from(f32::MAX))), 1);
+    // As in PostgreSQL, the f32 nearest 0.1 is not 0.1.
+    assert_eq!(count(Query::new().eq("y", 0.1)), 0);
+    assert_eq!(count(Query::new().eq("y", f64::from(0.1f32))), 1);
+    assert_eq!(count(Query::new().lt("y", 0.1)), 0);
+}
+
+#[test]
 fn extreme_dates() {
     let (_, cache) = fixture();
     let count = |q: Query| len_of(&cache.get(&q.len()).unwrap());
