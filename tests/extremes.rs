@@ -534,8 +534,22 @@ fn bounds_beyond_a_narrow_type_give_the_sql_answer() {
 fn unsigned_64_bit_values_compare_exactly() {
     let cache = one_int32();
     let count = |q: Query| len_of(&cache.get(&q.len()).unwrap());
-    // Above i64::MAX only text names a value exactly.
+    // Above i64::MAX only text names a value exactly, and JSON says so.
     assert_eq!(count(Query::new().eq("u", "18446744073709551615")), 1);
+    let e = Query::from_json(
+        r#"{"filters": [{"column": "u", "op": "eq", "value": 18446744073709551615}], "aggs": [{"fn": "len"}]}"#,
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("write it as text, \"18446744073709551615\""),
+        "{e}"
+    );
+    let q = Query::from_json(
+        r#"{"filters": [{"column": "u", "op": "eq", "value": "18446744073709551615"}], "aggs": [{"fn": "len"}]}"#,
+    )
+    .unwrap();
+    assert_eq!(len_of(&cache.get(&q).unwrap()), 1);
     assert_eq!(count(Query::new().eq("u", "9223372036854775808")), 1);
     assert_eq!(count(Query::new().eq("u", i64::MAX)), 1);
     // Through f64 these three would be one value.

@@ -206,8 +206,11 @@ fn scalar(json: Json) -> Result<Value, String> {
         Json::Number(n) => match (n.as_i64(), n.as_f64()) {
             (Some(i), _) => Ok(Value::Int(i)),
             (None, Some(f)) if n.is_f64() => Ok(Value::Float(f)),
+            // Above i64::MAX: only a `UInt64` column holds such values, and
+            // text names them exactly where a float would round them.
             _ => Err(format!(
-                "number {} is out of range",
+                "number {0} is out of range for a JSON integer; write it as text, \"{0}\", \
+                 to compare it with a UInt64 column",
                 excerpt(&n.to_string())
             )),
         },
