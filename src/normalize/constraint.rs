@@ -333,7 +333,8 @@ fn integer_form(constraint: Constraint, (min, max): (i128, i128)) -> Option<Cons
             let (Some(lo), Some(hi)) = (end(&low, min), end(&high, max)) else {
                 return Some(Constraint::Range { low, high, exclude });
             };
-            if hi - lo >= MAX_ENUMERATED {
+            // Checked: a 128-bit column's ends are i128's.
+            if hi.checked_sub(lo).is_none_or(|span| span >= MAX_ENUMERATED) {
                 return Some(Constraint::Range { low, high, exclude });
             }
             let like = exclude[0].clone();
@@ -431,7 +432,7 @@ fn inclusive_low(b: Bound, (min, max): (i128, i128)) -> Result<Option<Bound>, ()
     if i > max {
         return Err(());
     }
-    inclusive(&b.value, i)
+    inclusive(b, i)
 }
 
 /// The upper end's counterpart of [`inclusive_low`].
@@ -446,15 +447,18 @@ fn inclusive_high(b: Bound, (min, max): (i128, i128)) -> Result<Option<Bound>, (
     if i < min {
         return Err(());
     }
-    inclusive(&b.value, i)
+    inclusive(b, i)
 }
 
-fn inclusive(like: &Scalar, i: i128) -> Result<Option<Bound>, ()> {
-    // Within (min, max) of the column, so it fits its scalar.
-    let value = same_kind(like, i).ok_or(())?;
-    Ok(Some(Bound {
-        value,
-        inclusive: true,
+/// The bound on `i`, inclusive, in `b`'s scalar kind; `b` itself when `i`
+/// does not fit it (`x > i64::MAX` on an `Int128` column stays as it is).
+fn inclusive(b: Bound, i: i128) -> Result<Option<Bound>, ()> {
+    Ok(Some(match same_kind(&b.value, i) {
+        Some(value) => Bound {
+            value,
+            inclusive: true,
+        },
+        None => b,
     }))
 }
 

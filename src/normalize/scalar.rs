@@ -234,16 +234,21 @@ pub(crate) fn integer(i: i128, dtype: &DataType) -> Coerced {
     if i > max {
         return Coerced::Above;
     }
-    // In range, so the conversions below cannot fail; the fallbacks only
-    // keep this free of panics.
-    Coerced::Exact(match dtype {
-        DataType::UInt64 => u64::try_from(i).map_or(Scalar::UInt(u64::MAX), Scalar::UInt),
-        _ => i64::try_from(i).map_or(Scalar::Int(i64::MAX), Scalar::Int),
-    })
+    let scalar = match dtype {
+        DataType::UInt64 => u64::try_from(i).ok().map(Scalar::UInt),
+        _ => i64::try_from(i).ok().map(Scalar::Int),
+    };
+    // Only a 128-bit column holds values no scalar can: they are beyond
+    // what filter values can name (see `coerce_int`).
+    match scalar {
+        Some(scalar) => Coerced::Exact(scalar),
+        None if i < 0 => Coerced::Below,
+        None => Coerced::Above,
+    }
 }
 
-/// The values an integer column of type `dtype` can hold, as far as filter
-/// values can name them. 128-bit columns are compared through `i64` values.
+/// The values an integer column of type `dtype` can hold (dates: their
+/// days). For 128-bit columns, as far as an `i128` reaches.
 pub(crate) fn int_range(dtype: &DataType) -> (i128, i128) {
     match dtype {
         DataType::Int8 => (i8::MIN.into(), i8::MAX.into()),
@@ -253,7 +258,8 @@ pub(crate) fn int_range(dtype: &DataType) -> (i128, i128) {
         DataType::UInt16 => (0, u16::MAX.into()),
         DataType::UInt32 => (0, u32::MAX.into()),
         DataType::UInt64 => (0, u64::MAX.into()),
-        DataType::UInt128 => (0, i64::MAX.into()),
+        DataType::Int128 => (i128::MIN, i128::MAX),
+        DataType::UInt128 => (0, i128::MAX),
         DataType::Date => (i32::MIN.into(), i32::MAX.into()),
         _ => (i64::MIN.into(), i64::MAX.into()),
     }
