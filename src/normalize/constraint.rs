@@ -5,6 +5,12 @@
 //! is `ge` + `le`, overlapping ranges intersect, a range that closes on one
 //! value is `eq`, `ne` on a boolean column is `eq` of the other value, and
 //! exclusive bounds on integer-like columns become inclusive ones.
+//!
+//! Integer-like columns are read in their own type: a bound at or beyond
+//! its ends bounds nothing or leaves nothing (`x < 5e9` on an `Int32`
+//! column is `x IS NOT NULL`), so Polars only ever sees values the column
+//! can hold. All arithmetic on values is in `i128` or checked: user values
+//! never wrap.
 
 use super::scalar::{Coerced, Scalar, coerce, int_range, whole_or_fraction};
 use crate::dataset::{ColumnInfo, ColumnKind};
