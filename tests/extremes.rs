@@ -651,6 +651,23 @@ fn extreme_dates() {
 }
 
 #[test]
+fn json_numbers_beyond_f64_are_typed_errors() {
+    for number in ["1e400", "-1e400", "1e999999"] {
+        let json = format!(
+            r#"{{"filters": [{{"column": "order_id", "op": "lt", "value": {number}}}], "aggs": [{{"fn": "len"}}]}}"#
+        );
+        let e = Query::from_json(&json).unwrap_err();
+        assert!(e.is_user_error(), "{number}: {e:?}");
+    }
+    // As text they are numbers beyond every integer.
+    let cache = sales();
+    let q = Query::new().lt("order_id", "1e400").len();
+    assert_eq!(len_of(&cache.get(&q).unwrap()), 90);
+    let q = Query::new().lt("order_id", "-1e400").len();
+    assert_eq!(len_of(&cache.get(&q).unwrap()), 0);
+}
+
+#[test]
 fn huge_limits_are_no_limit() {
     let cache = sales();
     let json =

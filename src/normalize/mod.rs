@@ -163,7 +163,10 @@ pub fn normalize(query: &Query, dataset: &Dataset) -> Result<Normalized> {
         OutputRef::Group(i) => i,
         OutputRef::Agg(i) => group_by.len() + i,
     };
-    let mut sorted = vec![false; group_by.len() + aggs.len()];
+    let mut sorted = Vec::new();
+    if !query.sort.is_empty() {
+        sorted.resize(group_by.len() + aggs.len(), false);
+    }
     let mut sort = Vec::with_capacity(query.sort.len().min(sorted.len()));
     for key in &query.sort {
         let Some(at) = by_name.find(&outputs, &key.column) else {
