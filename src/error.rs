@@ -4,7 +4,11 @@
 //! (a bad query, a malformed file) say how to fix the problem and answer
 //! `true` to [`Error::is_user_error`], so servers can map them to 4xx and
 //! command lines to a distinct exit code.
+//!
+//! Messages quote what the caller wrote, but only an [`excerpt`] of it: a
+//! 1 MB column name makes an error of a few hundred bytes, not of 1 MB.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 
 /// A `Result` whose error is this crate's [`Error`].
@@ -15,7 +19,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// A query names a column the dataset does not have.
-    #[error("unknown column `{column}`{}; columns: {}", did_you_mean(.suggestions), .available.join(", "))]
+    #[error("unknown column `{}`{}; columns: {}", excerpt(.column), did_you_mean(.suggestions), list(.available))]
     UnknownColumn {
         /// The name as the query spelled it.
         column: String,
@@ -26,7 +30,7 @@ pub enum Error {
     },
 
     /// A filter value cannot be read as the column's type.
-    #[error("column `{column}` holds {expected}, but the filter value {value} is not one; {hint}")]
+    #[error("column `{}` holds {expected}, but the filter value {} is not one; {hint}", excerpt(.column), excerpt(.value))]
     WrongValueType {
         /// The filtered column.
         column: String,
@@ -40,7 +44,7 @@ pub enum Error {
 
     /// An operator that the column's type does not support (`lt` on a
     /// boolean column, say).
-    #[error("`{op}` cannot be used on column `{column}` of type {dtype}")]
+    #[error("`{op}` cannot be used on column `{}` of type {dtype}", excerpt(.column))]
     InvalidOperator {
         /// The operator, as in the JSON form.
         op: &'static str,
@@ -52,7 +56,7 @@ pub enum Error {
 
     /// An aggregate that the column's type does not support (`sum` of
     /// strings, say).
-    #[error("`{func}` cannot aggregate column `{column}` of type {dtype}; {hint}")]
+    #[error("`{func}` cannot aggregate column `{}` of type {dtype}; {hint}", excerpt(.column))]
     InvalidAggregate {
         /// The aggregate function, as in the JSON form.
         func: &'static str,
@@ -65,7 +69,7 @@ pub enum Error {
     },
 
     /// Two output columns would have the same name.
-    #[error("output column `{name}` appears twice; give one of them another `alias`")]
+    #[error("output column `{}` appears twice; give one of them another `alias`", excerpt(.name))]
     AliasClash {
         /// The repeated output name.
         name: String,
@@ -73,11 +77,11 @@ pub enum Error {
 
     /// A query that is well formed JSON (or built in Rust) but asks for
     /// something that has no meaning.
-    #[error("invalid query: {0}")]
+    #[error("invalid query: {}", excerpt_quoted(.0))]
     InvalidQuery(String),
 
     /// The JSON form of a query could not be read.
-    #[error("malformed query JSON: {0}")]
+    #[error("malformed query JSON: {}", excerpt_quoted(&.0.to_string()))]
     QueryJson(#[from] serde_json::Error),
 
     /// A CSV file that cannot be loaded as a table.
@@ -192,14 +196,106 @@ impl Error {
     }
 }
 
+/// At most this many bytes of one piece of user text go into a message.
+const EXCERPT_BYTES: usize = 64;
+
+/// At most this many names of a list go into a message.
+const LISTED_NAMES: usize = 16;
+
+/// A whole message quoting user text in ways [`excerpt_quoted`] cannot
+/// see is cut at this many bytes.
+const MESSAGE_BYTES: usize = 512;
+
+/// `text` as quoted in an error message: itself when short, else its first
+/// 64 bytes (cut on a character boundary), `…` and its length in bytes.
+///
+/// Every message that embeds what a caller wrote goes through here, so an
+/// error never costs more than a few hundred bytes to build, log or send.
+pub(crate) fn excerpt(text: &str) -> Cow<'_, str> {
+    cut(text, EXCERPT_BYTES)
+}
+
+fn cut(text: &str, max: usize) -> Cow<'_, str> {
+    if text.len() <= max {
+        return Cow::Borrowed(text);
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}… ({} bytes)", &text[..end], text.len()))
+}
+
+/// A message from elsewhere (serde's, or one built around user text):
+/// every span between backticks or double quotes is cut to an
+/// [`excerpt`], then the whole to 512 bytes. serde quotes input that way:
+/// "unknown variant `…`", "invalid type: string \"…\"".
+pub(crate) fn excerpt_quoted(message: &str) -> Cow<'_, str> {
+    if message.len() <= EXCERPT_BYTES {
+        return Cow::Borrowed(message);
+    }
+    let mut out = String::with_capacity(message.len().min(4 * MESSAGE_BYTES));
+    let mut rest = message;
+    while let Some(open) = rest.find(['`', '"']) {
+        let quote = rest.as_bytes()[open];
+        out.push_str(&rest[..=open]);
+        let inside = &rest[open + 1..];
+        let close = closing_quote(inside, quote).unwrap_or(inside.len());
+        out.push_str(&excerpt(&inside[..close]));
+        // The closing quote (if any) is copied with the next piece.
+        rest = &inside[close..];
+        if let Some(after) = rest.strip_prefix(quote as char) {
+            out.push(quote as char);
+            rest = after;
+        }
+        if out.len() > MESSAGE_BYTES {
+            break;
+        }
+    }
+    out.push_str(&cut(rest, MESSAGE_BYTES));
+    Cow::Owned(cut(&out, MESSAGE_BYTES).into_owned())
+}
+
+/// Where the span opened by `quote` ends in `text`: the next unescaped
+/// `quote` (serde escapes quotes inside a quoted string with `\`).
+fn closing_quote(text: &str, quote: u8) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if quote == b'"' => i += 2,
+            b if b == quote => return Some(i),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// Names for a message: each an [`excerpt`], at most 16 of them.
+fn list(names: &[String]) -> String {
+    let mut shown: Vec<Cow<'_, str>> = names
+        .iter()
+        .take(LISTED_NAMES)
+        .map(|n| excerpt(n))
+        .collect();
+    if names.len() > LISTED_NAMES {
+        shown.push(Cow::Owned(format!(
+            "… ({} more)",
+            names.len() - LISTED_NAMES
+        )));
+    }
+    shown.join(", ")
+}
+
 fn did_you_mean(suggestions: &[String]) -> String {
     match suggestions {
         [] => String::new(),
-        [one] => format!("; did you mean `{one}`?"),
+        [one] => format!("; did you mean `{}`?", excerpt(one)),
         many => format!(
             "; did you mean one of {}?",
             many.iter()
-                .map(|s| format!("`{s}`"))
+                .take(LISTED_NAMES)
+                .map(|s| format!("`{}`", excerpt(s)))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
@@ -208,4 +304,60 @@ fn did_you_mean(suggestions: &[String]) -> String {
 
 fn at_line(line: Option<u64>) -> String {
     line.map(|l| format!(" at line {l}")).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_text_is_quoted_whole() {
+        assert_eq!(excerpt("category"), "category");
+        assert_eq!(
+            excerpt_quoted("unknown variant `eqq`"),
+            "unknown variant `eqq`"
+        );
+    }
+
+    #[test]
+    fn long_text_is_cut_on_a_char_boundary_with_its_length() {
+        let text = format!("{}{}", "a".repeat(63), "é".repeat(1000));
+        let cut = excerpt(&text);
+        assert_eq!(cut, format!("{}… (2063 bytes)", "a".repeat(63)));
+    }
+
+    #[test]
+    fn quoted_spans_are_cut_and_the_rest_kept() {
+        let long = "x".repeat(10_000);
+        let message =
+            format!("unknown variant `{long}`, expected one of `eq`, `ne` at line 1 column 10020");
+        let cut = excerpt_quoted(&message);
+        assert!(cut.len() < 200, "{cut}");
+        assert!(cut.starts_with("unknown variant `xxx"), "{cut}");
+        assert!(
+            cut.ends_with("… (10000 bytes)`, expected one of `eq`, `ne` at line 1 column 10020"),
+            "{cut}"
+        );
+        // An escaped quote does not end a double-quoted span.
+        let message = format!("invalid type: string \"a\\\"{long}\", expected a sequence");
+        let cut = excerpt_quoted(&message);
+        assert!(cut.ends_with("bytes)\", expected a sequence"), "{cut}");
+        // Unquoted or unbalanced text is still bounded.
+        assert!(excerpt_quoted(&long).len() <= 600);
+        assert!(excerpt_quoted(&format!("`{long}")).len() <= 600);
+        assert!(excerpt_quoted(&"`a` ".repeat(10_000)).len() <= 600);
+    }
+
+    #[test]
+    fn lists_are_bounded() {
+        let names: Vec<String> = (0..1000).map(|i| format!("column_{i}")).collect();
+        let e = Error::UnknownColumn {
+            column: "y".repeat(1 << 20),
+            suggestions: vec!["z".repeat(1 << 20); 3],
+            available: names,
+        };
+        let message = e.to_string();
+        assert!(message.len() < 1024, "{message}");
+        assert!(message.contains("… (984 more)"), "{message}");
+    }
 }

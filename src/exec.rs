@@ -91,14 +91,26 @@ pub(crate) fn order_and_limit(mut lf: LazyFrame, query: &CanonicalQuery) -> Lazy
     lf
 }
 
+/// A filter value as a literal of its own type. `lit` would make numbers
+/// "dynamic", cast to the column's type: an `f64` bound rounded to `f32`
+/// on a `Float32` column, a `u64` above `i64::MAX` a panic. Typed, Polars
+/// compares exactly: normalization leaves only integers the column's type
+/// holds, and floats meet `Float32` values in `f64`. `UInt64` values stay
+/// unsigned: next to an `i64`, Polars would compare both as `f64`.
 fn literal(value: &Scalar) -> Expr {
     match value {
         Scalar::Bool(b) => lit(*b),
-        Scalar::Int(i) => lit(*i),
-        Scalar::Float(f) => lit(*f),
+        Scalar::Int(i) => typed(*i),
+        Scalar::UInt(u) => typed(*u),
+        Scalar::Float(f) => typed(*f),
         Scalar::Str(s) => lit(s.as_str()),
-        Scalar::Date(d) => lit(*d).cast(DataType::Date),
+        Scalar::Date(d) => typed(*d).cast(DataType::Date),
     }
+}
+
+/// A literal of exactly `value`'s type.
+fn typed(value: impl Into<polars::prelude::Scalar>) -> Expr {
+    lit(value.into())
 }
 
 fn list(values: &[Scalar]) -> Expr {
@@ -109,6 +121,9 @@ fn list(values: &[Scalar]) -> Expr {
         }
         Some(Scalar::Int(_)) => {
             Series::new(name, values.iter().filter_map(as_int).collect::<Vec<_>>())
+        }
+        Some(Scalar::UInt(_)) => {
+            Series::new(name, values.iter().filter_map(as_uint).collect::<Vec<_>>())
         }
         Some(Scalar::Float(_)) => {
             Series::new(name, values.iter().filter_map(as_float).collect::<Vec<_>>())
@@ -135,6 +150,13 @@ fn as_bool(s: &Scalar) -> Option<bool> {
 fn as_int(s: &Scalar) -> Option<i64> {
     if let Scalar::Int(i) = s {
         Some(*i)
+    } else {
+        None
+    }
+}
+fn as_uint(s: &Scalar) -> Option<u64> {
+    if let Scalar::UInt(u) = s {
+        Some(*u)
     } else {
         None
     }

@@ -14,6 +14,7 @@ mod differential;
 mod disk;
 mod equivalence;
 mod errors;
+mod extremes;
 mod hostile;
 mod loading;
 #[cfg(feature = "redis")]

@@ -5,9 +5,16 @@
 //! is `ge` + `le`, overlapping ranges intersect, a range that closes on one
 //! value is `eq`, `ne` on a boolean column is `eq` of the other value, and
 //! exclusive bounds on integer-like columns become inclusive ones.
+//!
+//! Integer-like columns are read in their own type: a bound at or beyond
+//! its ends bounds nothing or leaves nothing (`x < 5e9` on an `Int32`
+//! column is `x IS NOT NULL`), so Polars only ever sees values the column
+//! can hold. All arithmetic on values is in `i128` or checked: user values
+//! never wrap.
 
-use super::scalar::{Coerced, Scalar, coerce, int_of};
+use super::scalar::{Coerced, Scalar, coerce, int_range, whole_or_fraction};
 use crate::dataset::{ColumnInfo, ColumnKind};
+use crate::error::excerpt;
 use crate::query::{Predicate, Value};
 use crate::{Error, Result};
 
@@ -152,23 +159,22 @@ impl Accumulator {
     }
 
     fn bound_low(&mut self, value: &Value, inclusive: bool, column: &ColumnInfo) -> Result<()> {
-        let bound = match coerce(value, column)? {
-            Coerced::Exact(value) => Bound { value, inclusive },
+        let (coerced, inclusive) = match coerce(value, column)? {
             // x > 2.5 and x >= 2.5 both mean x >= 3 for integers.
-            Coerced::Fraction(f) => match int_of(f.ceil()) {
-                Some(i) => Bound {
-                    value: Scalar::Int(i),
-                    inclusive: true,
-                },
-                None if f < 0.0 => {
-                    self.not_null = true;
-                    return Ok(());
-                }
-                None => {
-                    self.one_of = Some(Vec::new());
-                    return Ok(());
-                }
-            },
+            Coerced::Fraction(f) => (whole_or_fraction(f.ceil(), &column.dtype), true),
+            other => (other, inclusive),
+        };
+        let bound = match coerced {
+            Coerced::Exact(value) => Bound { value, inclusive },
+            // Every non-null value passes. (A ceiling has no fraction left.)
+            Coerced::Below | Coerced::Fraction(_) => {
+                self.not_null = true;
+                return Ok(());
+            }
+            Coerced::Above => {
+                self.nothing();
+                return Ok(());
+            }
         };
         if self.low.as_ref().is_none_or(|old| tighter_low(&bound, old)) {
             self.low = Some(bound);
@@ -177,22 +183,20 @@ impl Accumulator {
     }
 
     fn bound_high(&mut self, value: &Value, inclusive: bool, column: &ColumnInfo) -> Result<()> {
-        let bound = match coerce(value, column)? {
+        let (coerced, inclusive) = match coerce(value, column)? {
+            Coerced::Fraction(f) => (whole_or_fraction(f.floor(), &column.dtype), true),
+            other => (other, inclusive),
+        };
+        let bound = match coerced {
             Coerced::Exact(value) => Bound { value, inclusive },
-            Coerced::Fraction(f) => match int_of(f.floor()) {
-                Some(i) => Bound {
-                    value: Scalar::Int(i),
-                    inclusive: true,
-                },
-                None if f > 0.0 => {
-                    self.not_null = true;
-                    return Ok(());
-                }
-                None => {
-                    self.one_of = Some(Vec::new());
-                    return Ok(());
-                }
-            },
+            Coerced::Above | Coerced::Fraction(_) => {
+                self.not_null = true;
+                return Ok(());
+            }
+            Coerced::Below => {
+                self.nothing();
+                return Ok(());
+            }
         };
         if self
             .high
@@ -204,18 +208,25 @@ impl Accumulator {
         Ok(())
     }
 
+    /// No value passes: an empty set of allowed values.
+    fn nothing(&mut self) {
+        self.one_of = Some(Vec::new());
+    }
+
     /// The canonical constraint, or `None` when no value can satisfy the
     /// predicates (the query is a contradiction).
-    pub(crate) fn finish(self, kind: ColumnKind) -> Option<Constraint> {
-        let constraint = self.fold(kind)?;
+    pub(crate) fn finish(self, column: &ColumnInfo) -> Option<Constraint> {
+        let kind = column.kind;
+        let constraint = self.fold(column)?;
         if kind.is_integer_like() {
-            integer_form(constraint)
+            integer_form(constraint, int_range(&column.dtype))
         } else {
             Some(constraint)
         }
     }
 
-    fn fold(self, kind: ColumnKind) -> Option<Constraint> {
+    fn fold(self, column: &ColumnInfo) -> Option<Constraint> {
+        let kind = column.kind;
         let Accumulator {
             is_null,
             not_null,
@@ -230,9 +241,10 @@ impl Accumulator {
             return (!not_null && !has_value_condition).then_some(Constraint::IsNull);
         }
         let (low, high) = if kind.is_integer_like() {
+            let range = int_range(&column.dtype);
             match (
-                low.map(inclusive_low).transpose(),
-                high.map(inclusive_high).transpose(),
+                low.map(|b| inclusive_low(b, range)).transpose(),
+                high.map(|b| inclusive_high(b, range)).transpose(),
             ) {
                 (Ok(low), Ok(high)) => (low.flatten(), high.flatten()),
                 _ => return None,
@@ -283,79 +295,91 @@ impl Accumulator {
 }
 
 /// Ranges with holes are enumerated up to this many values.
-const MAX_ENUMERATED: i64 = 1024;
+const MAX_ENUMERATED: i128 = 1024;
 
 /// On integers and dates a set of consecutive values is a range, and a
 /// short range with holes is a set: `in [2023, 2024]` is
 /// `between 2023, 2024`; `between 1, 5 and ne 3` is `in [1, 2, 4, 5]`.
-fn integer_form(constraint: Constraint) -> Option<Constraint> {
+///
+/// The arithmetic is in `i128`, where the difference of any two values of
+/// a column (at most 64 bits) cannot overflow.
+fn integer_form(constraint: Constraint, (min, max): (i128, i128)) -> Option<Constraint> {
     match constraint {
         Constraint::OneOf(set) if set.len() >= 2 => {
-            let first = int_value(&set[0])?;
-            let last = int_value(&set[set.len() - 1])?;
-            if last - first + 1 == set.len() as i64 {
-                let (low, high) = (set[0].clone(), set[set.len() - 1].clone());
-                Some(Constraint::Range {
-                    low: Some(Bound {
-                        value: low,
+            let (first, last) = (&set[0], &set[set.len() - 1]);
+            // Sorted and distinct: consecutive exactly when the span is the count.
+            let span = int_value(last)
+                .zip(int_value(first))
+                .map(|(l, f)| l - f + 1);
+            if span.is_some() && span == i128::try_from(set.len()).ok() {
+                // An end at the column's own end bounds nothing.
+                let bound = |value: &Scalar, end: i128| {
+                    (int_value(value) != Some(end)).then(|| Bound {
+                        value: value.clone(),
                         inclusive: true,
-                    }),
-                    high: Some(Bound {
-                        value: high,
-                        inclusive: true,
-                    }),
-                    exclude: Vec::new(),
+                    })
+                };
+                Some(match (bound(first, min), bound(last, max)) {
+                    (None, None) => Constraint::NotNull,
+                    (low, high) => Constraint::Range {
+                        low,
+                        high,
+                        exclude: Vec::new(),
+                    },
                 })
             } else {
                 Some(Constraint::OneOf(set))
             }
         }
-        Constraint::Range {
-            low: Some(low),
-            high: Some(high),
-            exclude,
-        } if !exclude.is_empty() => {
-            let (lo, hi) = (int_value(&low.value)?, int_value(&high.value)?);
-            if hi - lo >= MAX_ENUMERATED {
-                return Some(Constraint::Range {
-                    low: Some(low),
-                    high: Some(high),
-                    exclude,
-                });
+        Constraint::Range { low, high, exclude } if !exclude.is_empty() => {
+            // An open end is the column's own end (`ne 5` on a `UInt8`
+            // column is a range of 256 values with one hole).
+            let end =
+                |b: &Option<Bound>, or: i128| b.as_ref().map_or(Some(or), |b| int_value(&b.value));
+            let (Some(lo), Some(hi)) = (end(&low, min), end(&high, max)) else {
+                return Some(Constraint::Range { low, high, exclude });
+            };
+            // Checked: a 128-bit column's ends are i128's.
+            if hi.checked_sub(lo).is_none_or(|span| span >= MAX_ENUMERATED) {
+                return Some(Constraint::Range { low, high, exclude });
             }
+            let like = exclude[0].clone();
             let set: Vec<Scalar> = (lo..=hi)
-                .map(|i| same_kind(&low.value, i))
+                .filter_map(|i| same_kind(&like, i))
                 .filter(|v| exclude.binary_search(v).is_err())
                 .collect();
             if set.is_empty() {
                 return None;
             }
-            integer_form(Constraint::OneOf(set))
+            integer_form(Constraint::OneOf(set), (min, max))
         }
         other => Some(other),
     }
 }
 
-fn int_value(s: &Scalar) -> Option<i64> {
+fn int_value(s: &Scalar) -> Option<i128> {
     match s {
-        Scalar::Int(i) => Some(*i),
-        Scalar::Date(d) => Some(i64::from(*d)),
+        Scalar::Int(i) => Some(i128::from(*i)),
+        Scalar::UInt(u) => Some(i128::from(*u)),
+        Scalar::Date(d) => Some(i128::from(*d)),
         _ => None,
     }
 }
 
-fn same_kind(like: &Scalar, i: i64) -> Scalar {
+/// `i` as a scalar of the same variant as `like`, when it fits.
+fn same_kind(like: &Scalar, i: i128) -> Option<Scalar> {
     match like {
-        // Within the range of two existing dates: fits in i32.
-        Scalar::Date(_) => Scalar::Date(i as i32),
-        _ => Scalar::Int(i),
+        Scalar::Date(_) => i32::try_from(i).ok().map(Scalar::Date),
+        Scalar::UInt(_) => u64::try_from(i).ok().map(Scalar::UInt),
+        Scalar::Int(_) => i64::try_from(i).ok().map(Scalar::Int),
+        _ => None,
     }
 }
 
 fn empty_list(op: &str, column: &ColumnInfo) -> Error {
     Error::InvalidQuery(format!(
         "`{op}` on `{}` has an empty list; give at least one value or drop the filter",
-        column.name
+        excerpt(&column.name)
     ))
 }
 
@@ -400,36 +424,48 @@ fn tighter_high(new: &Bound, old: &Bound) -> bool {
     }
 }
 
-/// Integer-like bounds made inclusive: `Ok(None)` when the bound is the
-/// type's minimum (it only excludes nulls), `Err` when nothing can pass.
-fn inclusive_low(b: Bound) -> Result<Option<Bound>, ()> {
-    let step = |value: Scalar| {
-        Ok(Some(Bound {
-            value,
-            inclusive: true,
-        }))
+/// An integer-like lower bound made inclusive, within the column's
+/// `(min, max)`: `Ok(None)` when every non-null value passes it, `Err`
+/// when none can.
+fn inclusive_low(b: Bound, (min, max): (i128, i128)) -> Result<Option<Bound>, ()> {
+    let Some(i) = int_value(&b.value) else {
+        return Ok(Some(b));
     };
-    match (b.value, b.inclusive) {
-        (Scalar::Int(i64::MIN), true) | (Scalar::Date(i32::MIN), true) => Ok(None),
-        (Scalar::Int(i), false) => i.checked_add(1).map_or(Err(()), |i| step(Scalar::Int(i))),
-        (Scalar::Date(d), false) => d.checked_add(1).map_or(Err(()), |d| step(Scalar::Date(d))),
-        (value, inclusive) => Ok(Some(Bound { value, inclusive })),
+    let i = if b.inclusive { i } else { i + 1 };
+    if i <= min {
+        return Ok(None);
     }
+    if i > max {
+        return Err(());
+    }
+    inclusive(b, i)
 }
 
-fn inclusive_high(b: Bound) -> Result<Option<Bound>, ()> {
-    let step = |value: Scalar| {
-        Ok(Some(Bound {
+/// The upper end's counterpart of [`inclusive_low`].
+fn inclusive_high(b: Bound, (min, max): (i128, i128)) -> Result<Option<Bound>, ()> {
+    let Some(i) = int_value(&b.value) else {
+        return Ok(Some(b));
+    };
+    let i = if b.inclusive { i } else { i - 1 };
+    if i >= max {
+        return Ok(None);
+    }
+    if i < min {
+        return Err(());
+    }
+    inclusive(b, i)
+}
+
+/// The bound on `i`, inclusive, in `b`'s scalar kind; `b` itself when `i`
+/// does not fit it (`x > i64::MAX` on an `Int128` column stays as it is).
+fn inclusive(b: Bound, i: i128) -> Result<Option<Bound>, ()> {
+    Ok(Some(match same_kind(&b.value, i) {
+        Some(value) => Bound {
             value,
             inclusive: true,
-        }))
-    };
-    match (b.value, b.inclusive) {
-        (Scalar::Int(i64::MAX), true) | (Scalar::Date(i32::MAX), true) => Ok(None),
-        (Scalar::Int(i), false) => i.checked_sub(1).map_or(Err(()), |i| step(Scalar::Int(i))),
-        (Scalar::Date(d), false) => d.checked_sub(1).map_or(Err(()), |d| step(Scalar::Date(d))),
-        (value, inclusive) => Ok(Some(Bound { value, inclusive })),
-    }
+        },
+        None => b,
+    }))
 }
 
 impl Constraint {

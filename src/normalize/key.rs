@@ -14,7 +14,11 @@ use crate::query::AggFn;
 
 /// Bumped whenever the canonical form or the meaning of a key changes, so
 /// entries persisted by an older release are never read as answers.
-pub const KEY_FORMAT_VERSION: u32 = 1;
+///
+/// 2: filter values are compared in their own type (a float bound on a
+/// `Float32` column is no longer rounded to `f32`), and bounds beyond a
+/// column's type no longer reach Polars.
+pub const KEY_FORMAT_VERSION: u32 = 2;
 
 /// A column of the dataset, by position (names are kept for display).
 #[derive(Debug, Clone)]

@@ -13,6 +13,7 @@ mod key;
 mod output;
 mod scalar;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use polars::prelude::PlSmallStr;
@@ -61,7 +62,7 @@ pub fn normalize(query: &Query, dataset: &Dataset) -> Result<Normalized> {
     let column = |name: &str| -> Result<(ColumnRef, &ColumnInfo)> {
         let index = dataset
             .column_index(name)
-            .ok_or_else(|| dataset.unknown_column(name))?;
+            .ok_or_else(|| unknown_column(dataset, name))?;
         let info = &dataset.columns()[index];
         Ok((
             ColumnRef {
@@ -73,13 +74,13 @@ pub fn normalize(query: &Query, dataset: &Dataset) -> Result<Normalized> {
     };
 
     // Filters: fold every predicate on a column into one constraint.
-    let mut per_column: Vec<(ColumnRef, ColumnKind, constraint::Accumulator)> = Vec::new();
+    let mut per_column: Vec<(ColumnRef, &ColumnInfo, constraint::Accumulator)> = Vec::new();
     for filter in &query.filters {
         let (col, info) = column(&filter.column)?;
         let slot = match per_column.iter().position(|(c, _, _)| c.index == col.index) {
             Some(slot) => slot,
             None => {
-                per_column.push((col, info.kind, constraint::Accumulator::default()));
+                per_column.push((col, info, constraint::Accumulator::default()));
                 per_column.len() - 1
             }
         };
@@ -88,8 +89,8 @@ pub fn normalize(query: &Query, dataset: &Dataset) -> Result<Normalized> {
     per_column.sort_unstable_by_key(|(c, _, _)| c.index);
     let mut filters = Vec::with_capacity(per_column.len());
     let mut contradiction = false;
-    for (col, kind, acc) in per_column {
-        match acc.finish(kind) {
+    for (col, info, acc) in per_column {
+        match acc.finish(info) {
             Some(constraint) => filters.push(ColumnFilter {
                 column: col,
                 constraint,
@@ -154,30 +155,30 @@ pub fn normalize(query: &Query, dataset: &Dataset) -> Result<Normalized> {
         identity &= group_by.len() + pos == outputs.len() && name.same(&cached_name);
         outputs.push((OutputRef::Agg(pos), name));
     }
-    for (i, (_, name)) in outputs.iter().enumerate() {
-        if outputs[..i].iter().any(|(_, other)| other.same(name)) {
-            return Err(Error::AliasClash {
-                name: name.to_string(),
-            });
-        }
-    }
+    let by_name = OutputNames::new(&outputs)?;
 
     // Sort keys refer to output names.
-    let mut sort = Vec::with_capacity(query.sort.len());
+    // Distinct targets: two aliases of one aggregate are one column.
+    let slot = |target: OutputRef| match target {
+        OutputRef::Group(i) => i,
+        OutputRef::Agg(i) => group_by.len() + i,
+    };
+    let mut sorted = Vec::new();
+    if !query.sort.is_empty() {
+        sorted.resize(group_by.len() + aggs.len(), false);
+    }
+    let mut sort = Vec::with_capacity(query.sort.len().min(sorted.len()));
     for key in &query.sort {
-        let target = outputs
-            .iter()
-            .find(|(_, name)| name.matches(&key.column))
-            .map(|(t, _)| *t);
-        let Some(target) = target else {
+        let Some(at) = by_name.find(&outputs, &key.column) else {
             let names: Vec<String> = outputs.iter().map(|(_, n)| n.to_string()).collect();
             return Err(Error::UnknownColumn {
                 column: key.column.clone(),
-                suggestions: crate::dataset::closest(&key.column, &names),
+                suggestions: suggestions(&key.column, &names),
                 available: names,
             });
         };
-        if !sort.iter().any(|s: &CanonicalSort| s.target == target) {
+        let target = outputs[at].0;
+        if !std::mem::replace(&mut sorted[slot(target)], true) {
             sort.push(CanonicalSort {
                 target,
                 descending: key.descending,
@@ -249,6 +250,82 @@ pub fn normalize(query: &Query, dataset: &Dataset) -> Result<Normalized> {
     Ok(Normalized { key, projection })
 }
 
+/// Finds output columns by name. A query may list thousands of outputs and
+/// sort keys: past a few, names are hashed so that checking them costs
+/// linear time, not quadratic.
+enum OutputNames {
+    /// Few outputs: compared one by one, no allocation.
+    Few,
+    /// Each name and the position of its output.
+    Many(HashMap<String, usize>),
+}
+
+impl OutputNames {
+    /// Up to this many outputs are compared one by one.
+    const FEW: usize = 32;
+
+    /// The index of `outputs`, or the error for the first name repeated.
+    fn new(outputs: &[(OutputRef, OutName<'_>)]) -> Result<OutputNames> {
+        let clash = |name: &OutName<'_>| Error::AliasClash {
+            name: name.to_string(),
+        };
+        if outputs.len() <= Self::FEW {
+            for (i, (_, name)) in outputs.iter().enumerate() {
+                if outputs[..i].iter().any(|(_, other)| other.same(name)) {
+                    return Err(clash(name));
+                }
+            }
+            return Ok(OutputNames::Few);
+        }
+        let mut map = HashMap::with_capacity(outputs.len());
+        for (i, (_, name)) in outputs.iter().enumerate() {
+            if map.insert(name.to_string(), i).is_some() {
+                return Err(clash(name));
+            }
+        }
+        Ok(OutputNames::Many(map))
+    }
+
+    /// The position in `outputs` of the output named `name`.
+    fn find(&self, outputs: &[(OutputRef, OutName<'_>)], name: &str) -> Option<usize> {
+        match self {
+            OutputNames::Few => outputs.iter().position(|(_, n)| n.matches(name)),
+            OutputNames::Many(map) => map.get(name).copied(),
+        }
+    }
+}
+
+/// Names longer than this get no "did you mean": no column is named like
+/// that by mistake, and the similarity measure costs the product of the
+/// two lengths.
+const MAX_SUGGESTED_LEN: usize = 256;
+
+/// The error for a column `dataset` lacks, with suggestions only when
+/// computing them is cheap.
+fn unknown_column(dataset: &Dataset, name: &str) -> Error {
+    if name.len() <= MAX_SUGGESTED_LEN {
+        return dataset.unknown_column(name);
+    }
+    Error::UnknownColumn {
+        column: name.to_owned(),
+        suggestions: Vec::new(),
+        available: dataset.columns().iter().map(|c| c.name.clone()).collect(),
+    }
+}
+
+/// Output names close to `name`, among those of a reasonable length.
+fn suggestions(name: &str, names: &[String]) -> Vec<String> {
+    if name.len() > MAX_SUGGESTED_LEN {
+        return Vec::new();
+    }
+    let short: Vec<String> = names
+        .iter()
+        .filter(|n| n.len() <= MAX_SUGGESTED_LEN)
+        .cloned()
+        .collect();
+    crate::dataset::closest(name, &short)
+}
+
 fn name_of<'a>(outputs: &[(OutputRef, OutName<'a>)], target: OutputRef) -> OutName<'a> {
     outputs
         .iter()
@@ -261,7 +338,7 @@ fn name_of<'a>(outputs: &[(OutputRef, OutName<'a>)], target: OutputRef) -> OutNa
 pub(crate) fn coerce_value(value: &crate::Value, column: &ColumnInfo) -> Result<Option<Scalar>> {
     Ok(match scalar::coerce(value, column)? {
         scalar::Coerced::Exact(s) => Some(s),
-        scalar::Coerced::Fraction(_) => None,
+        scalar::Coerced::Fraction(_) | scalar::Coerced::Below | scalar::Coerced::Above => None,
     })
 }
 
@@ -276,7 +353,7 @@ fn canonical_agg(agg: &crate::query::Agg, dataset: &Dataset) -> Result<Canonical
         )),
         (None, func) => Err(Error::InvalidQuery(format!("`{}` needs a `column`", func.name()))),
         (Some(name), func) => {
-            let index = dataset.column_index(name).ok_or_else(|| dataset.unknown_column(name))?;
+            let index = dataset.column_index(name).ok_or_else(|| unknown_column(dataset, name))?;
             let info = &dataset.columns()[index];
             check_aggregate(func, info)?;
             Ok(CanonicalAgg {

@@ -1,6 +1,6 @@
 //! Filter values coerced to their column's type.
 
-use polars::prelude::PlSmallStr;
+use polars::prelude::{DataType, PlSmallStr};
 use std::cmp::Ordering;
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -17,8 +17,11 @@ use crate::{Error, Result};
 pub enum Scalar {
     /// A boolean column's value.
     Bool(bool),
-    /// An integer column's value.
+    /// An integer column's value (every integer type but `UInt64`).
     Int(i64),
+    /// A `UInt64` column's value: kept unsigned so that values above
+    /// `i64::MAX` are exact and Polars compares without going through `f64`.
+    UInt(u64),
     /// A float column's value.
     Float(f64),
     /// A string or categorical column's value.
@@ -35,6 +38,7 @@ impl Scalar {
             Scalar::Float(_) => 2,
             Scalar::Str(_) => 3,
             Scalar::Date(_) => 4,
+            Scalar::UInt(_) => 5,
         }
     }
 }
@@ -47,6 +51,7 @@ impl Ord for Scalar {
             (Scalar::Float(a), Scalar::Float(b)) => a.total_cmp(b),
             (Scalar::Str(a), Scalar::Str(b)) => a.cmp(b),
             (Scalar::Date(a), Scalar::Date(b)) => a.cmp(b),
+            (Scalar::UInt(a), Scalar::UInt(b)) => a.cmp(b),
             (a, b) => a.rank().cmp(&b.rank()),
         }
     }
@@ -75,6 +80,7 @@ impl Hash for Scalar {
             Scalar::Float(f) => f.to_bits().hash(state),
             Scalar::Str(s) => s.hash(state),
             Scalar::Date(d) => d.hash(state),
+            Scalar::UInt(u) => u.hash(state),
         }
     }
 }
@@ -84,6 +90,7 @@ impl fmt::Display for Scalar {
         match self {
             Scalar::Bool(b) => write!(f, "{b}"),
             Scalar::Int(i) => write!(f, "{i}"),
+            Scalar::UInt(u) => write!(f, "{u}"),
             Scalar::Float(x) => write!(f, "{x:?}"),
             Scalar::Str(s) => write!(f, "{s:?}"),
             Scalar::Date(d) => match days_to_date(*d) {
@@ -94,11 +101,20 @@ impl fmt::Display for Scalar {
     }
 }
 
-/// A value read for an integer column. A number with a fraction cannot equal
-/// any integer, but it still bounds a range (`x < 2.5` is `x <= 2`).
+/// A value read for its column. On an integer column a value may also lie
+/// between two integers or beyond every value the column's type can hold:
+/// it then equals no row, but it still bounds a range (`x < 2.5` is
+/// `x <= 2`; `x < 5e9` on an `Int32` column is every non-null row).
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Coerced {
+    /// A value the column can hold.
     Exact(Scalar),
+    /// A finite number strictly between two integers.
     Fraction(f64),
+    /// Smaller than every value of the column's type.
+    Below,
+    /// Larger than every value of the column's type.
+    Above,
 }
 
 /// Reads `value` as a value of `column`'s type.
@@ -111,28 +127,11 @@ pub(crate) fn coerce(value: &Value, column: &ColumnInfo) -> Result<Coerced> {
     };
     let exact = |s: Scalar| Ok(Coerced::Exact(s));
     match column.kind {
-        ColumnKind::Int => {
-            const HINT: &str = "write a whole number such as 2024";
-            let float = match value {
-                Value::Int(i) => return exact(Scalar::Int(*i)),
-                Value::Float(f) => *f,
-                Value::Str(s) => match s.trim().parse::<i64>() {
-                    Ok(i) => return exact(Scalar::Int(i)),
-                    Err(_) => s
-                        .trim()
-                        .parse::<f64>()
-                        .map_err(|_| wrong("integers", HINT))?,
-                },
-                Value::Bool(_) => return Err(wrong("integers", HINT)),
-            };
-            if float.is_nan() {
-                return Err(wrong("integers", HINT));
-            }
-            match int_of(float) {
-                Some(i) => exact(Scalar::Int(i)),
-                _ => Ok(Coerced::Fraction(float)),
-            }
-        }
+        ColumnKind::Int => match coerce_int(value, &column.dtype) {
+            Some(Ok(coerced)) => Ok(coerced),
+            Some(Err(hint)) => Err(wrong("integers", hint)),
+            None => Err(wrong("integers", "write a whole number such as 2024")),
+        },
         ColumnKind::Float => {
             const HINT: &str = "write a number such as 9.99";
             let float = match value {
@@ -177,18 +176,100 @@ pub(crate) fn coerce(value: &Value, column: &ColumnInfo) -> Result<Coerced> {
     }
 }
 
-/// The integer `f` is, when it is one within `i64`'s range (from -2^63,
-/// exactly representable, up to but excluding 2^63).
-pub(crate) fn int_of(f: f64) -> Option<i64> {
-    const MIN: f64 = i64::MIN as f64;
-    ((MIN..-MIN).contains(&f) && f.fract() == 0.0).then_some(f as i64)
+/// `value` read for an integer column of type `dtype`: `None` when it is
+/// no number, `Some(Err(hint))` when it is one the column cannot be
+/// compared with.
+fn coerce_int(value: &Value, dtype: &DataType) -> Option<Result<Coerced, &'static str>> {
+    let coerced = match value {
+        Value::Int(i) => integer(i128::from(*i), dtype),
+        Value::Float(f) if f.is_nan() => return None,
+        Value::Float(f) => whole_or_fraction(*f, dtype),
+        // i128 first: a `UInt64` column's values above `i64::MAX` can only
+        // be written exactly as text.
+        Value::Str(s) => match s.trim().parse::<i128>() {
+            Ok(i) => integer(i, dtype),
+            Err(_) => match s.trim().parse::<f64>() {
+                Ok(f) if !f.is_nan() => whole_or_fraction(f, dtype),
+                _ => return None,
+            },
+        },
+        Value::Bool(_) => return None,
+    };
+    match (&coerced, dtype) {
+        // Beyond `i64` a 128-bit column may still hold the value: an error,
+        // not a guess.
+        (Coerced::Above, DataType::Int128 | DataType::UInt128)
+        | (Coerced::Below, DataType::Int128) => Some(Err(
+            "on a 128-bit column write a value within the range of i64",
+        )),
+        _ => Some(Ok(coerced)),
+    }
+}
+
+/// A number (not NaN) read for an integer column of type `dtype`.
+pub(crate) fn whole_or_fraction(f: f64, dtype: &DataType) -> Coerced {
+    // 2^127: every finite f64 below it in magnitude converts to i128 exactly
+    // when it has no fraction.
+    const LIMIT: f64 = 170_141_183_460_469_231_731_687_303_715_884_105_728.0;
+    if f.is_infinite() || f.abs() >= LIMIT {
+        return if f < 0.0 {
+            Coerced::Below
+        } else {
+            Coerced::Above
+        };
+    }
+    if f.fract() != 0.0 {
+        return Coerced::Fraction(f);
+    }
+    integer(f as i128, dtype)
+}
+
+/// An integer read for an integer column of type `dtype`: the column's
+/// scalar when its type can hold it, else which side of its range it is on.
+pub(crate) fn integer(i: i128, dtype: &DataType) -> Coerced {
+    let (min, max) = int_range(dtype);
+    if i < min {
+        return Coerced::Below;
+    }
+    if i > max {
+        return Coerced::Above;
+    }
+    let scalar = match dtype {
+        DataType::UInt64 => u64::try_from(i).ok().map(Scalar::UInt),
+        _ => i64::try_from(i).ok().map(Scalar::Int),
+    };
+    // Only a 128-bit column holds values no scalar can: they are beyond
+    // what filter values can name (see `coerce_int`).
+    match scalar {
+        Some(scalar) => Coerced::Exact(scalar),
+        None if i < 0 => Coerced::Below,
+        None => Coerced::Above,
+    }
+}
+
+/// The values an integer column of type `dtype` can hold (dates: their
+/// days). For 128-bit columns, as far as an `i128` reaches.
+pub(crate) fn int_range(dtype: &DataType) -> (i128, i128) {
+    match dtype {
+        DataType::Int8 => (i8::MIN.into(), i8::MAX.into()),
+        DataType::Int16 => (i16::MIN.into(), i16::MAX.into()),
+        DataType::Int32 => (i32::MIN.into(), i32::MAX.into()),
+        DataType::UInt8 => (0, u8::MAX.into()),
+        DataType::UInt16 => (0, u16::MAX.into()),
+        DataType::UInt32 => (0, u32::MAX.into()),
+        DataType::UInt64 => (0, u64::MAX.into()),
+        DataType::Int128 => (i128::MIN, i128::MAX),
+        DataType::UInt128 => (0, i128::MAX),
+        DataType::Date => (i32::MIN.into(), i32::MAX.into()),
+        _ => (i64::MIN.into(), i64::MAX.into()),
+    }
 }
 
 const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
 
 fn parse_date(s: &str) -> Option<i32> {
     let date = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
-    Some(chrono::Datelike::num_days_from_ce(&date) - UNIX_EPOCH_DAYS_FROM_CE)
+    chrono::Datelike::num_days_from_ce(&date).checked_sub(UNIX_EPOCH_DAYS_FROM_CE)
 }
 
 fn days_to_date(days: i32) -> Option<chrono::NaiveDate> {

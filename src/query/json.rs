@@ -20,6 +20,7 @@ use serde_json::Value as Json;
 
 use super::{Agg, AggFn, Filter, Op, Predicate, Query, SortKey, Value};
 use crate::Result;
+use crate::error::excerpt;
 
 impl Query {
     /// Reads a query from its JSON form.
@@ -102,7 +103,8 @@ impl<'de> Deserialize<'de> for Query {
                 .map_err(D::Error::custom)?,
             Some(other) => {
                 return Err(D::Error::custom(format!(
-                    "`filters` must be a list of filters or an object of column: value, not {other}"
+                    "`filters` must be a list of filters or an object of column: value, not {}",
+                    excerpt(&other.to_string())
                 )));
             }
         };
@@ -128,14 +130,21 @@ impl<'de> Deserialize<'de> for Query {
 fn filter_from_raw(raw: RawFilter) -> Result<Filter, String> {
     let RawFilter { column, op, value } = raw;
     let value = value.filter(|v| !v.is_null());
-    let needs = |what: &str| format!("filter `{}` on `{column}` needs {what}", op.name());
+    let needs = |what: &str| {
+        format!(
+            "filter `{}` on `{}` needs {what}",
+            op.name(),
+            excerpt(&column)
+        )
+    };
     let predicate = match (op, value) {
         (Op::IsNull, None) => Predicate::IsNull,
         (Op::IsNotNull, None) => Predicate::IsNotNull,
         (Op::IsNull | Op::IsNotNull, Some(_)) => {
             return Err(format!(
-                "filter `{}` on `{column}` takes no value",
-                op.name()
+                "filter `{}` on `{}` takes no value",
+                op.name(),
+                excerpt(&column)
             ));
         }
         (_, None) => return Err(needs("a `value`")),
@@ -179,6 +188,7 @@ fn filter_from_shorthand(column: String, value: Json) -> Result<Filter, String> 
             Predicate::In(items.into_iter().map(scalar).collect::<Result<_, _>>()?)
         }
         Json::Null => {
+            let column = excerpt(&column);
             return Err(format!(
                 "`{column}: null` is ambiguous; write {{\"column\": \"{column}\", \"op\": \"is_null\"}} \
                  in the list form, or leave the column out"
@@ -196,11 +206,18 @@ fn scalar(json: Json) -> Result<Value, String> {
         Json::Number(n) => match (n.as_i64(), n.as_f64()) {
             (Some(i), _) => Ok(Value::Int(i)),
             (None, Some(f)) if n.is_f64() => Ok(Value::Float(f)),
-            _ => Err(format!("number {n} is out of range")),
+            // Above i64::MAX: only a `UInt64` column holds such values, and
+            // text names them exactly where a float would round them.
+            _ => Err(format!(
+                "number {0} is out of range for a JSON integer; write it as text, \"{0}\", \
+                 to compare it with a UInt64 column",
+                excerpt(&n.to_string())
+            )),
         },
         Json::Null => Err("null is not a filter value; use the `is_null` op".to_owned()),
         other => Err(format!(
-            "filter values are numbers, strings or booleans, not {other}"
+            "filter values are numbers, strings or booleans, not {}",
+            excerpt(&other.to_string())
         )),
     }
 }

@@ -90,6 +90,8 @@ pub fn frame(rows: &[Row]) -> DataFrame {
 pub enum Cell {
     Null,
     Int(i64),
+    /// A `UInt64` value, kept whole above `i64::MAX`.
+    UInt(u64),
     Float(f64),
     Str(String),
     Bool(bool),
@@ -100,7 +102,7 @@ impl Cell {
     fn rank(&self) -> u8 {
         match self {
             Cell::Null => 9,
-            Cell::Int(_) | Cell::Float(_) => 1,
+            Cell::Int(_) | Cell::UInt(_) | Cell::Float(_) => 1,
             Cell::Str(_) => 2,
             Cell::Bool(_) => 3,
             Cell::Date(_) => 4,
@@ -110,14 +112,27 @@ impl Cell {
     pub fn as_f64(&self) -> Option<f64> {
         match self {
             Cell::Int(i) => Some(*i as f64),
+            Cell::UInt(u) => Some(*u as f64),
             Cell::Float(f) => Some(*f),
             Cell::Date(d) => Some(f64::from(*d)),
             _ => None,
         }
     }
 
+    /// The cell as an exact integer, when it is one.
+    pub fn as_i128(&self) -> Option<i128> {
+        match self {
+            Cell::Int(i) => Some(i128::from(*i)),
+            Cell::UInt(u) => Some(i128::from(*u)),
+            _ => None,
+        }
+    }
+
     /// Equal, floats within a relative tolerance of 1e-9.
     pub fn approx_eq(&self, other: &Cell) -> bool {
+        if let (Some(a), Some(b)) = (self.as_i128(), other.as_i128()) {
+            return a == b;
+        }
         match (self, other) {
             (Cell::Null, Cell::Null) => true,
             (Cell::Str(a), Cell::Str(b)) => a == b,
@@ -125,7 +140,10 @@ impl Cell {
             (Cell::Date(a), Cell::Date(b)) => a == b,
             (Cell::Int(a), Cell::Int(b)) => a == b,
             (a, b) => match (a.as_f64(), b.as_f64()) {
-                (Some(x), Some(y)) => (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0),
+                // Equal infinities have no finite difference.
+                (Some(x), Some(y)) => {
+                    x == y || (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0)
+                }
                 _ => false,
             },
         }
@@ -141,11 +159,34 @@ pub fn cmp_cells(a: &Cell, b: &Cell) -> Ordering {
         (Cell::Str(x), Cell::Str(y)) => x.cmp(y),
         (Cell::Bool(x), Cell::Bool(y)) => x.cmp(y),
         (Cell::Date(x), Cell::Date(y)) => x.cmp(y),
-        (Cell::Int(x), Cell::Int(y)) => x.cmp(y),
+        (x, y) if x.as_i128().is_some() && y.as_i128().is_some() => x.as_i128().cmp(&y.as_i128()),
+        (x, Cell::Float(f)) if x.as_i128().is_some() => {
+            cmp_int_float(x.as_i128().unwrap_or_default(), *f)
+        }
+        (Cell::Float(f), y) if y.as_i128().is_some() => {
+            cmp_int_float(y.as_i128().unwrap_or_default(), *f).reverse()
+        }
         (x, y) => match (x.as_f64(), y.as_f64()) {
             (Some(p), Some(q)) => p.total_cmp(&q),
             _ => x.rank().cmp(&y.rank()),
         },
+    }
+}
+
+/// An integer and a float (not NaN) compared exactly, as numbers: no
+/// rounding of the integer to the nearest float.
+pub fn cmp_int_float(i: i128, f: f64) -> Ordering {
+    const LIMIT: f64 = 170_141_183_460_469_231_731_687_303_715_884_105_728.0; // 2^127
+    if f >= LIMIT {
+        return Ordering::Less;
+    }
+    if f < -LIMIT {
+        return Ordering::Greater;
+    }
+    let floor = f.floor() as i128;
+    match i.cmp(&floor) {
+        Ordering::Equal if f.fract() != 0.0 => Ordering::Less,
+        other => other,
     }
 }
 
@@ -177,11 +218,13 @@ fn value_cell(value: &Value, column: &str) -> Cell {
     }
 }
 
-fn holds(predicate: &Predicate, cell: &Cell, column: &str) -> bool {
+/// Whether `cell` passes `predicate`; `compare` orders a (non-null) cell
+/// against a filter value.
+fn holds(predicate: &Predicate, cell: &Cell, compare: &dyn Fn(&Cell, &Value) -> Ordering) -> bool {
     if let Cell::Null = cell {
         return matches!(predicate, Predicate::IsNull);
     }
-    let cmp = |v: &Value| cmp_cells(cell, &value_cell(v, column));
+    let cmp = |v: &Value| compare(cell, v);
     let eq = |v: &Value| cmp(v) == Ordering::Equal;
     match predicate {
         Predicate::IsNull => false,
@@ -198,7 +241,7 @@ fn holds(predicate: &Predicate, cell: &Cell, column: &str) -> bool {
     }
 }
 
-fn aggregate(agg: &Agg, rows: &[&Row]) -> Cell {
+fn aggregate<R>(agg: &Agg, rows: &[&R], cell_of: &dyn Fn(&R, &str) -> Cell) -> Cell {
     if agg.func == AggFn::Len {
         return Cell::Int(rows.len() as i64);
     }
@@ -269,20 +312,35 @@ fn aggregate(agg: &Agg, rows: &[&Row]) -> Cell {
 /// The answer to `query` computed row by row: the semantics of the README.
 /// Sort and limit are not modelled; the oracle sorts by the group keys.
 pub fn oracle(rows: &[Row], query: &Query) -> Vec<Vec<Cell>> {
+    oracle_with(rows, query, &cell_of, &|cell, value, column| {
+        cmp_cells(cell, &value_cell(value, column))
+    })
+}
+
+/// The oracle over any table: `cell_of` reads a row's column, `compare`
+/// orders a non-null cell of a column against a filter value.
+pub fn oracle_with<R>(
+    rows: &[R],
+    query: &Query,
+    cell_of: &dyn Fn(&R, &str) -> Cell,
+    compare: &dyn Fn(&Cell, &Value, &str) -> Ordering,
+) -> Vec<Vec<Cell>> {
     assert!(
         query.sort.is_empty() && query.limit.is_none(),
         "the oracle orders by group keys only"
     );
-    let matching: Vec<&Row> = rows
+    let matching: Vec<&R> = rows
         .iter()
         .filter(|r| {
-            query
-                .filters
-                .iter()
-                .all(|f| holds(&f.predicate, &cell_of(r, &f.column), &f.column))
+            query.filters.iter().all(|f| {
+                let column = f.column.as_str();
+                holds(&f.predicate, &cell_of(r, column), &|c, v| {
+                    compare(c, v, column)
+                })
+            })
         })
         .collect();
-    let mut groups: Vec<(Vec<Cell>, Vec<&Row>)> = Vec::new();
+    let mut groups: Vec<(Vec<Cell>, Vec<&R>)> = Vec::new();
     if query.group_by.is_empty() {
         groups.push((Vec::new(), matching));
     } else {
@@ -309,7 +367,7 @@ pub fn oracle(rows: &[Row], query: &Query) -> Vec<Vec<Cell>> {
         .into_iter()
         .map(|(key, members)| {
             let mut out = key;
-            out.extend(query.aggs.iter().map(|a| aggregate(a, &members)));
+            out.extend(query.aggs.iter().map(|a| aggregate(a, &members, cell_of)));
             out
         })
         .collect()
@@ -333,7 +391,7 @@ pub fn cells(frame: &DataFrame) -> Vec<Vec<Cell>> {
                     AnyValue::Int64(v) => Cell::Int(v),
                     AnyValue::Int32(v) => Cell::Int(i64::from(v)),
                     AnyValue::UInt32(v) => Cell::Int(i64::from(v)),
-                    AnyValue::UInt64(v) => Cell::Int(v as i64),
+                    AnyValue::UInt64(v) => Cell::UInt(v),
                     AnyValue::Int8(v) => Cell::Int(i64::from(v)),
                     AnyValue::Int16(v) => Cell::Int(i64::from(v)),
                     AnyValue::UInt8(v) => Cell::Int(i64::from(v)),
