@@ -702,3 +702,47 @@ fn a_snapshot_with_a_flipped_byte_is_rejected_and_the_csv_read() {
         );
     }
 }
+
+#[test]
+fn pqc_takes_the_tier_secret_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache_dir = dir.path().join("cache");
+    let run = |secret: &str, n: usize| -> serde_json::Value {
+        let stats = dir.path().join(format!("{n}.json"));
+        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("pqc"))
+            .arg("query")
+            .arg(sample())
+            .args(["--filter", "category=Toys", "--group-by", "region"])
+            .args(["--agg", "sum:revenue", "--format", "csv", "--quiet"])
+            .arg("--cache-dir")
+            .arg(&cache_dir)
+            .arg("--stats")
+            .arg(&stats)
+            .env("PQC_TIER_SECRET", secret)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_str(&std::fs::read_to_string(stats).unwrap()).unwrap()
+    };
+    assert_eq!(run("one secret", 1)["computations"], 1);
+    let same = run("one secret", 2);
+    assert_eq!(
+        (same["disk_hits"].as_u64(), same["tier_forged"].as_u64()),
+        (Some(1), Some(0)),
+        "{same}"
+    );
+    let other = run("another secret", 3);
+    assert_eq!(
+        (
+            other["computations"].as_u64(),
+            other["disk_rejected"].as_u64(),
+            other["tier_forged"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1)),
+        "{other}"
+    );
+}
