@@ -746,3 +746,22 @@ fn pqc_takes_the_tier_secret_from_the_environment() {
         "{other}"
     );
 }
+
+#[test]
+fn a_file_larger_than_the_tier_is_not_even_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = || {
+        CachedQuery::builder()
+            .disk_dir(dir.path())
+            .disk_max_bytes(100_000)
+            .build_from_csv(sample())
+            .unwrap()
+    };
+    let expected = open().get(&q()).unwrap();
+    std::fs::write(only_entry(dir.path()), vec![7u8; 200_000]).unwrap();
+    let cache = open();
+    let answer = cache.get(&q()).unwrap();
+    assert_eq!(answer.source(), Source::Computed);
+    assert!(answer.dataframe().equals_missing(expected.dataframe()));
+    assert_eq!(cache.cache_info().disk_rejected, 1);
+}

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, SystemTime};
@@ -144,7 +144,7 @@ impl DiskTier {
     /// `expected` says, when given).
     pub(crate) fn get(&self, key: &QueryKey, expected: Option<&Expected>) -> Option<Decoded> {
         let path = self.path_of(key);
-        let bytes = match fs::read(&path) {
+        let bytes = match self.read(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
             Err(e) => {
@@ -152,12 +152,10 @@ impl DiskTier {
                 return None;
             }
         };
-        let decoded = match codec::decode_with(
-            &bytes,
-            key.stable_text(),
-            self.secret.as_ref(),
-            expected,
-        ) {
+        let oversized = || codec::Rejected::Payload("larger than the whole tier".to_owned());
+        let decoded = match bytes.as_deref().ok_or_else(oversized).and_then(|bytes| {
+            codec::decode_with(bytes, key.stable_text(), self.secret.as_ref(), expected)
+        }) {
             Ok(decoded) => decoded,
             Err(why) => {
                 self.counters.rejected.fetch_add(1, Relaxed);
@@ -183,7 +181,7 @@ impl DiskTier {
         // modification time, what other processes go by, is its write time:
         // touching it on every read would cost two system calls per hit.
         let mut index = self.index.lock();
-        let size = bytes.len() as u64;
+        let size = bytes.map_or(0, |b| b.len()) as u64;
         if let Some(info) = index.files.get_mut(&path) {
             info.last_used = now;
         } else {
@@ -200,6 +198,20 @@ impl DiskTier {
         drop(index);
         self.counters.hits.fetch_add(1, Relaxed);
         Some(decoded)
+    }
+
+    /// The bytes of the file at `path`; `None` if it is larger than the
+    /// whole tier may be (never written by a worker: planted, and not worth
+    /// reading into memory).
+    fn read(&self, path: &Path) -> io::Result<Option<Vec<u8>>> {
+        let mut file = fs::File::open(path)?;
+        let len = file.metadata()?.len();
+        if len > self.max_bytes {
+            return Ok(None);
+        }
+        let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+        file.read_to_end(&mut bytes)?;
+        Ok(Some(bytes))
     }
 
     /// Stores `frame` as the entry of `key`.

@@ -556,7 +556,6 @@ impl RedisTier {
         let client = self.client.clone();
         let options = self.options.clone();
         let stop = Arc::clone(&self.stop);
-        let counters = Arc::clone(&self.counters);
         let channel = self.channel();
         let messages: Vec<String> = datasets
             .iter()
@@ -579,7 +578,6 @@ impl RedisTier {
                             tracing::info!(old = %dataset, deleted, "redis tier: deleted the values of an older version of the data");
                         }
                         Err(e) => {
-                            counters.errors.fetch_add(1, Relaxed);
                             tracing::warn!(old = %dataset, error = %e, "redis tier: cannot delete the values of an older version of the data; their time to live will");
                         }
                     }
