@@ -765,3 +765,47 @@ fn a_file_larger_than_the_tier_is_not_even_read() {
     assert!(answer.dataframe().equals_missing(expected.dataframe()));
     assert_eq!(cache.cache_info().disk_rejected, 1);
 }
+
+#[test]
+fn derived_answers_are_persisted_and_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = |derive| {
+        CachedQuery::builder()
+            .disk_dir(dir.path())
+            .derive(derive)
+            .rollup(
+                Query::new()
+                    .group_by(["category", "year", "month"])
+                    .sum("revenue")
+                    .count("revenue")
+                    .len()
+                    .min("units")
+                    .max("price"),
+            )
+            .build_from_csv(sample())
+            .unwrap()
+    };
+    let queries = [
+        Query::new()
+            .eq("category", "Books")
+            .group_by(["month"])
+            .mean("revenue"),
+        Query::new().group_by(["year"]).sum("revenue").len(),
+        Query::new().count("revenue"),
+        Query::new()
+            .eq("year", 2023)
+            .group_by(["category"])
+            .min("units")
+            .max("price"),
+    ];
+    let deriving = open(polars_query_cache::DeriveMode::Approximate);
+    let derived: Vec<_> = queries.iter().map(|q| deriving.get(q).unwrap()).collect();
+    assert!(derived.iter().all(|f| f.source() == Source::Derived));
+    let reader = open(polars_query_cache::DeriveMode::Off);
+    for (query, first) in queries.iter().zip(&derived) {
+        let again = reader.get(query).unwrap();
+        assert_eq!(again.source(), Source::Disk, "{query:?}");
+        assert!(again.dataframe().equals_missing(first.dataframe()));
+    }
+    assert_eq!(reader.cache_info().disk_rejected, 0);
+}

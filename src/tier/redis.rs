@@ -742,7 +742,6 @@ pub(crate) fn parse_message(
     };
     if let Some(name) = body.strip_prefix("key ")
         && !name.is_empty()
-        && !name.contains(char::is_whitespace)
     {
         return Ok(Invalidation::Key(name.to_owned()));
     }
