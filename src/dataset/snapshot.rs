@@ -14,6 +14,7 @@
 
 use std::fs::{self, File};
 use std::io::{Read, Seek};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -55,9 +56,12 @@ pub(super) fn latest(dir: &Path, csv: &Path) -> Option<(Fingerprint, PathBuf)> {
     })
 }
 
-/// Reads a snapshot; an unreadable one is deleted.
+/// Reads a snapshot; an unreadable one is deleted. Whatever the files
+/// hold, this returns (a panic of the Arrow reader is caught).
 pub(super) fn read(path: &Path) -> Option<DataFrame> {
-    match read_frame(path) {
+    let outcome = catch_unwind(AssertUnwindSafe(|| read_frame(path)))
+        .unwrap_or_else(|_| Err(polars_err!(ComputeError: "the Arrow reader panicked")));
+    match outcome {
         Ok(frame) => Some(frame),
         Err(e) => {
             tracing::warn!(path = %path.display(), error = %e, "unreadable snapshot; parsing the CSV instead");
@@ -78,6 +82,9 @@ fn read_frame(path: &Path) -> PolarsResult<DataFrame> {
     if format!("{checksum:032x}") != manifest.checksum {
         polars_bail!(ComputeError: "snapshot checksum mismatch: the file is damaged");
     }
+    // What the Arrow reader will allocate, bounded before it does.
+    crate::tier::codec::check_ipc_file(&mut file, None)
+        .map_err(|e| polars_err!(ComputeError: "snapshot: {e}"))?;
     file.rewind()?;
     let dictionary = manifest.dictionary;
     let mut frame = IpcReader::new(file).finish()?;

@@ -17,7 +17,7 @@
 //! panics, whatever the bytes: a panic inside the Arrow reader is caught and
 //! becomes a rejection.
 
-use std::io::Cursor;
+use std::io::{Cursor, Read, Seek, SeekFrom};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -330,11 +330,23 @@ const MAX_EXPANSION: usize = 256;
 const EXPANSION_SLACK: usize = 64;
 
 /// Checks, before anything is decoded, every length the Arrow reader would
-/// trust in `payload` (an Arrow IPC file): blocks and buffers lie within
-/// the file, batches hold at most `max_rows` rows, and no compressed buffer
-/// claims to expand beyond what LZ4 can. What decoding allocates is then
-/// bounded by a small multiple of the payload's size.
+/// trust in `payload` (an Arrow IPC file): see [`check_ipc_file`].
 fn check_ipc(payload: &[u8], max_rows: Option<usize>) -> Result<(), Rejected> {
+    check_ipc_file(&mut Cursor::new(payload), max_rows)
+}
+
+/// Checks, before anything is decoded, every length the Arrow reader would
+/// trust in an Arrow IPC file: blocks and buffers lie within the file,
+/// batches hold at most `max_rows` rows, and no compressed buffer claims to
+/// expand beyond what LZ4 can. What decoding allocates is then bounded by
+/// a small multiple of the file's size, whatever its bytes (the reader
+/// allocates what the file claims before it reads, and an allocation
+/// failure aborts the process). Reads only the metadata, a few bytes at a
+/// time.
+pub(crate) fn check_ipc_file<R: Read + Seek>(
+    reader: &mut R,
+    max_rows: Option<usize>,
+) -> Result<(), Rejected> {
     use polars_arrow::io::ipc::format::ipc::planus::ReadAsRoot;
     use polars_arrow::io::ipc::format::ipc::{MessageHeaderRef, MessageRef};
     use polars_arrow::io::ipc::read::read_file_metadata;
@@ -343,8 +355,21 @@ fn check_ipc(payload: &[u8], max_rows: Option<usize>) -> Result<(), Rejected> {
     let index = |n: i64, what: &str| {
         usize::try_from(n).map_err(|_| Rejected::Payload(format!("negative {what}: {n}")))
     };
-    let mut reader = Cursor::new(payload);
-    let metadata = read_file_metadata(&mut reader).map_err(|e| bad(e.to_string()))?;
+    let io = |e: std::io::Error| Rejected::Payload(e.to_string());
+    let size = usize::try_from(reader.seek(SeekFrom::End(0)).map_err(io)?)
+        .map_err(|_| bad("a file larger than memory".to_owned()))?;
+    // The footer: its length is checked against the file's by the reader.
+    let metadata = read_file_metadata(reader).map_err(|e| bad(e.to_string()))?;
+    // `n` bytes at `at`, all within the file.
+    let mut read_at = |at: usize, n: usize| -> Result<Vec<u8>, Rejected> {
+        if at.checked_add(n).is_none_or(|end| end > size) {
+            return Err(bad("a length past the end of the file".to_owned()));
+        }
+        let mut bytes = vec![0; n];
+        reader.seek(SeekFrom::Start(at as u64)).map_err(io)?;
+        reader.read_exact(&mut bytes).map_err(io)?;
+        Ok(bytes)
+    };
     let blocks = metadata
         .blocks
         .iter()
@@ -355,30 +380,20 @@ fn check_ipc(payload: &[u8], max_rows: Option<usize>) -> Result<(), Rejected> {
             .checked_add(index(block.meta_data_length.into(), "metadata length")?)
             .ok_or_else(|| bad("block offset overflows".to_owned()))?;
         let body_len = index(block.body_length, "body length")?;
-        if body
-            .checked_add(body_len)
-            .is_none_or(|end| end > payload.len())
-        {
-            return Err(bad("a block ends past the payload".to_owned()));
+        if body.checked_add(body_len).is_none_or(|end| end > size) {
+            return Err(bad("a block ends past the file".to_owned()));
         }
         // The message: [0xffffffff] i32 length, then the flatbuffer.
-        let word = |at: usize| -> Result<[u8; 4], Rejected> {
-            payload
-                .get(at..at.saturating_add(4))
-                .and_then(|w| w.try_into().ok())
-                .ok_or_else(|| bad("a block past the payload".to_owned()))
-        };
+        let word = |bytes: Vec<u8>| -> [u8; 4] { bytes.try_into().unwrap_or([0; 4]) };
         let mut at = start;
-        let mut length = word(at)?;
+        let mut length = word(read_at(at, 4)?);
         if length == [0xff; 4] {
             at += 4;
-            length = word(at)?;
+            length = word(read_at(at, 4)?);
         }
         let length = index(i32::from_le_bytes(length).into(), "message length")?;
-        let meta = payload
-            .get(at + 4..(at + 4).saturating_add(length))
-            .ok_or_else(|| bad("a message past the payload".to_owned()))?;
-        let message = MessageRef::read_as_root(meta).map_err(|e| bad(e.to_string()))?;
+        let meta = read_at(at + 4, length)?;
+        let message = MessageRef::read_as_root(&meta).map_err(|e| bad(e.to_string()))?;
         let batch = match message.header().map_err(|e| bad(e.to_string()))? {
             Some(MessageHeaderRef::RecordBatch(batch)) => batch,
             Some(MessageHeaderRef::DictionaryBatch(dictionary)) => dictionary
@@ -403,20 +418,17 @@ fn check_ipc(payload: &[u8], max_rows: Option<usize>) -> Result<(), Rejected> {
         for buffer in buffers.into_iter().flatten() {
             let offset = index(buffer.offset(), "buffer offset")?;
             let len = index(buffer.length(), "buffer length")?;
-            let end = offset
-                .checked_add(len)
-                .filter(|end| *end <= body_len)
-                .ok_or_else(|| bad("a buffer ends past its block".to_owned()))?;
+            if offset.checked_add(len).is_none_or(|end| end > body_len) {
+                return Err(bad("a buffer ends past its block".to_owned()));
+            }
             if !compressed || len == 0 {
                 continue;
             }
-            let at = body + offset;
-            let prefix: [u8; 8] = payload
-                .get(at..at + 8)
-                .filter(|_| at + 8 <= body + end)
-                .and_then(|p| p.try_into().ok())
-                .ok_or_else(|| bad("a compressed buffer without its length".to_owned()))?;
-            let claimed = i64::from_le_bytes(prefix);
+            if len < 8 {
+                return Err(bad("a compressed buffer without its length".to_owned()));
+            }
+            let prefix = read_at(body + offset, 8)?;
+            let claimed = i64::from_le_bytes(prefix.try_into().unwrap_or([0; 8]));
             // -1: stored uncompressed.
             if claimed != -1 {
                 let claimed = index(claimed, "decompressed length")?;
