@@ -3,8 +3,11 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
-use polars_query_cache::{CachedQuery, LoadedFrom, Query, Source};
+use polars::prelude::{DataFrame, DataType, IntoLazy};
+use polars_query_cache::tier::{TierSecret, codec};
+use polars_query_cache::{Agg, AggFn, CachedQuery, LoadedFrom, Query, Source};
 
 use crate::common;
 
@@ -389,4 +392,420 @@ fn a_damaged_snapshot_is_deleted_and_the_csv_parsed() {
             .dataframe()
             .equals_missing(expected.dataframe())
     );
+}
+
+fn with_secret(dir: &Path, secret: Option<&str>) -> CachedQuery {
+    let builder = CachedQuery::builder().disk_dir(dir);
+    match secret {
+        Some(s) => builder.tier_secret(s),
+        None => builder,
+    }
+    .build_from_csv(sample())
+    .unwrap()
+}
+
+/// The one entry file on disk.
+fn only_entry(dir: &Path) -> PathBuf {
+    let [file] = entry_files(dir).try_into().unwrap();
+    file
+}
+
+#[test]
+fn with_a_secret_unsigned_and_forged_entries_are_never_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = Some("a shared secret of the workers");
+    let expected = with_secret(dir.path(), secret).get(&q()).unwrap();
+    // Signed with the secret: read.
+    assert_eq!(
+        with_secret(dir.path(), secret).get(&q()).unwrap().source(),
+        Source::Disk
+    );
+    let key = with_secret(dir.path(), secret).key(&q()).unwrap();
+    // What someone who can write to the directory can plant: the right
+    // key, a frame of the right shape with other numbers, a valid checksum,
+    // and no MAC or a MAC under another secret.
+    let lie = expected
+        .dataframe()
+        .clone()
+        .lazy()
+        .with_column(polars::prelude::col("sum_revenue") * polars::prelude::lit(2.0));
+    let lie = lie.collect().unwrap();
+    let forgeries = [
+        (
+            "unsigned",
+            codec::encode(key.stable_text(), &lie, Duration::ZERO).unwrap(),
+        ),
+        (
+            "other secret",
+            codec::encode_with(
+                key.stable_text(),
+                &lie,
+                Duration::ZERO,
+                Some(&TierSecret::new("a guess")),
+            )
+            .unwrap(),
+        ),
+        ("written without the secret", {
+            let plain = tempfile::tempdir().unwrap();
+            with_secret(plain.path(), None).get(&q()).unwrap();
+            std::fs::read(only_entry(plain.path())).unwrap()
+        }),
+    ];
+    for (what, bytes) in forgeries {
+        std::fs::write(only_entry(dir.path()), &bytes).unwrap();
+        let cache = with_secret(dir.path(), secret);
+        let answer = cache.get(&q()).unwrap();
+        assert_eq!(answer.source(), Source::Computed, "{what}");
+        assert!(
+            answer.dataframe().equals_missing(expected.dataframe()),
+            "{what}"
+        );
+        let info = cache.cache_info();
+        assert_eq!(
+            (info.tier_forged, info.disk_rejected, info.disk_hits),
+            (1, 1, 0),
+            "{what}: {info:?}"
+        );
+        // The recomputed, signed answer replaced it.
+        assert_eq!(
+            with_secret(dir.path(), secret).get(&q()).unwrap().source(),
+            Source::Disk,
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn with_a_secret_truncated_and_flipped_entries_are_rejected() {
+    let secret = Some("s3cret");
+    type Harm = fn(&mut Vec<u8>);
+    let damage: [(&str, Harm); 3] = [
+        ("truncated", |b| b.truncate(b.len() - 20)),
+        ("flipped", |b| {
+            let at = b.len() / 2;
+            b[at] ^= 0x01;
+        }),
+        ("empty", |b| b.clear()),
+    ];
+    for (what, harm) in damage {
+        let dir = tempfile::tempdir().unwrap();
+        let expected = with_secret(dir.path(), secret).get(&q()).unwrap();
+        let file = only_entry(dir.path());
+        let mut bytes = std::fs::read(&file).unwrap();
+        harm(&mut bytes);
+        std::fs::write(&file, &bytes).unwrap();
+        let cache = with_secret(dir.path(), secret);
+        let answer = cache.get(&q()).unwrap();
+        assert_eq!(answer.source(), Source::Computed, "{what}");
+        assert!(answer.dataframe().equals_missing(expected.dataframe()));
+        let info = cache.cache_info();
+        assert_eq!((info.disk_rejected, info.computations), (1, 1), "{what}");
+    }
+}
+
+#[test]
+fn an_entry_of_another_shape_under_this_key_is_never_served() {
+    // With and without a secret: the writer may hold the secret (a bug,
+    // an older release) and still have written the wrong frame.
+    for secret in [None, Some("s3cret")] {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = with_secret(dir.path(), secret);
+        let total = Query::new().eq("category", "Books").sum("revenue");
+        let expected_total = cache.get(&total).unwrap();
+        let expected_q = cache.get(&q()).unwrap();
+        let other = cache
+            .get(&Query::new().group_by(["region"]).mean("units"))
+            .unwrap();
+        drop(cache);
+        let fresh = with_secret(dir.path(), secret);
+        let path_of = |key: &polars_query_cache::QueryKey| {
+            entry_files(dir.path())
+                .into_iter()
+                .find(|f| codec::peek_key(&std::fs::read(f).unwrap()).unwrap() == key.stable_text())
+                .unwrap()
+        };
+        let signer = secret.map(TierSecret::new);
+        let paths: Vec<(polars_query_cache::QueryKey, PathBuf)> = [&q(), &total]
+            .into_iter()
+            .map(|query| {
+                let key = fresh.key(query).unwrap();
+                let path = path_of(&key);
+                (key, path)
+            })
+            .collect();
+        let plant = |query: &Query, frame: &DataFrame| {
+            let key = fresh.key(query).unwrap();
+            let (_, path) = paths.iter().find(|(k, _)| *k == key).unwrap();
+            let bytes =
+                codec::encode_with(key.stable_text(), frame, Duration::ZERO, signer.as_ref())
+                    .unwrap();
+            std::fs::write(path, bytes).unwrap();
+        };
+        let retyped = expected_q
+            .dataframe()
+            .clone()
+            .lazy()
+            .with_column(polars::prelude::col("len").cast(DataType::Float64))
+            .collect()
+            .unwrap();
+        let two_rows = concat_frames(expected_total.dataframe());
+        let cases: [(&str, &Query, &DataFrame, &DataFrame); 3] = [
+            (
+                "another query's frame",
+                &q(),
+                other.dataframe(),
+                expected_q.dataframe(),
+            ),
+            ("another type", &q(), &retyped, expected_q.dataframe()),
+            (
+                "two rows without a group-by",
+                &total,
+                &two_rows,
+                expected_total.dataframe(),
+            ),
+        ];
+        for (n, (what, query, planted, expected)) in cases.into_iter().enumerate() {
+            plant(query, planted);
+            let answer = fresh.get(query).unwrap();
+            assert_eq!(answer.source(), Source::Computed, "{what}, {secret:?}");
+            assert!(answer.dataframe().equals_missing(expected), "{what}");
+            let info = fresh.cache_info();
+            assert_eq!(
+                (info.tier_wrong_schema, info.disk_rejected, info.tier_forged),
+                (n as u64 + 1, n as u64 + 1, 0),
+                "{what}, {secret:?}: {info:?}"
+            );
+            fresh.invalidate(query).unwrap();
+        }
+    }
+}
+
+fn concat_frames(frame: &DataFrame) -> DataFrame {
+    let mut twice = frame.clone();
+    twice.vstack_mut(frame).unwrap();
+    twice
+}
+
+#[test]
+fn every_aggregate_of_every_column_type_reads_back_from_disk() {
+    // The check of a read entry against its key's schema must accept every
+    // frame the cache computes: each is read back, none rejected.
+    let dir = tempfile::tempdir().unwrap();
+    let df = common::frame(&common::rows(500, 7));
+    let open = || {
+        CachedQuery::builder()
+            .disk_dir(dir.path())
+            .derive(polars_query_cache::DeriveMode::Off)
+            .build_from_frame(df.clone())
+            .unwrap()
+    };
+    let mut queries = Vec::new();
+    for column in ["cat", "k", "x", "y", "d", "b"] {
+        for func in AggFn::ALL {
+            let agg = if func == AggFn::Len {
+                Agg::len()
+            } else {
+                Agg::new(func, column)
+            };
+            for group in [None, Some("cat"), Some("d"), Some("b")] {
+                let mut query = Query::new().agg(agg.clone());
+                if let Some(g) = group {
+                    query = query.group_by([g]);
+                }
+                queries.push(query.clone());
+                // A contradiction runs on an empty frame.
+                queries.push(query.clone().gt("x", 5).lt("x", 3));
+                queries.push(query.limit(2).ge("k", 1));
+            }
+        }
+    }
+    let writer = open();
+    let computed: Vec<_> = queries.iter().map(|q| writer.get(q).ok()).collect();
+    let written = computed.iter().flatten().count();
+    assert!(written > 300, "{written} queries ran");
+    let reader = open();
+    for (query, first) in queries.iter().zip(&computed) {
+        let Some(first) = first else { continue };
+        let again = reader.get(query).unwrap();
+        assert!(
+            matches!(again.source(), Source::Disk | Source::Memory),
+            "{query:?}: {:?}",
+            again.source()
+        );
+        assert!(
+            again.dataframe().equals_missing(first.dataframe()),
+            "{query:?}"
+        );
+    }
+    let info = reader.cache_info();
+    assert_eq!(
+        (
+            info.disk_rejected,
+            info.tier_wrong_schema,
+            info.computations
+        ),
+        (0, 0, 0),
+        "{info:?}"
+    );
+}
+
+fn snapshot_files(dir: &Path) -> (PathBuf, PathBuf) {
+    let files: Vec<PathBuf> = std::fs::read_dir(dir.join("snapshots"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let find = |ext: &str| {
+        files
+            .iter()
+            .find(|p| p.extension().is_some_and(|e| e == ext))
+            .unwrap()
+            .clone()
+    };
+    (find("arrow"), find("manifest"))
+}
+
+#[test]
+fn a_snapshot_with_a_flipped_byte_is_rejected_and_the_csv_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let expected = with_disk(dir.path()).get_uncached(&q()).unwrap();
+    assert_eq!(
+        with_disk(dir.path()).dataset().loaded_from(),
+        LoadedFrom::Snapshot
+    );
+    let (arrow, manifest) = snapshot_files(dir.path());
+    // In the middle of the Arrow file: column data, which the Arrow reader
+    // itself does not check; and in the manifest's dictionary.
+    for (what, file) in [("arrow", arrow), ("manifest", manifest)] {
+        let mut bytes = std::fs::read(&file).unwrap();
+        let at = if what == "arrow" {
+            bytes.len() / 2
+        } else {
+            bytes.len() - 10
+        };
+        bytes[at] ^= 0x04;
+        std::fs::write(&file, &bytes).unwrap();
+        let cache = with_disk(dir.path());
+        assert_eq!(cache.dataset().loaded_from(), LoadedFrom::Parsed, "{what}");
+        assert!(
+            cache
+                .get_uncached(&q())
+                .unwrap()
+                .dataframe()
+                .equals_missing(expected.dataframe()),
+            "{what}"
+        );
+        // Rewritten by that parse, and good again.
+        assert_eq!(
+            with_disk(dir.path()).dataset().loaded_from(),
+            LoadedFrom::Snapshot,
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn pqc_takes_the_tier_secret_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache_dir = dir.path().join("cache");
+    let run = |secret: &str, n: usize| -> serde_json::Value {
+        let stats = dir.path().join(format!("{n}.json"));
+        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("pqc"))
+            .arg("query")
+            .arg(sample())
+            .args(["--filter", "category=Toys", "--group-by", "region"])
+            .args(["--agg", "sum:revenue", "--format", "csv", "--quiet"])
+            .arg("--cache-dir")
+            .arg(&cache_dir)
+            .arg("--stats")
+            .arg(&stats)
+            .env("PQC_TIER_SECRET", secret)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_str(&std::fs::read_to_string(stats).unwrap()).unwrap()
+    };
+    assert_eq!(run("one secret", 1)["computations"], 1);
+    let same = run("one secret", 2);
+    assert_eq!(
+        (same["disk_hits"].as_u64(), same["tier_forged"].as_u64()),
+        (Some(1), Some(0)),
+        "{same}"
+    );
+    let other = run("another secret", 3);
+    assert_eq!(
+        (
+            other["computations"].as_u64(),
+            other["disk_rejected"].as_u64(),
+            other["tier_forged"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1)),
+        "{other}"
+    );
+}
+
+#[test]
+fn a_file_larger_than_the_tier_is_not_even_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = || {
+        CachedQuery::builder()
+            .disk_dir(dir.path())
+            .disk_max_bytes(100_000)
+            .build_from_csv(sample())
+            .unwrap()
+    };
+    let expected = open().get(&q()).unwrap();
+    std::fs::write(only_entry(dir.path()), vec![7u8; 200_000]).unwrap();
+    let cache = open();
+    let answer = cache.get(&q()).unwrap();
+    assert_eq!(answer.source(), Source::Computed);
+    assert!(answer.dataframe().equals_missing(expected.dataframe()));
+    assert_eq!(cache.cache_info().disk_rejected, 1);
+}
+
+#[test]
+fn derived_answers_are_persisted_and_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = |derive| {
+        CachedQuery::builder()
+            .disk_dir(dir.path())
+            .derive(derive)
+            .rollup(
+                Query::new()
+                    .group_by(["category", "year", "month"])
+                    .sum("revenue")
+                    .count("revenue")
+                    .len()
+                    .min("units")
+                    .max("price"),
+            )
+            .build_from_csv(sample())
+            .unwrap()
+    };
+    let queries = [
+        Query::new()
+            .eq("category", "Books")
+            .group_by(["month"])
+            .mean("revenue"),
+        Query::new().group_by(["year"]).sum("revenue").len(),
+        Query::new().count("revenue"),
+        Query::new()
+            .eq("year", 2023)
+            .group_by(["category"])
+            .min("units")
+            .max("price"),
+    ];
+    let deriving = open(polars_query_cache::DeriveMode::Approximate);
+    let derived: Vec<_> = queries.iter().map(|q| deriving.get(q).unwrap()).collect();
+    assert!(derived.iter().all(|f| f.source() == Source::Derived));
+    let reader = open(polars_query_cache::DeriveMode::Off);
+    for (query, first) in queries.iter().zip(&derived) {
+        let again = reader.get(query).unwrap();
+        assert_eq!(again.source(), Source::Disk, "{query:?}");
+        assert!(again.dataframe().equals_missing(first.dataframe()));
+    }
+    assert_eq!(reader.cache_info().disk_rejected, 0);
 }

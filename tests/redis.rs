@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use polars::prelude::*;
 use polars_query_cache::tier::redis::RedisOptions;
+use polars_query_cache::tier::{TierSecret, codec};
 use polars_query_cache::{CachedQuery, Error, Query, Source, sample};
 
 use crate::common::{self, Child};
@@ -61,7 +62,8 @@ fn keys(url: &str, prefix: &str) -> Vec<String> {
         .arg(format!("{prefix}:*"))
         .query(&mut con)
         .unwrap();
-    found.retain(|k| !k.ends_with(":lock"));
+    // Values only: not compute locks, nor the record of the file's version.
+    found.retain(|k| !k.ends_with(":lock") && !k.contains(":source:"));
     found
 }
 
@@ -555,4 +557,412 @@ fn two_server_processes_share_work_through_redis() {
         (stats["redis_hits"].as_u64(), stats["computations"].as_u64()),
         (Some(1), Some(0))
     );
+}
+
+fn cache_with(url: &str, prefix: &str, secret: Option<&str>) -> CachedQuery {
+    let builder = CachedQuery::builder().redis_options(options(url, prefix));
+    match secret {
+        Some(s) => builder.tier_secret(s),
+        None => builder,
+    }
+    .build_from_csv(sample())
+    .unwrap()
+}
+
+fn connection(url: &str) -> redis::Connection {
+    redis::Client::open(url).unwrap().get_connection().unwrap()
+}
+
+#[test]
+fn forged_truncated_and_misshapen_values_are_never_served() {
+    if !shared_redis() {
+        return;
+    }
+    const SECRET: &str = "the workers' secret";
+    let secret = Some(SECRET);
+    let prefix = unique_prefix();
+    let writer = cache_with(SHARED, &prefix, secret);
+    let expected = writer.get(&q()).unwrap();
+    let [name] = keys(SHARED, &prefix).try_into().unwrap();
+    let key = writer.key(&q()).unwrap();
+    let mut con = connection(SHARED);
+    let good: Vec<u8> = redis::cmd("GET").arg(&name).query(&mut con).unwrap();
+    let lie = expected
+        .dataframe()
+        .clone()
+        .lazy()
+        .with_column(col("sum_revenue") * lit(3.0))
+        .collect()
+        .unwrap();
+    let other_shape = writer
+        .get(&Query::new().group_by(["channel"]).max("units"))
+        .unwrap()
+        .into_dataframe();
+    let ours = TierSecret::new(SECRET);
+    let text = key.stable_text();
+    // (what, bytes, counted as forged, counted as of the wrong shape)
+    let plants: Vec<(&str, Vec<u8>, u64, u64)> = vec![
+        (
+            "unsigned",
+            codec::encode(text, &lie, Duration::ZERO).unwrap(),
+            1,
+            0,
+        ),
+        (
+            "another secret",
+            codec::encode_with(text, &lie, Duration::ZERO, Some(&TierSecret::new("guess")))
+                .unwrap(),
+            1,
+            0,
+        ),
+        ("truncated", good[..good.len() - 30].to_vec(), 0, 0),
+        (
+            "another query's frame, signed",
+            codec::encode_with(text, &other_shape, Duration::ZERO, Some(&ours)).unwrap(),
+            0,
+            1,
+        ),
+    ];
+    for (what, bytes, forged, wrong_schema) in plants {
+        redis::cmd("SET")
+            .arg(&name)
+            .arg(bytes)
+            .query::<()>(&mut con)
+            .unwrap();
+        let reader = cache_with(SHARED, &prefix, secret);
+        let answer = reader.get(&q()).unwrap();
+        assert_eq!(answer.source(), Source::Computed, "{what}");
+        assert!(
+            answer.dataframe().equals_missing(expected.dataframe()),
+            "{what}"
+        );
+        let info = reader.cache_info();
+        assert_eq!(
+            (
+                info.redis_rejected,
+                info.tier_forged,
+                info.tier_wrong_schema,
+                info.redis_hits
+            ),
+            (1, forged, wrong_schema, 0),
+            "{what}: {info:?}"
+        );
+        // The recomputed answer overwrote the planted value.
+        assert_eq!(
+            cache_with(SHARED, &prefix, secret)
+                .get(&q())
+                .unwrap()
+                .source(),
+            Source::Redis,
+            "{what}"
+        );
+    }
+    // Without a secret, the misshapen value is still refused.
+    redis::cmd("SET")
+        .arg(&name)
+        .arg(codec::encode(text, &other_shape, Duration::ZERO).unwrap())
+        .query::<()>(&mut con)
+        .unwrap();
+    let reader = cache_with(SHARED, &prefix, None);
+    assert_eq!(reader.get(&q()).unwrap().source(), Source::Computed);
+    assert_eq!(reader.cache_info().tier_wrong_schema, 1);
+}
+
+#[test]
+fn garbage_on_the_channel_does_not_stop_invalidation() {
+    if !shared_redis() {
+        return;
+    }
+    for secret in [None, Some("s3cret")] {
+        let prefix = unique_prefix();
+        let (a, b) = (
+            cache_with(SHARED, &prefix, secret),
+            cache_with(SHARED, &prefix, secret),
+        );
+        a.get(&q()).unwrap();
+        b.get(&q()).unwrap();
+        // Let both subscribers settle before publishing.
+        std::thread::sleep(Duration::from_millis(300));
+        let mut con = connection(SHARED);
+        let channel = format!("{prefix}:invalidate");
+        let fingerprint = b.dataset().fingerprint();
+        let mut junk: Vec<Vec<u8>> = vec![
+            b"\xff\xfe not UTF-8".to_vec(),
+            b"".to_vec(),
+            b"drop table".to_vec(),
+            b"all not-hex".to_vec(),
+            vec![b'k'; 100_000],
+        ];
+        if secret.is_some() {
+            // Well formed, but unsigned: with a secret, not obeyed.
+            junk.push(format!("all {fingerprint}").into_bytes());
+        }
+        for message in &junk {
+            redis::cmd("PUBLISH")
+                .arg(&channel)
+                .arg(message.as_slice())
+                .query::<()>(&mut con)
+                .unwrap();
+        }
+        assert!(a.invalidate(&q()).unwrap());
+        assert!(
+            eventually(|| b.get_cached(&q()).unwrap().is_none()),
+            "b still holds the entry ({secret:?})"
+        );
+        let info = b.cache_info();
+        assert_eq!(info.redis_bad_messages, junk.len() as u64, "{info:?}");
+        // With a secret, every readable message without a valid MAC is a
+        // forgery (all but the one that is not UTF-8).
+        assert_eq!(
+            info.tier_forged,
+            if secret.is_some() {
+                junk.len() as u64 - 1
+            } else {
+                0
+            },
+            "{info:?}"
+        );
+        // And the subscriber is still there for the next one.
+        a.get(&q()).unwrap();
+        b.get(&q()).unwrap();
+        a.clear();
+        assert!(
+            eventually(|| b.get_cached(&q()).unwrap().is_none()),
+            "clear did not reach b ({secret:?})"
+        );
+    }
+}
+
+#[test]
+fn a_full_redis_refuses_writes_but_reads_go_on_and_the_breaker_stays_closed() {
+    let Some(server) = OwnRedis::start(&["--maxmemory-policy", "noeviction"]) else {
+        return;
+    };
+    let url = server.url();
+    let stored = Query::new()
+        .eq("category", "Books")
+        .group_by(["year"])
+        .len();
+    let writer = cache(&url, "pqc-full");
+    writer.get(&q()).unwrap();
+    writer.get(&stored).unwrap();
+    assert_eq!(writer.cache_info().redis_writes, 2);
+    let mut con = connection(&url);
+    redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg("1")
+        .query::<()>(&mut con)
+        .unwrap();
+    let reader = cache(&url, "pqc-full");
+    // A miss: Redis refuses the lock and the write.
+    let fresh = Query::new().group_by(["channel"]).sum("units");
+    assert_eq!(reader.get(&fresh).unwrap().source(), Source::Computed);
+    // Reads go on, right after the refusals.
+    assert_eq!(reader.get(&q()).unwrap().source(), Source::Redis);
+    assert_eq!(reader.get(&stored).unwrap().source(), Source::Redis);
+    let info = reader.cache_info();
+    assert!(info.redis_refused >= 1, "{info:?}");
+    assert_eq!(
+        (
+            info.redis_errors,
+            info.redis_bypassed,
+            info.redis_writes,
+            info.redis_hits
+        ),
+        (0, 0, 0, 2),
+        "{info:?}"
+    );
+    // Room again: writes resume.
+    redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg("0")
+        .query::<()>(&mut con)
+        .unwrap();
+    reader
+        .get(&Query::new().group_by(["region"]).sum("units"))
+        .unwrap();
+    assert_eq!(reader.cache_info().redis_writes, 1);
+}
+
+#[test]
+fn a_lock_shorter_than_the_computation_is_renewed_and_both_compute_once() {
+    if !shared_redis() {
+        return;
+    }
+    let prefix = unique_prefix();
+    let open = || {
+        let mut o = options(SHARED, &prefix);
+        o.lock_timeout = Duration::from_millis(300);
+        Arc::new(
+            CachedQuery::builder()
+                .redis_options(o)
+                .build_from_csv(sample())
+                .unwrap(),
+        )
+    };
+    let caches = [open(), open()];
+    let barrier = Arc::new(Barrier::new(2));
+    let handles: Vec<_> = caches
+        .iter()
+        .map(|cache| {
+            let (cache, barrier) = (Arc::clone(cache), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                barrier.wait();
+                cache
+                    .memoize("slow", &"renewed", |df| {
+                        // Five lock lives.
+                        std::thread::sleep(Duration::from_millis(1_500));
+                        df.clone().lazy().select([len()]).collect()
+                    })
+                    .unwrap()
+            })
+        })
+        .collect();
+    let frames: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let info: Vec<_> = caches.iter().map(|c| c.cache_info()).collect();
+    assert_eq!(
+        info.iter().map(|i| i.computations).sum::<u64>(),
+        1,
+        "{info:?}"
+    );
+    assert_eq!(info.iter().map(|i| i.redis_waits).sum::<u64>(), 1);
+    assert!(frames[0].dataframe().equals_missing(frames[1].dataframe()));
+    // Released when done.
+    let mut con = connection(SHARED);
+    let locks: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*:lock"))
+        .query(&mut con)
+        .unwrap();
+    assert!(locks.is_empty(), "{locks:?}");
+}
+
+fn pttl(url: &str, name: &str) -> i64 {
+    redis::cmd("PTTL")
+        .arg(name)
+        .query(&mut connection(url))
+        .unwrap()
+}
+
+#[test]
+fn values_carry_a_time_to_live() {
+    if !shared_redis() {
+        return;
+    }
+    let day = 24 * 3600 * 1000;
+    let prefix = unique_prefix();
+    cache(SHARED, &prefix).get(&q()).unwrap();
+    let [name] = keys(SHARED, &prefix).try_into().unwrap();
+    let ttl = pttl(SHARED, &name);
+    assert!(day - 60_000 < ttl && ttl <= day, "{ttl} ms");
+
+    let prefix = unique_prefix();
+    CachedQuery::builder()
+        .redis_options(options(SHARED, &prefix))
+        .redis_time_to_live(Duration::from_secs(60))
+        .build_from_csv(sample())
+        .unwrap()
+        .get(&q())
+        .unwrap();
+    let [name] = keys(SHARED, &prefix).try_into().unwrap();
+    let ttl = pttl(SHARED, &name);
+    assert!(50_000 < ttl && ttl <= 60_000, "{ttl} ms");
+
+    // The cache's own time to live, when shorter, wins.
+    let prefix = unique_prefix();
+    CachedQuery::builder()
+        .redis_options(options(SHARED, &prefix))
+        .time_to_live(Duration::from_secs(5))
+        .build_from_csv(sample())
+        .unwrap()
+        .get(&q())
+        .unwrap();
+    let [name] = keys(SHARED, &prefix).try_into().unwrap();
+    let ttl = pttl(SHARED, &name);
+    assert!(0 < ttl && ttl <= 5_000, "{ttl} ms");
+}
+
+#[test]
+fn old_versions_are_purged_and_live_locks_kept() {
+    if !shared_redis() {
+        return;
+    }
+    let prefix = unique_prefix();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("t.csv");
+    std::fs::write(&data, "category,units\nBooks,1\nGames,2\n").unwrap();
+    let open = || {
+        CachedQuery::builder()
+            .redis_options(options(SHARED, &prefix))
+            .build_from_csv(&data)
+            .unwrap()
+    };
+    let queries = [
+        Query::new().sum("units"),
+        Query::new().group_by(["category"]).len(),
+        Query::new().eq("category", "Books").len(),
+    ];
+    let of = |fingerprint: polars_query_cache::Fingerprint| {
+        let marker = format!("{prefix}:{fingerprint}:");
+        keys(SHARED, &prefix)
+            .into_iter()
+            .filter(|k| k.starts_with(&marker))
+            .count()
+    };
+    let a = open();
+    for query in &queries {
+        a.get(query).unwrap();
+    }
+    let first = a.dataset().fingerprint();
+    assert_eq!(of(first), 3);
+    // Another worker computing a key of this version: its lock is live.
+    let mut con = connection(SHARED);
+    let lock = format!("{prefix}:{first}:0123456789abcdef0123456789abcdef:lock");
+    redis::cmd("SET")
+        .arg(&lock)
+        .arg("token")
+        .arg("PX")
+        .arg(60_000)
+        .query::<()>(&mut con)
+        .unwrap();
+    // clear() deletes this version's values, not the lock.
+    a.clear();
+    assert_eq!(of(first), 0);
+    let exists = |con: &mut redis::Connection| -> bool {
+        redis::cmd("EXISTS").arg(&lock).query(con).unwrap()
+    };
+    assert!(exists(&mut con), "clear() deleted a live lock");
+    for query in &queries {
+        a.get(query).unwrap();
+    }
+    assert_eq!(of(first), 3);
+
+    // A refresh that finds new data deletes the old values in the background.
+    std::fs::write(&data, "category,units\nBooks,10\nGames,20\n").unwrap();
+    assert!(a.refresh().unwrap().changed());
+    let second = a.dataset().fingerprint();
+    assert!(
+        eventually(|| of(first) == 0),
+        "{} old values left",
+        of(first)
+    );
+    assert!(exists(&mut con), "the purge deleted a live lock");
+    for query in &queries {
+        a.get(query).unwrap();
+    }
+    assert_eq!(of(second), 3);
+    drop(a);
+
+    // A worker starting on a newer version of the file deletes the values
+    // of the version the last one recorded.
+    std::fs::write(&data, "category,units\nBooks,100\n").unwrap();
+    let c = open();
+    assert_ne!(c.dataset().fingerprint(), second);
+    assert!(
+        eventually(|| of(second) == 0),
+        "{} old values left",
+        of(second)
+    );
+    assert!(exists(&mut con));
 }

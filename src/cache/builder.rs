@@ -10,6 +10,7 @@ use crate::Query;
 use crate::Result;
 use crate::dataset::{Dataset, LoadOptions};
 use crate::derive::DeriveMode;
+use crate::tier::TierSecret;
 
 /// Builds a [`CachedQuery`]. Every setter names the limit it sets.
 ///
@@ -39,8 +40,11 @@ pub struct CachedQueryBuilder {
     pub(crate) snapshots: bool,
     pub(crate) derive: DeriveMode,
     pub(crate) rollups: Vec<Query>,
+    pub(crate) tier_secret: Option<TierSecret>,
     #[cfg(feature = "redis")]
     pub(crate) redis: Option<crate::tier::redis::RedisOptions>,
+    #[cfg(feature = "redis")]
+    pub(crate) redis_time_to_live: Duration,
 }
 
 impl Default for CachedQueryBuilder {
@@ -57,8 +61,11 @@ impl Default for CachedQueryBuilder {
             snapshots: true,
             derive: DeriveMode::default(),
             rollups: Vec::new(),
+            tier_secret: None,
             #[cfg(feature = "redis")]
             redis: None,
+            #[cfg(feature = "redis")]
+            redis_time_to_live: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -171,6 +178,56 @@ impl CachedQueryBuilder {
         self
     }
 
+    /// How long a value lives in Redis: Redis deletes it after this (or
+    /// after [`time_to_live`](Self::time_to_live), when that is shorter),
+    /// so values of keys nobody asks for any more do not pile up. Values
+    /// of an older version of the data are deleted sooner, when a worker
+    /// sees the new version.
+    ///
+    /// Default: 24 h.
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    pub fn redis_time_to_live(mut self, ttl: Duration) -> Self {
+        self.redis_time_to_live = ttl;
+        self
+    }
+
+    /// A secret shared by every process that shares the
+    /// [`disk_dir`](Self::disk_dir) or the [Redis](Self::redis) server.
+    /// Every disk file, Redis value and invalidation message is then signed
+    /// with a keyed MAC (BLAKE3) over all of it (header, key, frame), and
+    /// only entries and messages signed with this secret are used: anyone
+    /// who can write to the directory or to Redis but does not know the
+    /// secret cannot make a worker serve a planted answer or drop its
+    /// entries. Refused ones are counted in
+    /// [`CacheInfo::tier_forged`](crate::CacheInfo::tier_forged).
+    ///
+    /// Use at least 32 random bytes (`openssl rand -hex 32`); every process
+    /// sharing the tiers needs the same one. Entries written without it (or
+    /// with another) are recomputed and overwritten.
+    ///
+    /// Whatever the secret, every entry read from a tier is checked
+    /// against what its key says it must hold (columns, names, types, row
+    /// count) before it is used.
+    ///
+    /// ```
+    /// use polars_query_cache::CachedQuery;
+    ///
+    /// # let dir = tempfile::tempdir()?;
+    /// let cache = CachedQuery::builder()
+    ///     .disk_dir(dir.path())
+    ///     .tier_secret(b"3f1d... 32 random bytes, shared by every worker")
+    ///     .build_from_csv("data/sales.csv")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// Default: none (entries carry a checksum, which detects damage but
+    /// not a forgery).
+    pub fn tier_secret(mut self, secret: impl AsRef<[u8]>) -> Self {
+        self.tier_secret = Some(TierSecret::new(secret));
+        self
+    }
+
     /// Whether a miss may be answered from a cached answer that contains
     /// it (filter narrowing, roll-up) instead of scanning the dataset.
     ///
@@ -231,6 +288,15 @@ impl CachedQueryBuilder {
     pub fn build_from_frame(self, frame: DataFrame) -> Result<CachedQuery> {
         let dataset = Dataset::from_frame(frame)?;
         CachedQuery::new(self, dataset)
+    }
+
+    /// The time to live of a Redis value: the Redis one, or the cache's
+    /// when shorter.
+    #[cfg(feature = "redis")]
+    pub(crate) fn redis_entry_ttl(&self) -> Duration {
+        self.time_to_live.map_or(self.redis_time_to_live, |ttl| {
+            ttl.min(self.redis_time_to_live)
+        })
     }
 
     pub(crate) fn entry_cap(&self) -> u64 {

@@ -4,6 +4,11 @@
 //! memory -> disk -> Redis -> (Redis compute lock) -> compute, then store
 //! the answer in every tier. An answer found in a slower tier is promoted to
 //! the faster ones.
+//!
+//! What a persisted tier gives back is checked against what its key says
+//! the frame must hold (the schema of the query's plan, and its row bounds)
+//! before it is used; a frame computed here that would fail that check is
+//! not persisted.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,6 +23,72 @@ use crate::dataset::Dataset;
 use crate::derive::DeriveMode;
 use crate::frame::Source;
 use crate::normalize::QueryKey;
+use crate::tier::codec::Expected;
+
+/// What a key says its frame must hold.
+enum Shape {
+    /// A memoized computation: its key says nothing of its frame.
+    Any,
+    /// A query: the schema of its plan, and its row bounds.
+    Known(Expected),
+    /// A query whose plan's schema cannot be resolved: nothing persisted
+    /// can be checked, so nothing persisted is used.
+    Unknown,
+}
+
+impl Shape {
+    fn of(dataset: &Dataset, key: &QueryKey) -> Shape {
+        let Some(q) = key.query() else {
+            return Shape::Any;
+        };
+        match crate::exec::plan(q, dataset).collect_schema() {
+            Ok(schema) => {
+                // Without groups: one row (or none under `limit 0`); with
+                // groups, no more than the rows grouped (nor the limit).
+                let (min, max) = if q.group_by.is_empty() {
+                    let one = q.limit.map_or(1, |l| l.min(1));
+                    (one, one)
+                } else {
+                    let rows = dataset.frame().height();
+                    (0, q.limit.map_or(rows, |l| l.min(rows)))
+                };
+                Shape::Known(Expected::schema(schema).rows(min, Some(max)))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, query = %key, "cannot resolve the schema of a query; not reading it from the disk or Redis tier");
+                Shape::Unknown
+            }
+        }
+    }
+
+    /// Whether entries read from a persisted tier may be used.
+    fn readable(&self) -> bool {
+        !matches!(self, Shape::Unknown)
+    }
+
+    fn expected(&self) -> Option<&Expected> {
+        match self {
+            Shape::Known(expected) => Some(expected),
+            Shape::Any | Shape::Unknown => None,
+        }
+    }
+
+    /// Whether a frame computed here may be persisted: a frame the check
+    /// would refuse is kept in memory only (and logged: a bug).
+    fn admits(&self, key: &QueryKey, frame: &DataFrame) -> bool {
+        match self {
+            Shape::Any => true,
+            Shape::Unknown => false,
+            Shape::Known(expected) => match expected.check(frame) {
+                Ok(()) => true,
+                Err(why) => {
+                    tracing::warn!(reason = %why, query = %key, "a computed frame differs from its plan's schema; not persisting it");
+                    false
+                }
+            },
+        }
+    }
+}
 
 impl CachedQuery {
     pub(super) fn fill(
@@ -31,10 +102,19 @@ impl CachedQuery {
         if let Some(entry) = self.memory.get(key) {
             return Ok((entry, Source::Memory));
         }
-        if let Some(entry) = self.derive_from_cache(dataset, key) {
+        let shape = self.persisted_tiers().then(|| Shape::of(dataset, key));
+        let shape = shape.as_ref();
+        if let Some(entry) = self.derive_from_cache(dataset, key, shape) {
             return Ok((entry, Source::Derived));
         }
-        if let Some(decoded) = self.disk.as_ref().and_then(|d| d.get(key)) {
+        let readable = shape.is_some_and(Shape::readable);
+        let expected = shape.and_then(Shape::expected);
+        if let Some(decoded) = self
+            .disk
+            .as_ref()
+            .filter(|_| readable)
+            .and_then(|d| d.get(key, expected))
+        {
             let entry = Arc::new(Entry::new(decoded.frame, decoded.cost));
             self.keep_in_memory(key, &entry);
             return Ok((entry, Source::Disk));
@@ -50,25 +130,36 @@ impl CachedQuery {
                 self.keep_in_memory(key, &entry);
                 (entry, Source::Redis)
             };
-            if let Some(decoded) = redis.get(key) {
+            if readable && let Some(decoded) = redis.get(key, expected) {
                 return Ok(promote(decoded));
             }
             match redis.lock(key) {
                 Lock::Held(token) => {
-                    let result = self.compute(dataset, key, compute);
+                    // The lock is renewed while this computes, however long.
+                    let result = redis
+                        .while_locked(key, &token, || self.compute(dataset, key, shape, compute));
                     redis.unlock(key, &token);
                     return result.map(|entry| (entry, Source::Computed));
                 }
-                Lock::Busy => {
-                    if let Some(decoded) = redis.wait_for(key) {
+                Lock::Busy if readable => {
+                    if let Some(decoded) = redis.wait_for(key, expected) {
                         return Ok(promote(decoded));
                     }
                 }
-                Lock::Unavailable => {}
+                Lock::Busy | Lock::Unavailable => {}
             }
         }
-        self.compute(dataset, key, compute)
+        self.compute(dataset, key, shape, compute)
             .map(|entry| (entry, Source::Computed))
+    }
+
+    /// Whether a disk or Redis tier is configured.
+    fn persisted_tiers(&self) -> bool {
+        #[cfg(feature = "redis")]
+        if self.redis.is_some() {
+            return true;
+        }
+        self.disk.is_some()
     }
 
     /// Runs the computation and stores the answer in every tier.
@@ -76,6 +167,7 @@ impl CachedQuery {
         &self,
         dataset: &Dataset,
         key: &QueryKey,
+        shape: Option<&Shape>,
         compute: impl FnOnce(&Dataset) -> Result<DataFrame>,
     ) -> Result<Arc<Entry>> {
         let started = Instant::now();
@@ -84,18 +176,20 @@ impl CachedQuery {
         Counters::add(&self.counters.computations, 1);
         Counters::add(&self.counters.compute_nanos, cost.as_nanos() as u64);
         let entry = Arc::new(Entry::new(frame, cost));
-        self.store(key, &entry);
+        self.store(key, &entry, shape);
         Ok(entry)
     }
 
-    /// Stores a new answer in every tier.
-    fn store(&self, key: &QueryKey, entry: &Arc<Entry>) {
-        if let Some(disk) = &self.disk {
+    /// Stores a new answer in every tier (the persisted ones only if it
+    /// has the shape its key implies).
+    fn store(&self, key: &QueryKey, entry: &Arc<Entry>, shape: Option<&Shape>) {
+        let persist = shape.is_some_and(|s| s.admits(key, &entry.frame));
+        if persist && let Some(disk) = &self.disk {
             disk.put(key, &entry.frame, entry.cost);
         }
         #[cfg(feature = "redis")]
-        if let Some(redis) = &self.redis {
-            redis.put(key, &entry.frame, entry.cost, self.config.time_to_live);
+        if persist && let Some(redis) = &self.redis {
+            redis.put(key, &entry.frame, entry.cost);
         }
         self.keep_in_memory(key, entry);
     }
@@ -103,7 +197,12 @@ impl CachedQuery {
     /// Derives the answer from the cached answer that contains it (the
     /// smallest, when several do), and stores it like a computed one.
     /// Derivation failing is logged; the caller then computes.
-    fn derive_from_cache(&self, dataset: &Dataset, key: &QueryKey) -> Option<Arc<Entry>> {
+    fn derive_from_cache(
+        &self,
+        dataset: &Dataset,
+        key: &QueryKey,
+        shape: Option<&Shape>,
+    ) -> Option<Arc<Entry>> {
         if self.config.derive == DeriveMode::Off {
             return None;
         }
@@ -141,7 +240,7 @@ impl CachedQuery {
         };
         let cost = started.elapsed();
         let entry = Arc::new(Entry::new(frame, cost));
-        self.store(key, &entry);
+        self.store(key, &entry, shape);
         // Only an entry kept in memory is linked: the link leaves with it.
         if self.memory.contains_key(key) {
             self.derive_index.link(&source_key, key);

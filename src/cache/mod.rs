@@ -148,6 +148,7 @@ impl CachedQuery {
                 &dir.join("results"),
                 config.disk_max_bytes,
                 config.time_to_live,
+                config.tier_secret.clone(),
             )
         });
         if let (Some(disk), Origin::Csv { path, .. }) = (&disk, dataset.origin()) {
@@ -157,8 +158,15 @@ impl CachedQuery {
         #[cfg(feature = "redis")]
         let redis = match &config.redis {
             Some(options) => {
-                let tier = crate::tier::redis::RedisTier::connect(options.clone())?;
+                let tier = crate::tier::redis::RedisTier::connect(
+                    options.clone(),
+                    config.tier_secret.clone(),
+                    config.redis_entry_ttl(),
+                )?;
                 tier.subscribe(forget_invalidated(memory.clone(), options.prefix.clone()));
+                if let Origin::Csv { path, .. } = dataset.origin() {
+                    tier.adopt(dataset.fingerprint(), path, None);
+                }
                 Some(tier)
             }
             None => None,
@@ -576,7 +584,8 @@ impl CachedQuery {
             }
             #[cfg(feature = "redis")]
             if let Some(redis) = &self.redis {
-                redis.remove_dataset(old);
+                // In the background: the old values are unreachable already.
+                redis.adopt(new, path, Some(old));
             }
             tracing::info!(%old, %new, "dataset changed; old entries dropped");
         }
@@ -610,6 +619,12 @@ impl CachedQuery {
             redis_waits,
             redis_bypassed,
         ] = self.redis_counts();
+        let [
+            tier_forged,
+            tier_wrong_schema,
+            redis_refused,
+            redis_bad_messages,
+        ] = self.integrity_counts();
         let (rollup_count, rollup_bytes) = {
             let rollups = self.rollups.read();
             (
@@ -645,6 +660,10 @@ impl CachedQuery {
             redis_rejected,
             redis_waits,
             redis_bypassed,
+            redis_refused,
+            redis_bad_messages,
+            tier_forged,
+            tier_wrong_schema,
             coalesced: load(&c.coalesced),
             errors: load(&c.errors),
             not_cached: load(&c.not_cached),

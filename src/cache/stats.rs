@@ -92,14 +92,34 @@ pub struct CacheInfo {
     pub redis_hits: u64,
     /// Values written to Redis.
     pub redis_writes: u64,
-    /// Redis commands that failed or timed out (each opened the breaker).
+    /// Redis connections that failed and commands that timed out (each
+    /// opened the breaker).
     pub redis_errors: u64,
-    /// Redis values that failed verification: ignored, never served.
+    /// Redis values that failed verification (damaged, forged, of another
+    /// key or another shape): ignored, never served.
     pub redis_rejected: u64,
     /// Misses that waited for another worker's computation through Redis.
     pub redis_waits: u64,
     /// Lookups that skipped Redis while its breaker was open.
     pub redis_bypassed: u64,
+    /// Commands Redis answered with an error, such as a write refused by
+    /// a full Redis (`OOM ... maxmemory`): the breaker stays closed and
+    /// reads go on.
+    pub redis_refused: u64,
+    /// Invalidation messages the subscriber ignored: malformed, or (with a
+    /// tier secret) unsigned or wrongly signed. The subscriber keeps its
+    /// connection and applies the messages after them.
+    pub redis_bad_messages: u64,
+    /// Disk entries, Redis values and invalidation messages refused for
+    /// their MAC: none, or not the one the
+    /// [`tier_secret`](crate::CachedQueryBuilder::tier_secret) gives
+    /// (also counted in `disk_rejected`, `redis_rejected` or
+    /// `redis_bad_messages`).
+    pub tier_forged: u64,
+    /// Disk entries and Redis values whose frame was not what their key
+    /// implies (column count, names, types, row count): never served
+    /// (also counted in `disk_rejected` or `redis_rejected`).
+    pub tier_wrong_schema: u64,
     /// Misses answered by a computation another caller was already running.
     pub coalesced: u64,
     /// Computations that failed (their error went to every waiting caller).
@@ -164,4 +184,28 @@ pub(crate) fn micros(nanos: u64) -> u64 {
 
 pub(crate) fn load(counter: &AtomicU64) -> u64 {
     counter.load(Relaxed)
+}
+
+impl super::CachedQuery {
+    /// Forged entries and messages, entries of the wrong shape (disk and
+    /// Redis together), Redis refusals and ignored messages.
+    pub(super) fn integrity_counts(&self) -> [u64; 4] {
+        let [disk_forged, disk_wrong_schema] = self.disk.as_ref().map_or([0; 2], |d| {
+            [&d.counters.forged, &d.counters.wrong_schema].map(load)
+        });
+        #[cfg(feature = "redis")]
+        let [redis_forged, redis_wrong_schema, refused, bad_messages] =
+            self.redis.as_ref().map_or([0; 4], |r| {
+                let c = &r.counters;
+                [&c.forged, &c.wrong_schema, &c.refused, &c.bad_messages].map(load)
+            });
+        #[cfg(not(feature = "redis"))]
+        let [redis_forged, redis_wrong_schema, refused, bad_messages] = [0; 4];
+        [
+            disk_forged + redis_forged,
+            disk_wrong_schema + redis_wrong_schema,
+            refused,
+            bad_messages,
+        ]
+    }
 }

@@ -2,20 +2,25 @@
 //! CSV (same content, same options) reads the snapshot instead of parsing.
 //!
 //! A snapshot is an uncompressed Arrow IPC file (the memory-mappable
-//! layout) named by the CSV's path and fingerprint, plus a small JSON
-//! dictionary of the categorical values: categorical columns are stored as
-//! their integer codes, so loading them costs no string hashing. Both are
-//! written atomically, the dictionary first. Snapshots of older versions of
-//! the same file are deleted when a new one is written. A snapshot that
-//! cannot be read is deleted and the CSV parsed.
+//! layout) named by the CSV's path and fingerprint, plus a small manifest:
+//! the dictionary of the categorical values (categorical columns are stored
+//! as their integer codes, so loading them costs no string hashing) and the
+//! checksum (XXH3-128) of the Arrow file. The manifest is a line with the
+//! checksum of its own JSON, then that JSON. Both files are written
+//! atomically (synced, renamed, directory synced), the manifest first.
+//! Snapshots of older versions of the same file are deleted when a new one
+//! is written. A snapshot that fails a checksum or cannot be read is
+//! deleted (logged) and the CSV parsed.
 
 use std::fs::{self, File};
+use std::io::{Read, Seek};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use polars::prelude::*;
 use rayon::prelude::*;
-use xxhash_rust::xxh3::xxh3_64;
+use xxhash_rust::xxh3::{Xxh3, xxh3_64, xxh3_128};
 
 use super::Fingerprint;
 use crate::tier::disk::write_atomically;
@@ -29,8 +34,8 @@ fn snapshot_path(dir: &Path, csv: &Path, fingerprint: Fingerprint) -> PathBuf {
     dir.join(format!("{}-{fingerprint}.arrow", path_tag(csv)))
 }
 
-fn dictionary_path(snapshot: &Path) -> PathBuf {
-    snapshot.with_extension("dict.json")
+fn manifest_path(snapshot: &Path) -> PathBuf {
+    snapshot.with_extension("manifest")
 }
 
 /// The snapshot of this CSV file's latest parsed version, if any, and the
@@ -51,13 +56,16 @@ pub(super) fn latest(dir: &Path, csv: &Path) -> Option<(Fingerprint, PathBuf)> {
     })
 }
 
-/// Reads a snapshot; an unreadable one is deleted.
+/// Reads a snapshot; an unreadable one is deleted. Whatever the files
+/// hold, this returns (a panic of the Arrow reader is caught).
 pub(super) fn read(path: &Path) -> Option<DataFrame> {
-    match read_frame(path) {
+    let outcome = catch_unwind(AssertUnwindSafe(|| read_frame(path)))
+        .unwrap_or_else(|_| Err(polars_err!(ComputeError: "the Arrow reader panicked")));
+    match outcome {
         Ok(frame) => Some(frame),
         Err(e) => {
             tracing::warn!(path = %path.display(), error = %e, "unreadable snapshot; parsing the CSV instead");
-            for file in [path.to_owned(), dictionary_path(path)] {
+            for file in [path.to_owned(), manifest_path(path)] {
                 if let Err(e) = fs::remove_file(&file) {
                     tracing::warn!(path = %file.display(), error = %e, "cannot delete the unreadable snapshot");
                 }
@@ -68,9 +76,18 @@ pub(super) fn read(path: &Path) -> Option<DataFrame> {
 }
 
 fn read_frame(path: &Path) -> PolarsResult<DataFrame> {
-    let dictionary: Dictionary = serde_json::from_slice(&fs::read(dictionary_path(path))?)
-        .map_err(|e| polars_err!(ComputeError: "snapshot dictionary: {e}"))?;
-    let mut frame = IpcReader::new(File::open(path)?).finish()?;
+    let manifest = read_manifest(&fs::read(manifest_path(path))?)?;
+    let mut file = File::open(path)?;
+    let checksum = checksum_of(&mut file)?;
+    if format!("{checksum:032x}") != manifest.checksum {
+        polars_bail!(ComputeError: "snapshot checksum mismatch: the file is damaged");
+    }
+    // What the Arrow reader will allocate, bounded before it does.
+    crate::tier::codec::check_ipc_file(&mut file, None)
+        .map_err(|e| polars_err!(ComputeError: "snapshot: {e}"))?;
+    file.rewind()?;
+    let dictionary = manifest.dictionary;
+    let mut frame = IpcReader::new(file).finish()?;
     if dictionary.columns.is_empty() {
         return Ok(frame);
     }
@@ -107,6 +124,48 @@ fn read_frame(path: &Path) -> PolarsResult<DataFrame> {
     Ok(frame)
 }
 
+/// XXH3-128 of a whole file, read in chunks (a snapshot can be large).
+fn checksum_of(file: &mut File) -> std::io::Result<u128> {
+    let mut hasher = Xxh3::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            return Ok(hasher.digest128());
+        }
+        hasher.update(&buffer[..n]);
+    }
+}
+
+/// The manifest's bytes: the checksum of the JSON on the first line, then
+/// the JSON.
+fn manifest_bytes(manifest: &Manifest) -> Vec<u8> {
+    let json = serde_json::to_vec(manifest).unwrap_or_default();
+    let mut out = format!("{:032x}\n", xxh3_128(&json)).into_bytes();
+    out.extend_from_slice(&json);
+    out
+}
+
+fn read_manifest(bytes: &[u8]) -> PolarsResult<Manifest> {
+    let newline = bytes
+        .iter()
+        .position(|b| *b == b'\n')
+        .ok_or_else(|| polars_err!(ComputeError: "snapshot manifest without a checksum"))?;
+    let (line, json) = (&bytes[..newline], &bytes[newline + 1..]);
+    if line != format!("{:032x}", xxh3_128(json)).as_bytes() {
+        polars_bail!(ComputeError: "snapshot manifest checksum mismatch: the file is damaged");
+    }
+    serde_json::from_slice(json).map_err(|e| polars_err!(ComputeError: "snapshot manifest: {e}"))
+}
+
+/// What a snapshot needs besides its Arrow file.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Manifest {
+    /// XXH3-128 of the Arrow file, in hex.
+    checksum: String,
+    dictionary: Dictionary,
+}
+
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Dictionary {
     /// The categorical columns, stored as their codes.
@@ -136,8 +195,11 @@ pub(super) fn write(dir: &Path, csv: &Path, fingerprint: Fingerprint, frame: &Da
         tracing::warn!(error = %e, "cannot encode a snapshot");
         return;
     }
-    let dictionary = serde_json::to_vec(&dictionary).unwrap_or_default();
-    if let Err(e) = write_atomically(&dictionary_path(&path), &dictionary)
+    let manifest = manifest_bytes(&Manifest {
+        checksum: format!("{:032x}", xxh3_128(&bytes)),
+        dictionary,
+    });
+    if let Err(e) = write_atomically(&manifest_path(&path), &manifest)
         .and_then(|()| write_atomically(&path, &bytes))
     {
         tracing::warn!(path = %path.display(), error = %e, "cannot write a snapshot");
@@ -150,7 +212,7 @@ pub(super) fn write(dir: &Path, csv: &Path, fingerprint: Fingerprint, frame: &Da
     for entry in entries.flatten() {
         let other = entry.path();
         let name = other.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        let ours = other == path || other == dictionary_path(&path);
+        let ours = other == path || other == manifest_path(&path);
         if !ours
             && name.starts_with(&tag)
             && let Err(e) = fs::remove_file(&other)

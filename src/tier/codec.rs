@@ -1,25 +1,34 @@
 //! The byte format persisted tiers store a result in: a header holding the
 //! format version, the full canonical key and what computing cost, then the
-//! frame as a compressed Arrow IPC file, then a checksum of everything
-//! before it.
+//! frame as a compressed Arrow IPC file, then a MAC (when a
+//! [`TierSecret`] is set) and a checksum of everything before it.
 //!
 //! ```text
 //! "PQC\x01"  u32 version  u32 key_len  key (UTF-8)  u64 created_ms  u64 cost_us
-//! u64 payload_len  payload (Arrow IPC file, lz4)  u64 xxh3(all of the above)
+//! u64 payload_len  payload (Arrow IPC file, lz4)
+//! u32 tag_len  tag (empty, or 32 bytes: keyed BLAKE3 of everything before tag_len)
+//! u64 xxh3(all of the above)
 //! ```
 //!
-//! A read verifies all three (version, key, checksum): a file or value that
-//! fails any of them is never decoded into an answer.
+//! A read verifies the version, the checksum, the MAC (with a secret, an
+//! entry without one or with a wrong one is refused), the key, and then the
+//! decoded frame against what the key says it must hold ([`Expected`]): a
+//! file or value that fails any of them is never an answer. Decoding never
+//! panics, whatever the bytes: a panic inside the Arrow reader is caught and
+//! becomes a rejection.
 
-use std::io::Cursor;
+use std::io::{Cursor, Read, Seek, SeekFrom};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use polars::prelude::*;
 use xxhash_rust::xxh3::xxh3_64;
 
+use super::secret::{TAG_LEN, TierSecret};
+
 const MAGIC: &[u8; 4] = b"PQC\x01";
 /// Bumped whenever the layout changes.
-pub const CODEC_VERSION: u32 = 2;
+pub const CODEC_VERSION: u32 = 3;
 
 /// Why bytes were not an answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,10 +39,31 @@ pub enum Rejected {
     Version(u32),
     /// The checksum does not match: flipped bytes.
     Checksum,
+    /// A tier secret is set and the entry carries no MAC.
+    Unsigned,
+    /// The entry's MAC is not the one the tier secret gives.
+    Forged,
     /// A valid entry of another key (a hash collision, or a planted value).
     OtherKey,
     /// The Arrow payload does not decode.
     Payload(String),
+    /// The frame is not what the key says it must be (columns, names,
+    /// types or row count).
+    Schema(String),
+}
+
+impl Rejected {
+    /// Whether the entry was refused for its MAC (missing or wrong): a
+    /// writer without the secret, or a forgery.
+    pub fn is_forged(&self) -> bool {
+        matches!(self, Rejected::Unsigned | Rejected::Forged)
+    }
+
+    /// Whether the entry was refused for holding another frame than its
+    /// key implies.
+    pub fn is_wrong_schema(&self) -> bool {
+        matches!(self, Rejected::Schema(_))
+    }
 }
 
 impl std::fmt::Display for Rejected {
@@ -42,10 +72,81 @@ impl std::fmt::Display for Rejected {
             Rejected::Truncated => write!(f, "truncated or not a pqc entry"),
             Rejected::Version(v) => write!(f, "format version {v}, expected {CODEC_VERSION}"),
             Rejected::Checksum => write!(f, "checksum mismatch"),
+            Rejected::Unsigned => write!(f, "no MAC, and a tier secret is set"),
+            Rejected::Forged => write!(f, "MAC mismatch: not written with this tier secret"),
             Rejected::OtherKey => write!(f, "entry of another key"),
             Rejected::Payload(e) => write!(f, "undecodable payload: {e}"),
+            Rejected::Schema(e) => write!(f, "not the frame its key implies: {e}"),
         }
     }
+}
+
+/// What an entry's key says its frame must hold: the schema (column count,
+/// names and types, in order) and bounds on the row count. A decoded frame
+/// that differs is rejected before it is used.
+#[derive(Debug, Clone)]
+pub struct Expected {
+    schema: SchemaRef,
+    min_rows: usize,
+    max_rows: Option<usize>,
+}
+
+impl Expected {
+    /// A frame of exactly this schema, of any height.
+    pub fn schema(schema: SchemaRef) -> Expected {
+        Expected {
+            schema,
+            min_rows: 0,
+            max_rows: None,
+        }
+    }
+
+    /// Also between `min` and `max` rows (inclusive; `None`: no maximum).
+    pub fn rows(mut self, min: usize, max: Option<usize>) -> Expected {
+        self.min_rows = min;
+        self.max_rows = max;
+        self
+    }
+
+    /// Whether `frame` holds what is expected; why not, if it does not.
+    pub fn check(&self, frame: &DataFrame) -> Result<(), Rejected> {
+        let actual = frame.schema();
+        if actual.len() != self.schema.len() {
+            return Err(Rejected::Schema(format!(
+                "{} columns, expected {}",
+                actual.len(),
+                self.schema.len()
+            )));
+        }
+        for ((name, dtype), (want_name, want_dtype)) in actual.iter().zip(self.schema.iter()) {
+            if name != want_name || dtype != want_dtype {
+                return Err(Rejected::Schema(format!(
+                    "column {}: {dtype}, expected {}: {want_dtype}",
+                    excerpt(name),
+                    excerpt(want_name)
+                )));
+            }
+        }
+        let height = frame.height();
+        if height < self.min_rows || self.max_rows.is_some_and(|max| height > max) {
+            return Err(Rejected::Schema(format!(
+                "{height} rows, expected {} to {}",
+                self.min_rows,
+                self.max_rows
+                    .map_or_else(|| "any".to_owned(), |m| m.to_string())
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A column name as a log line shows it: at most 64 characters.
+fn excerpt(name: &str) -> String {
+    let mut out: String = name.chars().take(64).collect();
+    if out.len() < name.len() {
+        out.push_str("...");
+    }
+    format!("{out:?}")
 }
 
 /// A decoded entry.
@@ -59,8 +160,18 @@ pub struct Decoded {
     pub cost: Duration,
 }
 
-/// Encodes `frame` as the entry of `key`.
+/// Encodes `frame` as the entry of `key`, without a MAC.
 pub fn encode(key: &str, frame: &DataFrame, cost: Duration) -> PolarsResult<Vec<u8>> {
+    encode_with(key, frame, cost, None)
+}
+
+/// Encodes `frame` as the entry of `key`, signed with `secret` if given.
+pub fn encode_with(
+    key: &str,
+    frame: &DataFrame,
+    cost: Duration,
+    secret: Option<&TierSecret>,
+) -> PolarsResult<Vec<u8>> {
     let mut payload = Vec::new();
     let mut frame = frame.clone();
     IpcWriter::new(&mut payload)
@@ -71,15 +182,25 @@ pub fn encode(key: &str, frame: &DataFrame, cost: Duration) -> PolarsResult<Vec<
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_millis() as u64;
-    let mut out = Vec::with_capacity(payload.len() + key.len() + 48);
+    let key_len = u32::try_from(key.len())
+        .map_err(|_| polars_err!(ComputeError: "key of {} bytes is too long", key.len()))?;
+    let mut out = Vec::with_capacity(payload.len() + key.len() + 48 + TAG_LEN);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&CODEC_VERSION.to_le_bytes());
-    out.extend_from_slice(&(key.len() as u32).to_le_bytes());
+    out.extend_from_slice(&key_len.to_le_bytes());
     out.extend_from_slice(key.as_bytes());
     out.extend_from_slice(&created_ms.to_le_bytes());
     out.extend_from_slice(&(cost.as_micros() as u64).to_le_bytes());
     out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
     out.extend_from_slice(&payload);
+    match secret {
+        Some(secret) => {
+            let tag = secret.sign_entry(&out);
+            out.extend_from_slice(&(TAG_LEN as u32).to_le_bytes());
+            out.extend_from_slice(&tag);
+        }
+        None => out.extend_from_slice(&0u32.to_le_bytes()),
+    }
     let checksum = xxh3_64(&out);
     out.extend_from_slice(&checksum.to_le_bytes());
     Ok(out)
@@ -113,6 +234,10 @@ impl<'a> Reader<'a> {
             self.take(8)?.try_into().map_err(|_| Rejected::Truncated)?,
         ))
     }
+
+    fn len(&mut self) -> Result<usize, Rejected> {
+        usize::try_from(self.u64()?).map_err(|_| Rejected::Truncated)
+    }
 }
 
 /// The key an entry claims to hold, without verifying the rest: for
@@ -130,8 +255,21 @@ pub fn peek_key(bytes: &[u8]) -> Result<&str, Rejected> {
     std::str::from_utf8(r.take(len)?).map_err(|_| Rejected::Truncated)
 }
 
-/// Decodes `bytes` as the entry of `key`.
+/// Decodes `bytes` as the entry of `key`, without a secret and without
+/// checking the frame's schema.
 pub fn decode(bytes: &[u8], key: &str) -> Result<Decoded, Rejected> {
+    decode_with(bytes, key, None, None)
+}
+
+/// Decodes `bytes` as the entry of `key`. With a `secret`, the entry must
+/// carry its MAC; with `expected`, the frame must match it. Without a
+/// secret, a MAC an entry carries is not checked (it cannot be).
+pub fn decode_with(
+    bytes: &[u8],
+    key: &str,
+    secret: Option<&TierSecret>,
+    expected: Option<&Expected>,
+) -> Result<Decoded, Rejected> {
     if bytes.len() < 8 {
         return Err(Rejected::Truncated);
     }
@@ -141,28 +279,168 @@ pub fn decode(bytes: &[u8], key: &str) -> Result<Decoded, Rejected> {
     if xxh3_64(body) != checksum {
         return Err(Rejected::Checksum);
     }
-    if stored_key != key {
-        return Err(Rejected::OtherKey);
-    }
     let mut r = Reader {
         bytes: body,
         at: 12 + stored_key.len(),
     };
     let created = UNIX_EPOCH + Duration::from_millis(r.u64()?);
     let cost = Duration::from_micros(r.u64()?);
-    let len = usize::try_from(r.u64()?).map_err(|_| Rejected::Truncated)?;
+    let len = r.len()?;
     let payload = r.take(len)?;
+    let signed = &body[..r.at];
+    let tag_len = r.u32()? as usize;
+    let tag = r.take(tag_len)?;
     if r.at != body.len() {
         return Err(Rejected::Truncated);
     }
-    let frame = IpcReader::new(Cursor::new(payload))
-        .finish()
-        .map_err(|e| Rejected::Payload(e.to_string()))?;
+    if let Some(secret) = secret {
+        if tag.is_empty() {
+            return Err(Rejected::Unsigned);
+        }
+        if !secret.verify_entry(signed, tag) {
+            return Err(Rejected::Forged);
+        }
+    }
+    if stored_key != key {
+        return Err(Rejected::OtherKey);
+    }
+    // The Arrow reader trusts the lengths inside the payload: they are
+    // bounded first (an allocation failure would abort the process), and
+    // whatever it makes of the rest (an error or a panic) is a rejection.
+    let frame = catch_unwind(AssertUnwindSafe(|| {
+        check_ipc(payload, expected.and_then(|e| e.max_rows))?;
+        IpcReader::new(Cursor::new(payload))
+            .finish()
+            .map_err(|e| Rejected::Payload(e.to_string()))
+    }))
+    .map_err(|_| Rejected::Payload("the Arrow reader panicked".to_owned()))??;
+    if let Some(expected) = expected {
+        expected.check(&frame)?;
+    }
     Ok(Decoded {
         frame,
         created,
         cost,
     })
+}
+
+/// The most an LZ4 buffer can legitimately expand (the format's ceiling is
+/// about 255:1), plus a little for tiny buffers.
+const MAX_EXPANSION: usize = 256;
+const EXPANSION_SLACK: usize = 64;
+
+/// Checks, before anything is decoded, every length the Arrow reader would
+/// trust in `payload` (an Arrow IPC file): see [`check_ipc_file`].
+fn check_ipc(payload: &[u8], max_rows: Option<usize>) -> Result<(), Rejected> {
+    check_ipc_file(&mut Cursor::new(payload), max_rows)
+}
+
+/// Checks, before anything is decoded, every length the Arrow reader would
+/// trust in an Arrow IPC file: blocks and buffers lie within the file,
+/// batches hold at most `max_rows` rows, and no compressed buffer claims to
+/// expand beyond what LZ4 can. What decoding allocates is then bounded by
+/// a small multiple of the file's size, whatever its bytes (the reader
+/// allocates what the file claims before it reads, and an allocation
+/// failure aborts the process). Reads only the metadata, a few bytes at a
+/// time.
+pub(crate) fn check_ipc_file<R: Read + Seek>(
+    reader: &mut R,
+    max_rows: Option<usize>,
+) -> Result<(), Rejected> {
+    use polars_arrow::io::ipc::format::ipc::planus::ReadAsRoot;
+    use polars_arrow::io::ipc::format::ipc::{MessageHeaderRef, MessageRef};
+    use polars_arrow::io::ipc::read::read_file_metadata;
+
+    let bad = |why: String| Rejected::Payload(why);
+    let index = |n: i64, what: &str| {
+        usize::try_from(n).map_err(|_| Rejected::Payload(format!("negative {what}: {n}")))
+    };
+    let io = |e: std::io::Error| Rejected::Payload(e.to_string());
+    let size = usize::try_from(reader.seek(SeekFrom::End(0)).map_err(io)?)
+        .map_err(|_| bad("a file larger than memory".to_owned()))?;
+    // The footer: its length is checked against the file's by the reader.
+    let metadata = read_file_metadata(reader).map_err(|e| bad(e.to_string()))?;
+    // `n` bytes at `at`, all within the file.
+    let mut read_at = |at: usize, n: usize| -> Result<Vec<u8>, Rejected> {
+        if at.checked_add(n).is_none_or(|end| end > size) {
+            return Err(bad("a length past the end of the file".to_owned()));
+        }
+        let mut bytes = vec![0; n];
+        reader.seek(SeekFrom::Start(at as u64)).map_err(io)?;
+        reader.read_exact(&mut bytes).map_err(io)?;
+        Ok(bytes)
+    };
+    let blocks = metadata
+        .blocks
+        .iter()
+        .chain(metadata.dictionaries.iter().flatten());
+    for block in blocks {
+        let start = index(block.offset, "block offset")?;
+        let body = start
+            .checked_add(index(block.meta_data_length.into(), "metadata length")?)
+            .ok_or_else(|| bad("block offset overflows".to_owned()))?;
+        let body_len = index(block.body_length, "body length")?;
+        if body.checked_add(body_len).is_none_or(|end| end > size) {
+            return Err(bad("a block ends past the file".to_owned()));
+        }
+        // The message: [0xffffffff] i32 length, then the flatbuffer.
+        let word = |bytes: Vec<u8>| -> [u8; 4] { bytes.try_into().unwrap_or([0; 4]) };
+        let mut at = start;
+        let mut length = word(read_at(at, 4)?);
+        if length == [0xff; 4] {
+            at += 4;
+            length = word(read_at(at, 4)?);
+        }
+        let length = index(i32::from_le_bytes(length).into(), "message length")?;
+        let meta = read_at(at + 4, length)?;
+        let message = MessageRef::read_as_root(&meta).map_err(|e| bad(e.to_string()))?;
+        let batch = match message.header().map_err(|e| bad(e.to_string()))? {
+            Some(MessageHeaderRef::RecordBatch(batch)) => batch,
+            Some(MessageHeaderRef::DictionaryBatch(dictionary)) => dictionary
+                .data()
+                .map_err(|e| bad(e.to_string()))?
+                .ok_or_else(|| bad("a dictionary without data".to_owned()))?,
+            _ => return Err(bad("a block that is not a record batch".to_owned())),
+        };
+        let rows = index(batch.length().map_err(|e| bad(e.to_string()))?, "row count")?;
+        if let Some(max) = max_rows
+            && rows > max
+        {
+            return Err(Rejected::Schema(format!(
+                "{rows} rows in a batch, at most {max} expected"
+            )));
+        }
+        let compressed = batch
+            .compression()
+            .map_err(|e| bad(e.to_string()))?
+            .is_some();
+        let buffers = batch.buffers().map_err(|e| bad(e.to_string()))?;
+        for buffer in buffers.into_iter().flatten() {
+            let offset = index(buffer.offset(), "buffer offset")?;
+            let len = index(buffer.length(), "buffer length")?;
+            if offset.checked_add(len).is_none_or(|end| end > body_len) {
+                return Err(bad("a buffer ends past its block".to_owned()));
+            }
+            if !compressed || len == 0 {
+                continue;
+            }
+            if len < 8 {
+                return Err(bad("a compressed buffer without its length".to_owned()));
+            }
+            let prefix = read_at(body + offset, 8)?;
+            let claimed = i64::from_le_bytes(prefix.try_into().unwrap_or([0; 8]));
+            // -1: stored uncompressed.
+            if claimed != -1 {
+                let claimed = index(claimed, "decompressed length")?;
+                if claimed > len.saturating_mul(MAX_EXPANSION) + EXPANSION_SLACK {
+                    return Err(bad(format!(
+                        "a buffer of {len} bytes claims to expand to {claimed}"
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -212,5 +490,67 @@ mod tests {
             decode(b"garbage that is long enough", "k1").unwrap_err(),
             Rejected::Truncated
         );
+    }
+
+    #[test]
+    fn with_a_secret_only_entries_signed_with_it_decode() {
+        let (ours, theirs) = (TierSecret::new("ours"), TierSecret::new("theirs"));
+        let signed = encode_with("k1", &frame(), Duration::ZERO, Some(&ours)).unwrap();
+        assert!(decode_with(&signed, "k1", Some(&ours), None).is_ok());
+        // Without a secret, a signed entry is an entry.
+        assert!(decode(&signed, "k1").is_ok());
+        assert_eq!(
+            decode_with(&signed, "k1", Some(&theirs), None).unwrap_err(),
+            Rejected::Forged
+        );
+        let unsigned = encode("k1", &frame(), Duration::ZERO).unwrap();
+        assert_eq!(
+            decode_with(&unsigned, "k1", Some(&ours), None).unwrap_err(),
+            Rejected::Unsigned
+        );
+        // Flipping a payload byte and fixing the checksum (anyone can) is
+        // still caught by the MAC.
+        let mut forged = signed.clone();
+        let at = forged.len() / 2;
+        forged[at] ^= 1;
+        let n = forged.len() - 8;
+        let checksum = xxh3_64(&forged[..n]);
+        forged[n..].copy_from_slice(&checksum.to_le_bytes());
+        let why = decode_with(&forged, "k1", Some(&ours), None).unwrap_err();
+        assert_eq!(why, Rejected::Forged);
+        assert!(why.is_forged());
+    }
+
+    #[test]
+    fn a_frame_of_another_shape_is_rejected() {
+        let bytes = encode("k1", &frame(), Duration::ZERO).unwrap();
+        let right = Expected::schema(frame().schema().clone());
+        assert!(decode_with(&bytes, "k1", None, Some(&right)).is_ok());
+        assert!(decode_with(&bytes, "k1", None, Some(&right.clone().rows(1, Some(3)))).is_ok());
+        let other = df!("a" => [1i64], "c" => ["x"]).unwrap();
+        let renamed = Expected::schema(other.schema().clone());
+        let retyped = Expected::schema(df!("a" => [1i32], "b" => ["x"]).unwrap().schema().clone());
+        let narrower = Expected::schema(df!("a" => [1i64]).unwrap().schema().clone());
+        for expected in [renamed, retyped, narrower, right.rows(1, Some(1))] {
+            let why = decode_with(&bytes, "k1", None, Some(&expected)).unwrap_err();
+            assert!(why.is_wrong_schema(), "{why}");
+        }
+    }
+
+    #[test]
+    fn planted_bytes_never_crash_the_decoder() {
+        let bytes = encode("k1", &frame(), Duration::ZERO).unwrap();
+        // Every single-byte change with the checksum fixed up: what someone
+        // who can write to the tier, but has no secret, can plant.
+        for at in 0..bytes.len() - 8 {
+            for flip in [0x01u8, 0x80, 0xff] {
+                let mut planted = bytes.clone();
+                planted[at] ^= flip;
+                let n = planted.len() - 8;
+                let checksum = xxh3_64(&planted[..n]);
+                planted[n..].copy_from_slice(&checksum.to_le_bytes());
+                let _outcome = decode(&planted, "k1");
+            }
+        }
     }
 }

@@ -1,15 +1,17 @@
 //! The disk tier: one compressed Arrow IPC file per entry, under a
 //! directory per dataset version, bounded in bytes, shared by processes.
 //!
-//! Writes go to a temporary file that is then renamed into place, so a
-//! reader (in this process or another) sees a whole entry or none. Every
-//! read is verified by the codec; a file that fails is deleted and counted,
-//! never served. Every failure is logged and counted, and the query goes
-//! on without this tier.
+//! Writes go to a temporary file that is synced, then renamed into place
+//! (and the directory synced), so a reader (in this process or another, or
+//! after a crash) sees a whole entry or none. Every read is verified by the
+//! codec: checksum, MAC (with a [`TierSecret`]), key, and the frame against
+//! what the key implies; a file that fails is deleted and counted, never
+//! served. Every failure is logged and counted, and the query goes on
+//! without this tier.
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, SystemTime};
@@ -18,7 +20,8 @@ use parking_lot::Mutex;
 use polars::prelude::DataFrame;
 use xxhash_rust::xxh3::xxh3_128;
 
-use super::codec::{self, Decoded};
+use super::codec::{self, Decoded, Expected};
+use super::secret::TierSecret;
 use crate::dataset::Fingerprint;
 use crate::normalize::QueryKey;
 
@@ -33,6 +36,11 @@ pub(crate) struct DiskCounters {
     pub(crate) writes: AtomicU64,
     pub(crate) errors: AtomicU64,
     pub(crate) rejected: AtomicU64,
+    /// Of `rejected`: entries without the MAC the tier secret requires, or
+    /// with a wrong one.
+    pub(crate) forged: AtomicU64,
+    /// Of `rejected`: entries whose frame is not what their key implies.
+    pub(crate) wrong_schema: AtomicU64,
     pub(crate) evictions: AtomicU64,
 }
 
@@ -54,17 +62,25 @@ pub(crate) struct DiskTier {
     root: PathBuf,
     max_bytes: u64,
     ttl: Option<Duration>,
+    secret: Option<TierSecret>,
     index: Mutex<Index>,
     pub(crate) counters: DiskCounters,
 }
 
 impl DiskTier {
     /// Opens (and creates) `root`, indexing the entries already there.
-    pub(crate) fn open(root: &Path, max_bytes: u64, ttl: Option<Duration>) -> DiskTier {
+    /// With a `secret`, entries are signed, and only signed ones are read.
+    pub(crate) fn open(
+        root: &Path,
+        max_bytes: u64,
+        ttl: Option<Duration>,
+        secret: Option<TierSecret>,
+    ) -> DiskTier {
         let tier = DiskTier {
             root: root.to_owned(),
             max_bytes,
             ttl,
+            secret,
             index: Mutex::new(Index::default()),
             counters: DiskCounters::default(),
         };
@@ -124,10 +140,11 @@ impl DiskTier {
         self.dataset_dir(key.dataset()).join(name)
     }
 
-    /// The entry of `key`, if a valid one is on disk.
-    pub(crate) fn get(&self, key: &QueryKey) -> Option<Decoded> {
+    /// The entry of `key`, if a valid one is on disk (and its frame is what
+    /// `expected` says, when given).
+    pub(crate) fn get(&self, key: &QueryKey, expected: Option<&Expected>) -> Option<Decoded> {
         let path = self.path_of(key);
-        let bytes = match fs::read(&path) {
+        let bytes = match self.read(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
             Err(e) => {
@@ -135,10 +152,19 @@ impl DiskTier {
                 return None;
             }
         };
-        let decoded = match codec::decode(&bytes, key.stable_text()) {
+        let oversized = || codec::Rejected::Payload("larger than the whole tier".to_owned());
+        let decoded = match bytes.as_deref().ok_or_else(oversized).and_then(|bytes| {
+            codec::decode_with(bytes, key.stable_text(), self.secret.as_ref(), expected)
+        }) {
             Ok(decoded) => decoded,
             Err(why) => {
                 self.counters.rejected.fetch_add(1, Relaxed);
+                if why.is_forged() {
+                    self.counters.forged.fetch_add(1, Relaxed);
+                }
+                if why.is_wrong_schema() {
+                    self.counters.wrong_schema.fetch_add(1, Relaxed);
+                }
                 tracing::warn!(path = %path.display(), reason = %why, "disk tier: discarding an invalid entry");
                 self.delete(&path);
                 return None;
@@ -155,7 +181,7 @@ impl DiskTier {
         // modification time, what other processes go by, is its write time:
         // touching it on every read would cost two system calls per hit.
         let mut index = self.index.lock();
-        let size = bytes.len() as u64;
+        let size = bytes.map_or(0, |b| b.len()) as u64;
         if let Some(info) = index.files.get_mut(&path) {
             info.last_used = now;
         } else {
@@ -174,9 +200,23 @@ impl DiskTier {
         Some(decoded)
     }
 
+    /// The bytes of the file at `path`; `None` if it is larger than the
+    /// whole tier may be (never written by a worker: planted, and not worth
+    /// reading into memory).
+    fn read(&self, path: &Path) -> io::Result<Option<Vec<u8>>> {
+        let mut file = fs::File::open(path)?;
+        let len = file.metadata()?.len();
+        if len > self.max_bytes {
+            return Ok(None);
+        }
+        let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+        file.read_to_end(&mut bytes)?;
+        Ok(Some(bytes))
+    }
+
     /// Stores `frame` as the entry of `key`.
     pub(crate) fn put(&self, key: &QueryKey, frame: &DataFrame, cost: Duration) {
-        let bytes = match codec::encode(key.stable_text(), frame, cost) {
+        let bytes = match codec::encode_with(key.stable_text(), frame, cost, self.secret.as_ref()) {
             Ok(bytes) => bytes,
             Err(e) => {
                 self.counters.errors.fetch_add(1, Relaxed);
@@ -338,8 +378,10 @@ impl DiskTier {
     }
 }
 
-/// Writes to a temporary file in the same directory, then renames it into
-/// place: readers see the old file, the new one, or none; never half of one.
+/// Writes to a temporary file in the same directory, syncs it, then renames
+/// it into place and syncs the directory (where the platform allows):
+/// readers see the old file, the new one, or none; never half of one, even
+/// after a crash.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
@@ -354,13 +396,27 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let result = (|| {
         let mut file = fs::File::create(&tmp)?;
         file.write_all(bytes)?;
-        file.flush()?;
+        file.sync_all()?;
         fs::rename(&tmp, path)
     })();
     if result.is_err() {
         let _ignored = fs::remove_file(&tmp);
+        return result;
     }
-    result
+    sync_dir(dir);
+    Ok(())
+}
+
+/// Makes a rename in `dir` durable. Only Unix can open a directory to sync
+/// it; elsewhere (and where the file system refuses) the rename stands
+/// as the platform keeps it.
+fn sync_dir(dir: &Path) {
+    #[cfg(unix)]
+    if let Err(e) = fs::File::open(dir).and_then(|d| d.sync_all()) {
+        tracing::debug!(path = %dir.display(), error = %e, "cannot sync a directory");
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
 }
 
 fn is_stale_temp(path: &Path, meta: &fs::Metadata) -> bool {

@@ -1,8 +1,12 @@
-//! Tiers below memory: the disk tier, the Redis tier, and the codec they
-//! share (Arrow IPC with a verified header).
+//! Tiers below memory: the disk tier, the Redis tier, the codec they share
+//! (Arrow IPC with a verified header), and the secret that signs entries
+//! and invalidation messages.
 
 pub mod codec;
 pub(crate) mod disk;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
+pub mod secret;
+
+pub use secret::TierSecret;

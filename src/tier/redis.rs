@@ -1,21 +1,35 @@
 //! The Redis tier (feature `redis`): one worker's computation becomes every
 //! worker's hit, across processes and hosts.
 //!
-//! Values use the disk tier's codec (Arrow IPC with the full key and a
-//! checksum), so a value that fails verification is never served. Keys are
-//! `{prefix}:{dataset}:{key hash}` and carry the time to live. A short lock
-//! (`SET NX PX`) makes one worker compute a key while the others wait for
-//! its value (bounded by the lock's life, so a worker that dies holding it
-//! only delays the others). Invalidations are published on a channel;
-//! every worker's subscriber drops the matching memory entries.
+//! Values use the disk tier's codec (Arrow IPC with the full key, a MAC
+//! with a [`TierSecret`], and a checksum), so a value that fails
+//! verification, or holds another frame than its key implies, is never
+//! served. Keys are `{prefix}:{dataset}:{key hash}` and always carry a time
+//! to live (24 h by default), so nothing outlives its usefulness by much.
+//!
+//! A short lock (`SET NX PX`) makes one worker compute a key while the
+//! others wait for its value. The worker holding it renews it while it
+//! computes, however long that takes; a worker that dies holding it only
+//! delays the others by the lock's life. Invalidations are published on a
+//! channel (signed, with a secret); every worker's subscriber drops the
+//! matching memory entries, and ignores (and counts) any message it cannot
+//! parse or verify without losing its connection.
+//!
+//! When a dataset's fingerprint changes (a refresh, or a start on a new
+//! version of the file), the old version's values are deleted in the
+//! background, a bounded `SCAN` at a time; compute locks are never deleted.
 //!
 //! Redis failing never fails a query: a timeout or a refused connection
 //! opens a circuit breaker that bypasses Redis for a back-off period (1 s,
 //! doubling up to 30 s by default), counted in `redis_errors`; the tier comes back by
-//! itself when Redis answers again.
+//! itself when Redis answers again. A command Redis answers with an error
+//! (a full Redis refusing a write: `OOM ... maxmemory`) is counted in
+//! `redis_refused` and does not open the breaker: reads go on.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -23,7 +37,8 @@ use parking_lot::Mutex;
 use polars::prelude::DataFrame;
 use xxhash_rust::xxh3::xxh3_128;
 
-use super::codec::{self, Decoded};
+use super::codec::{self, Decoded, Expected, Rejected};
+use super::secret::TierSecret;
 use crate::dataset::Fingerprint;
 use crate::normalize::QueryKey;
 use crate::{Error, Result};
@@ -41,9 +56,14 @@ pub struct RedisOptions {
     pub connect_timeout: Duration,
     /// Timeout of one command. Default: 500 ms.
     pub response_timeout: Duration,
-    /// Life of the compute lock: the longest other workers wait for one
-    /// worker's computation before computing themselves. Default: 30 s.
+    /// Life of the compute lock when nobody renews it. The worker computing
+    /// a key renews its lock every third of this, so a long computation
+    /// keeps it; this is how long the others wait for a worker that died
+    /// holding one. Default: 30 s.
     pub lock_timeout: Duration,
+    /// The longest a worker waits for another worker's computation of the
+    /// same key before computing it itself. Default: 5 min.
+    pub max_wait: Duration,
     /// First back-off after a failure. Default: 1 s.
     pub retry_after: Duration,
     /// Longest back-off (it doubles while failures go on). Default: 30 s.
@@ -60,6 +80,7 @@ impl RedisOptions {
             connect_timeout: Duration::from_millis(500),
             response_timeout: Duration::from_millis(500),
             lock_timeout: Duration::from_secs(30),
+            max_wait: Duration::from_secs(300),
             retry_after: Duration::from_secs(1),
             max_retry_after: Duration::from_secs(30),
         }
@@ -71,10 +92,20 @@ impl RedisOptions {
 pub(crate) struct RedisCounters {
     pub(crate) hits: AtomicU64,
     pub(crate) writes: AtomicU64,
+    /// Connection failures and timeouts (each opened the breaker).
     pub(crate) errors: AtomicU64,
+    /// Commands Redis answered with an error (out of memory, wrong type).
+    pub(crate) refused: AtomicU64,
     pub(crate) rejected: AtomicU64,
+    /// Values and messages without the MAC the secret requires, or with a
+    /// wrong one.
+    pub(crate) forged: AtomicU64,
+    /// Of `rejected`: values whose frame is not what their key implies.
+    pub(crate) wrong_schema: AtomicU64,
     pub(crate) waits: AtomicU64,
     pub(crate) bypassed: AtomicU64,
+    /// Invalidation messages ignored: malformed, unsigned or forged.
+    pub(crate) bad_messages: AtomicU64,
 }
 
 /// Opens after a failure; stays open for a back-off that doubles while
@@ -94,28 +125,56 @@ pub(crate) enum Lock {
     Unavailable,
 }
 
-/// Invalidation messages: `key <dataset> <hash>` or `all <dataset>`.
+/// Invalidation messages: `key <name>` or `all <dataset>`; with a secret,
+/// `sig:<hex MAC> ` before either.
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Invalidation {
     Key(String),
     Dataset(Fingerprint),
 }
 
+/// Why the subscriber ignored a message.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum BadMessage {
+    /// Not a message this crate sends.
+    Malformed,
+    /// No MAC (and a secret is set), or a wrong one.
+    Forged,
+}
+
+/// At most this many `SCAN` calls (of [`PURGE_BATCH`] keys each) delete
+/// one dataset version; what is left expires with its time to live.
+const PURGE_MAX_SCANS: usize = 10_000;
+const PURGE_BATCH: usize = 500;
+/// And at most this long.
+const PURGE_MAX_TIME: Duration = Duration::from_secs(600);
+/// The longest time to live Redis is asked for (ten years, in ms).
+const MAX_TTL_MS: u64 = 10 * 365 * 24 * 3600 * 1000;
+
 pub(crate) struct RedisTier {
     client: redis::Client,
     options: RedisOptions,
+    secret: Option<TierSecret>,
+    time_to_live: Duration,
     pool: Mutex<Vec<redis::Connection>>,
     breaker: Mutex<Breaker>,
-    pub(crate) counters: RedisCounters,
+    pub(crate) counters: Arc<RedisCounters>,
     stop: Arc<AtomicBool>,
     subscriber: Mutex<Option<JoinHandle<()>>>,
 }
 
 const UNLOCK: &str = r"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
+const RENEW: &str = r"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end";
 
 impl RedisTier {
     /// Connects. A server that is down is not an error (the tier fails
     /// soft and retries); a refused password is, since no retry can fix it.
-    pub(crate) fn connect(options: RedisOptions) -> Result<RedisTier> {
+    /// Values are written with `time_to_live`, and signed with `secret`.
+    pub(crate) fn connect(
+        options: RedisOptions,
+        secret: Option<TierSecret>,
+        time_to_live: Duration,
+    ) -> Result<RedisTier> {
         let client = redis::Client::open(options.url.as_str())
             .map_err(|e| Error::Redis(format!("invalid Redis URL: {e}")))?;
         let tier = RedisTier {
@@ -125,8 +184,10 @@ impl RedisTier {
                 backoff: options.retry_after,
             }),
             options,
+            secret,
+            time_to_live,
             pool: Mutex::new(Vec::new()),
-            counters: RedisCounters::default(),
+            counters: Arc::default(),
             stop: Arc::new(AtomicBool::new(false)),
             subscriber: Mutex::new(None),
         };
@@ -149,12 +210,7 @@ impl RedisTier {
         if let Some(con) = self.pool.lock().pop() {
             return Ok(con);
         }
-        let con = self
-            .client
-            .get_connection_with_timeout(self.options.connect_timeout)?;
-        con.set_read_timeout(Some(self.options.response_timeout))?;
-        con.set_write_timeout(Some(self.options.response_timeout))?;
-        Ok(con)
+        connect(&self.client, &self.options)
     }
 
     fn give_back(&self, con: redis::Connection) {
@@ -164,6 +220,7 @@ impl RedisTier {
         }
     }
 
+    /// Redis is unreachable (or refuses this client): open the breaker.
     fn failed(&self, what: &str, err: &redis::RedisError) {
         self.counters.errors.fetch_add(1, Relaxed);
         let mut breaker = self.breaker.lock();
@@ -174,6 +231,15 @@ impl RedisTier {
         // Connections may be half broken: start afresh after the back-off.
         self.pool.lock().clear();
         tracing::warn!(error = %err, backoff_ms = backoff.as_millis() as u64, "redis tier: cannot {what}; bypassing Redis for a while");
+    }
+
+    /// Redis answered, if only with an error: close the breaker.
+    fn answered(&self) {
+        let mut breaker = self.breaker.lock();
+        if breaker.open_until.take().is_some() {
+            tracing::info!("redis tier: Redis answers again");
+        }
+        breaker.backoff = self.options.retry_after;
     }
 
     /// Whether Redis may be tried now (the breaker is closed, or its
@@ -189,7 +255,10 @@ impl RedisTier {
         }
     }
 
-    /// Runs one command on a pooled connection, feeding the breaker.
+    /// Runs one command on a pooled connection, feeding the breaker: only
+    /// a connection failure or a timeout opens it. An error Redis answers
+    /// with (a full Redis refusing a write) is counted and logged, and the
+    /// connection goes back to the pool.
     fn run<T>(
         &self,
         what: &str,
@@ -198,24 +267,30 @@ impl RedisTier {
         if !self.usable() {
             return None;
         }
-        let outcome = self.connection().and_then(|mut con| {
-            let result = command(&mut con);
-            if result.is_ok() {
-                self.give_back(con);
-            }
-            result
-        });
-        match outcome {
-            Ok(value) => {
-                let mut breaker = self.breaker.lock();
-                if breaker.open_until.take().is_some() {
-                    tracing::info!("redis tier: Redis answers again");
-                }
-                breaker.backoff = self.options.retry_after;
-                Some(value)
-            }
+        let mut con = match self.connection() {
+            Ok(con) => con,
             Err(e) => {
                 self.failed(what, &e);
+                return None;
+            }
+        };
+        match command(&mut con) {
+            Ok(value) => {
+                self.give_back(con);
+                self.answered();
+                Some(value)
+            }
+            Err(e) if is_unreachable(&e) => {
+                self.failed(what, &e);
+                None
+            }
+            Err(e) => {
+                self.give_back(con);
+                self.answered();
+                let n = self.counters.refused.fetch_add(1, Relaxed) + 1;
+                if n.is_power_of_two() {
+                    tracing::warn!(error = %e, refused = n, "redis tier: Redis refused to {what}; going on without it");
+                }
                 None
             }
         }
@@ -229,35 +304,53 @@ impl RedisTier {
         format!("{}:invalidate", self.options.prefix)
     }
 
-    /// The value of `key`, if a valid one is in Redis.
-    pub(crate) fn get(&self, key: &QueryKey) -> Option<Decoded> {
+    /// An invalidation message, signed when a secret is set.
+    fn message(&self, body: &str) -> String {
+        match &self.secret {
+            Some(secret) => format!("sig:{} {body}", secret.sign_message(body)),
+            None => body.to_owned(),
+        }
+    }
+
+    fn reject(&self, name: &str, why: &Rejected) {
+        self.counters.rejected.fetch_add(1, Relaxed);
+        if why.is_forged() {
+            self.counters.forged.fetch_add(1, Relaxed);
+        }
+        if why.is_wrong_schema() {
+            self.counters.wrong_schema.fetch_add(1, Relaxed);
+        }
+        tracing::warn!(key = %name, reason = %why, "redis tier: ignoring an invalid value");
+    }
+
+    /// The value of `key`, if a valid one is in Redis (and its frame is
+    /// what `expected` says, when given).
+    pub(crate) fn get(&self, key: &QueryKey, expected: Option<&Expected>) -> Option<Decoded> {
         let name = self.name(key);
         let found: Option<Option<Vec<u8>>> =
             self.run("read", |con| redis::cmd("GET").arg(&name).query(con));
         let bytes = found??;
-        match codec::decode(&bytes, key.stable_text()) {
+        if bytes.len() as u64 > self.options.max_value_bytes {
+            // Never written by a worker: planted.
+            self.reject(&name, &Rejected::Payload(format!("{} bytes", bytes.len())));
+            return None;
+        }
+        match codec::decode_with(&bytes, key.stable_text(), self.secret.as_ref(), expected) {
             Ok(decoded) => {
                 self.counters.hits.fetch_add(1, Relaxed);
                 Some(decoded)
             }
             Err(why) => {
                 // Overwritten when this worker stores the recomputed answer.
-                self.counters.rejected.fetch_add(1, Relaxed);
-                tracing::warn!(key = %name, reason = %why, "redis tier: ignoring an invalid value");
+                self.reject(&name, &why);
                 None
             }
         }
     }
 
-    /// Stores `frame` as the value of `key`, with the time to live.
-    pub(crate) fn put(
-        &self,
-        key: &QueryKey,
-        frame: &DataFrame,
-        cost: Duration,
-        ttl: Option<Duration>,
-    ) {
-        let bytes = match codec::encode(key.stable_text(), frame, cost) {
+    /// Stores `frame` as the value of `key`, with the tier's time to live.
+    pub(crate) fn put(&self, key: &QueryKey, frame: &DataFrame, cost: Duration) {
+        let bytes = match codec::encode_with(key.stable_text(), frame, cost, self.secret.as_ref()) {
             Ok(bytes) => bytes,
             Err(e) => {
                 tracing::warn!(error = %e, "redis tier: cannot encode a value");
@@ -268,13 +361,14 @@ impl RedisTier {
             return;
         }
         let name = self.name(key);
+        let ttl = ttl_ms(self.time_to_live);
         let stored = self.run("write", |con| {
-            let mut cmd = redis::cmd("SET");
-            cmd.arg(&name).arg(bytes);
-            if let Some(ttl) = ttl {
-                cmd.arg("PX").arg(ttl.as_millis().max(1) as u64);
-            }
-            cmd.query::<()>(con)
+            redis::cmd("SET")
+                .arg(&name)
+                .arg(bytes)
+                .arg("PX")
+                .arg(ttl)
+                .query::<()>(con)
         });
         if stored.is_some() {
             self.counters.writes.fetch_add(1, Relaxed);
@@ -289,8 +383,8 @@ impl RedisTier {
             std::thread::current().id(),
             SystemTime::now()
         );
-        let lock = format!("{}:lock", self.name(key));
-        let ms = self.options.lock_timeout.as_millis().max(1) as u64;
+        let lock = lock_name(&self.name(key));
+        let ms = ttl_ms(self.options.lock_timeout);
         match self.run("lock", |con| {
             redis::cmd("SET")
                 .arg(&lock)
@@ -308,7 +402,7 @@ impl RedisTier {
 
     /// Releases the lock if this worker still holds it.
     pub(crate) fn unlock(&self, key: &QueryKey, token: &str) {
-        let lock = format!("{}:lock", self.name(key));
+        let lock = lock_name(&self.name(key));
         self.run("unlock", |con| {
             redis::Script::new(UNLOCK)
                 .key(&lock)
@@ -317,18 +411,66 @@ impl RedisTier {
         });
     }
 
+    /// Extends the lock's life if this worker still holds it: `Some(false)`
+    /// when it does not (the lock expired and another worker took it).
+    fn renew(&self, lock: &str, token: &str) -> Option<bool> {
+        let ms = ttl_ms(self.options.lock_timeout);
+        self.run("renew a lock", |con| {
+            redis::Script::new(RENEW)
+                .key(lock)
+                .arg(token)
+                .arg(ms)
+                .invoke::<i64>(con)
+        })
+        .map(|renewed| renewed == 1)
+    }
+
+    /// Runs `work` while holding `key`'s lock (taken with `token`),
+    /// renewing the lock every third of its life from a second thread so
+    /// that no other worker starts the same computation however long this
+    /// one takes. Renewal stops as soon as `work` returns (or panics).
+    pub(crate) fn while_locked<T>(
+        &self,
+        key: &QueryKey,
+        token: &str,
+        work: impl FnOnce() -> T,
+    ) -> T {
+        let lock = lock_name(&self.name(key));
+        let every = (self.options.lock_timeout / 3).max(Duration::from_millis(10));
+        std::thread::scope(|scope| {
+            // Dropped when `work` returns or unwinds: the renewer stops.
+            let (done, stopped) = mpsc::channel::<()>();
+            let renewer = std::thread::Builder::new()
+                .name("pqc-redis-lock".to_owned())
+                .spawn_scoped(scope, move || {
+                    while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+                        if self.renew(&lock, token) == Some(false) {
+                            tracing::warn!(lock = %lock, "redis tier: lost a compute lock while computing");
+                            break;
+                        }
+                    }
+                });
+            if let Err(e) = renewer {
+                tracing::warn!(error = %e, "redis tier: cannot start renewing a compute lock");
+            }
+            let out = work();
+            drop(done);
+            out
+        })
+    }
+
     /// Waits for another worker's value of `key`: until it appears, the
-    /// lock goes away (that worker failed or died: compute here), or the
-    /// lock's life has passed.
-    pub(crate) fn wait_for(&self, key: &QueryKey) -> Option<Decoded> {
+    /// lock goes away (that worker failed or died: compute here), or
+    /// [`max_wait`](RedisOptions::max_wait) has passed.
+    pub(crate) fn wait_for(&self, key: &QueryKey, expected: Option<&Expected>) -> Option<Decoded> {
         self.counters.waits.fetch_add(1, Relaxed);
-        let lock = format!("{}:lock", self.name(key));
-        let deadline = Instant::now() + self.options.lock_timeout;
+        let lock = lock_name(&self.name(key));
+        let deadline = Instant::now() + self.options.max_wait;
         let mut pause = Duration::from_millis(5);
         while Instant::now() < deadline {
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(100));
-            if let Some(found) = self.get(key) {
+            if let Some(found) = self.get(key, expected) {
                 return Some(found);
             }
             let held: Option<bool> = self.run("watch a lock", |con| {
@@ -337,7 +479,7 @@ impl RedisTier {
             match held {
                 Some(true) => continue,
                 // Gone without a value, or Redis gone: compute here.
-                _ => return self.get(key),
+                _ => return self.get(key, expected),
             }
         }
         None
@@ -347,50 +489,115 @@ impl RedisTier {
     pub(crate) fn remove(&self, key: &QueryKey) {
         let name = self.name(key);
         let channel = self.channel();
+        let message = self.message(&format!("key {name}"));
         self.run("invalidate", |con| {
             redis::cmd("DEL").arg(&name).query::<()>(con)?;
             redis::cmd("PUBLISH")
                 .arg(&channel)
-                .arg(format!("key {name}"))
+                .arg(&message)
                 .query::<()>(con)
         });
     }
 
-    /// Deletes every value of one dataset version and tells the other workers.
+    /// Deletes every value of one dataset version (never a compute lock)
+    /// and tells the other workers.
     pub(crate) fn remove_dataset(&self, dataset: Fingerprint) {
-        let pattern = format!("{}:{dataset}:*", self.options.prefix);
         let channel = self.channel();
+        let message = self.message(&format!("all {dataset}"));
         self.run("clear", |con| {
-            let mut cursor = 0u64;
-            loop {
-                let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                    .arg(cursor)
-                    .arg("MATCH")
-                    .arg(&pattern)
-                    .arg("COUNT")
-                    .arg(1000)
-                    .query(con)?;
-                if !keys.is_empty() {
-                    redis::cmd("UNLINK").arg(&keys).query::<()>(con)?;
-                }
-                if next == 0 {
-                    break;
-                }
-                cursor = next;
-            }
+            purge(con, &self.options.prefix, dataset, &self.stop)?;
             redis::cmd("PUBLISH")
                 .arg(&channel)
-                .arg(format!("all {dataset}"))
+                .arg(&message)
                 .query::<()>(con)
         });
+    }
+
+    /// Records `dataset` as the current version of the file at `source`,
+    /// and deletes in the background the values of the version recorded
+    /// before it and of `replaced`: their fingerprints are gone, so they
+    /// can never be read again.
+    pub(crate) fn adopt(&self, dataset: Fingerprint, source: &Path, replaced: Option<Fingerprint>) {
+        let source = std::fs::canonicalize(source).unwrap_or_else(|_| source.to_owned());
+        let record = format!(
+            "{}:source:{:032x}",
+            self.options.prefix,
+            xxh3_128(source.to_string_lossy().as_bytes())
+        );
+        let ttl = ttl_ms(self.time_to_live);
+        let previous: Option<Option<String>> = self.run("record a dataset version", |con| {
+            let (previous,): (Option<String>,) = redis::pipe()
+                .cmd("GETSET")
+                .arg(&record)
+                .arg(dataset.to_string())
+                .cmd("PEXPIRE")
+                .arg(&record)
+                .arg(ttl)
+                .ignore()
+                .query(con)?;
+            Ok(previous)
+        });
+        let recorded = previous
+            .flatten()
+            .and_then(|p| u128::from_str_radix(&p, 16).ok())
+            .map(Fingerprint);
+        let mut doomed: Vec<Fingerprint> = recorded.into_iter().chain(replaced).collect();
+        doomed.sort_unstable_by_key(|f| f.0);
+        doomed.dedup();
+        doomed.retain(|f| *f != dataset);
+        if !doomed.is_empty() {
+            self.purge_in_background(doomed);
+        }
+    }
+
+    /// Deletes the values of old dataset versions from a thread of its
+    /// own, a bounded `SCAN` at a time, then tells the other workers.
+    fn purge_in_background(&self, datasets: Vec<Fingerprint>) {
+        let client = self.client.clone();
+        let options = self.options.clone();
+        let stop = Arc::clone(&self.stop);
+        let channel = self.channel();
+        let messages: Vec<String> = datasets
+            .iter()
+            .map(|d| self.message(&format!("all {d}")))
+            .collect();
+        let spawned = std::thread::Builder::new()
+            .name("pqc-redis-purge".to_owned())
+            .spawn(move || {
+                for (dataset, message) in datasets.into_iter().zip(messages) {
+                    let outcome = connect(&client, &options).and_then(|mut con| {
+                        let deleted = purge(&mut con, &options.prefix, dataset, &stop)?;
+                        redis::cmd("PUBLISH")
+                            .arg(&channel)
+                            .arg(&message)
+                            .query::<()>(&mut con)?;
+                        Ok(deleted)
+                    });
+                    match outcome {
+                        Ok(deleted) => {
+                            tracing::info!(old = %dataset, deleted, "redis tier: deleted the values of an older version of the data");
+                        }
+                        Err(e) => {
+                            tracing::warn!(old = %dataset, error = %e, "redis tier: cannot delete the values of an older version of the data; their time to live will");
+                        }
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "redis tier: cannot start deleting old values");
+        }
     }
 
     /// Starts the thread that applies other workers' invalidations through
     /// `apply`. It reconnects by itself and stops when the tier is dropped.
+    /// Messages it cannot parse or verify are counted and skipped: the
+    /// connection, and the messages after them, are kept.
     pub(crate) fn subscribe(&self, apply: impl Fn(Invalidation) + Send + 'static) {
         let client = self.client.clone();
         let channel = self.channel();
         let stop = Arc::clone(&self.stop);
+        let secret = self.secret.clone();
+        let counters = Arc::clone(&self.counters);
         let retry = self.options.retry_after;
         let max_retry = self.options.max_retry_after;
         let connect_timeout = self.options.connect_timeout;
@@ -406,14 +613,18 @@ impl RedisTier {
                     backoff = retry;
                     while !stop.load(Relaxed) {
                         match pubsub.get_message() {
-                            Ok(msg) => {
-                                let payload: String = msg.get_payload()?;
-                                if let Some(name) = payload.strip_prefix("key ") {
-                                    apply(Invalidation::Key(name.to_owned()));
-                                } else if let Some(fp) = payload.strip_prefix("all ").and_then(|f| u128::from_str_radix(f, 16).ok()) {
-                                    apply(Invalidation::Dataset(Fingerprint(fp)));
+                            Ok(msg) => match parse_message(msg.get_payload_bytes(), secret.as_ref()) {
+                                Ok(invalidation) => apply(invalidation),
+                                Err(bad) => {
+                                    if bad == BadMessage::Forged {
+                                        counters.forged.fetch_add(1, Relaxed);
+                                    }
+                                    let n = counters.bad_messages.fetch_add(1, Relaxed) + 1;
+                                    if n.is_power_of_two() {
+                                        tracing::warn!(reason = ?bad, ignored = n, "redis tier: ignoring an invalidation message");
+                                    }
                                 }
-                            }
+                            },
                             Err(e) if e.is_timeout() => {}
                             Err(e) => return Err(e),
                         }
@@ -450,6 +661,100 @@ impl Drop for RedisTier {
     }
 }
 
+/// A fresh connection with the options' timeouts.
+fn connect(
+    client: &redis::Client,
+    options: &RedisOptions,
+) -> redis::RedisResult<redis::Connection> {
+    let con = client.get_connection_with_timeout(options.connect_timeout)?;
+    con.set_read_timeout(Some(options.response_timeout))?;
+    con.set_write_timeout(Some(options.response_timeout))?;
+    Ok(con)
+}
+
+/// Deletes the values of one dataset version, a `SCAN` batch at a time,
+/// skipping compute locks (they expire by themselves, and deleting a live
+/// one would let a second worker start the same computation). Bounded in
+/// calls and time; stops early when `stop` is set. Returns how many keys
+/// it deleted.
+fn purge(
+    con: &mut redis::Connection,
+    prefix: &str,
+    dataset: Fingerprint,
+    stop: &AtomicBool,
+) -> redis::RedisResult<u64> {
+    let pattern = format!("{}:{dataset}:*", glob_escape(prefix));
+    let started = Instant::now();
+    let mut cursor = 0u64;
+    let mut deleted = 0u64;
+    for _ in 0..PURGE_MAX_SCANS {
+        let (next, mut keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(PURGE_BATCH)
+            .query(con)?;
+        keys.retain(|k| !k.ends_with(LOCK_SUFFIX.as_bytes()));
+        if !keys.is_empty() {
+            deleted += redis::cmd("UNLINK").arg(&keys).query::<u64>(con)?;
+        }
+        if next == 0 || stop.load(Relaxed) || started.elapsed() > PURGE_MAX_TIME {
+            break;
+        }
+        cursor = next;
+    }
+    Ok(deleted)
+}
+
+/// `text` matched literally by a `SCAN MATCH` pattern.
+fn glob_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Reads an invalidation message; with a `secret`, only a signed one.
+/// Without one, a signed message is read without checking its MAC (it
+/// cannot be).
+pub(crate) fn parse_message(
+    payload: &[u8],
+    secret: Option<&TierSecret>,
+) -> std::result::Result<Invalidation, BadMessage> {
+    let text = std::str::from_utf8(payload).map_err(|_| BadMessage::Malformed)?;
+    let body = match text.strip_prefix("sig:") {
+        Some(signed) => {
+            let (tag, body) = signed.split_once(' ').ok_or(BadMessage::Malformed)?;
+            if let Some(secret) = secret
+                && !secret.verify_message(body, tag)
+            {
+                return Err(BadMessage::Forged);
+            }
+            body
+        }
+        None if secret.is_some() => return Err(BadMessage::Forged),
+        None => text,
+    };
+    if let Some(name) = body.strip_prefix("key ")
+        && !name.is_empty()
+    {
+        return Ok(Invalidation::Key(name.to_owned()));
+    }
+    if let Some(hex) = body.strip_prefix("all ")
+        && (1..=32).contains(&hex.len())
+        && hex.bytes().all(|b| b.is_ascii_hexdigit())
+        && let Ok(fingerprint) = u128::from_str_radix(hex, 16)
+    {
+        return Ok(Invalidation::Dataset(Fingerprint(fingerprint)));
+    }
+    Err(BadMessage::Malformed)
+}
+
 /// The Redis name of `key`, as values and invalidation messages carry it.
 pub(crate) fn name(prefix: &str, key: &QueryKey) -> String {
     format!(
@@ -457,6 +762,30 @@ pub(crate) fn name(prefix: &str, key: &QueryKey) -> String {
         key.dataset(),
         xxh3_128(key.stable_text().as_bytes())
     )
+}
+
+const LOCK_SUFFIX: &str = ":lock";
+
+/// The name of the compute lock of the value `name`.
+fn lock_name(name: &str) -> String {
+    format!("{name}{LOCK_SUFFIX}")
+}
+
+/// A duration as Redis' `PX` takes it: at least 1 ms, at most ten years.
+fn ttl_ms(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis())
+        .unwrap_or(u64::MAX)
+        .clamp(1, MAX_TTL_MS)
+}
+
+/// Whether `e` says Redis cannot be reached (a refused or dropped
+/// connection, a timeout, a garbled reply) or refuses this client (auth):
+/// what opens the breaker. Any other error is Redis answering.
+fn is_unreachable(e: &redis::RedisError) -> bool {
+    matches!(e.kind(), redis::ErrorKind::Io | redis::ErrorKind::Parse)
+        || e.is_timeout()
+        || e.is_connection_dropped()
+        || is_auth_error(e)
 }
 
 fn is_auth_error(e: &redis::RedisError) -> bool {
@@ -469,4 +798,77 @@ fn auth_error(e: &redis::RedisError) -> Error {
         "Redis refused the connection: {e}; put the password in the URL: redis://:PASSWORD@host:6379 \
          (or redis://USER:PASSWORD@host:6379)"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_parse_or_are_refused() {
+        let fp = Fingerprint(0xabc);
+        assert_eq!(
+            parse_message(b"key pqc:v1:abc:01", None),
+            Ok(Invalidation::Key("pqc:v1:abc:01".to_owned()))
+        );
+        assert_eq!(
+            parse_message(format!("all {fp}").as_bytes(), None),
+            Ok(Invalidation::Dataset(fp))
+        );
+        for junk in [
+            &b"\xff\xfe"[..],
+            b"",
+            b"key ",
+            b"all ",
+            b"all xyz",
+            b"all +1",
+            b"all 123456789012345678901234567890123",
+            b"drop everything",
+            b"sig:",
+        ] {
+            assert_eq!(
+                parse_message(junk, None),
+                Err(BadMessage::Malformed),
+                "{junk:?}"
+            );
+        }
+        let secret = TierSecret::new("s");
+        let body = format!("all {fp}");
+        let signed = format!("sig:{} {body}", secret.sign_message(&body));
+        assert_eq!(
+            parse_message(signed.as_bytes(), Some(&secret)),
+            Ok(Invalidation::Dataset(fp))
+        );
+        // Read without a secret too.
+        assert_eq!(
+            parse_message(signed.as_bytes(), None),
+            Ok(Invalidation::Dataset(fp))
+        );
+        assert_eq!(
+            parse_message(body.as_bytes(), Some(&secret)),
+            Err(BadMessage::Forged)
+        );
+        assert_eq!(
+            parse_message(signed.as_bytes(), Some(&TierSecret::new("other"))),
+            Err(BadMessage::Forged)
+        );
+        let tampered = signed.replace("abc", "abd");
+        assert_eq!(
+            parse_message(tampered.as_bytes(), Some(&secret)),
+            Err(BadMessage::Forged)
+        );
+    }
+
+    #[test]
+    fn glob_characters_of_a_prefix_match_literally() {
+        assert_eq!(glob_escape("pqc:v1"), "pqc:v1");
+        assert_eq!(glob_escape("a*b?[c]\\"), "a\\*b\\?\\[c\\]\\\\");
+    }
+
+    #[test]
+    fn time_to_live_is_clamped_for_redis() {
+        assert_eq!(ttl_ms(Duration::ZERO), 1);
+        assert_eq!(ttl_ms(Duration::from_secs(2)), 2_000);
+        assert_eq!(ttl_ms(Duration::MAX), MAX_TTL_MS);
+    }
 }

@@ -99,6 +99,37 @@ pub struct CacheArgs {
     #[cfg(feature = "redis")]
     #[arg(long, default_value = "pqc:v1", value_name = "PREFIX")]
     pub redis_prefix: String,
+    /// Sign every --cache-dir file, Redis value and invalidation message
+    /// with this secret, and use only those signed with it; every process
+    /// sharing the tiers needs the same one (at least 32 random bytes,
+    /// e.g. `openssl rand -hex 32`). Prefer the environment variable: a
+    /// command line is visible to other users.
+    #[arg(
+        long,
+        env = "PQC_TIER_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    pub tier_secret: Option<Secret>,
+}
+
+/// A secret from the command line or the environment; its `Debug` form
+/// does not show it.
+#[derive(Clone)]
+pub struct Secret(pub String);
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
 }
 
 #[derive(Debug, Args)]

@@ -74,6 +74,10 @@ pub fn cache_builder(cache: &CacheArgs, load: &LoadArgs) -> Result<CachedQueryBu
         options.prefix = cache.redis_prefix.clone();
         builder = builder.redis_options(options);
     }
+    // An empty secret (PQC_TIER_SECRET= ) is no secret.
+    if let Some(secret) = cache.tier_secret.as_ref().filter(|s| !s.0.is_empty()) {
+        builder = builder.tier_secret(&secret.0);
+    }
     Ok(builder)
 }
 
