@@ -2,6 +2,7 @@
 // drawn by the server, and the cache's statistics after every answer.
 "use strict";
 
+const params = new URLSearchParams(location.search);
 // The token comes in the address's fragment (/#token=...), which browsers
 // never send to a server, so it stays out of access logs; `?token=` works
 // too. Either way it moves to session storage and leaves the address bar.
@@ -9,6 +10,7 @@ const token = (() => {
   const fromHash = new URLSearchParams(location.hash.slice(1)).get("token");
   const search = new URLSearchParams(location.search);
   const fromQuery = search.get("token");
+  params.delete("token");
   const given = fromHash || fromQuery;
   if (given) {
     sessionStorage.setItem("pqc-token", given);

@@ -41,7 +41,7 @@ fn env(name: &str, default: u64) -> u64 {
 /// A miss no other request shares: a full scan with sort-based aggregates.
 fn slow_miss(n: usize) -> String {
     format!(
-        r#"{{"filters": {{"price": {{"lt": {}}}}}, "group_by": ["product", "region", "channel"],
+        r#"{{"filters": [{{"column": "price", "op": "lt", "value": {}}}], "group_by": ["product", "region", "channel"],
             "aggs": [{{"fn": "median", "column": "revenue"}}, {{"fn": "n_unique", "column": "date"}}]}}"#,
         50.0 + n as f64 / 1000.0
     )
@@ -67,7 +67,12 @@ struct FloodCounts {
     other: AtomicUsize,
 }
 
-async fn flood_client(port: u16, next: Arc<AtomicUsize>, stop: Arc<AtomicBool>, counts: Arc<FloodCounts>) {
+async fn flood_client(
+    port: u16,
+    next: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    counts: Arc<FloodCounts>,
+) {
     let mut connection = Connection::open(port).await;
     while !stop.load(Relaxed) {
         let body = slow_miss(next.fetch_add(1, Relaxed));

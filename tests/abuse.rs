@@ -93,8 +93,7 @@ struct Response {
 
 impl Response {
     fn json(&self) -> Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
 
     fn header(&self, name: &str) -> Option<&str> {
@@ -137,14 +136,9 @@ fn request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: 
     }
 }
 
-fn shared() -> &'static Server {
-    static SERVER: OnceLock<Server> = OnceLock::new();
-    SERVER.get_or_init(|| Server::start(&[]))
-}
-
 #[test]
 fn the_overflowing_range_is_answered_correctly() {
-    let server = shared();
+    let server = Server::start(&[]);
     let query = r#"{"filters":[{"column":"order_id","op":"between","value":[-5000000000000000000,5000000000000000000]},
                   {"column":"order_id","op":"ne","value":5}],"aggs":[{"fn":"len"}]}"#;
     let answer = server.post("/api/query", query);
@@ -174,7 +168,8 @@ fn a_flood_of_slow_misses_gets_answers_or_429s_while_hits_stay_fast() {
                 scope.spawn(move || {
                     // Each distinct, each a full scan with a sort-based aggregate.
                     let q = format!(
-                        r#"{{"filters": {{"units": {{"ge": {}}}, "price": {{"lt": {}}}}},
+                        r#"{{"filters": [{{"column": "units", "op": "ge", "value": {}}},
+                                         {{"column": "price", "op": "lt", "value": {}}}],
                             "group_by": ["product", "region", "channel"],
                             "aggs": [{{"fn": "median", "column": "revenue"}}, {{"fn": "n_unique", "column": "date"}}]}}"#,
                         1 + i % 3,
@@ -201,10 +196,18 @@ fn a_flood_of_slow_misses_gets_answers_or_429s_while_hits_stay_fast() {
     let ok = misses.iter().filter(|r| r.status == 200).count();
     let busy: Vec<&Response> = misses.iter().filter(|r| r.status == 429).collect();
     for r in &misses {
-        assert!(r.status == 200 || r.status == 429, "{} {}", r.status, r.body);
+        assert!(
+            r.status == 200 || r.status == 429,
+            "{} {}",
+            r.status,
+            r.body
+        );
     }
     assert!(ok >= 2, "some misses are answered ({ok})");
-    assert!(!busy.is_empty(), "48 misses against 2 slots and 6 places: some are refused");
+    assert!(
+        !busy.is_empty(),
+        "48 misses against 2 slots and 6 places: some are refused"
+    );
     for r in &busy {
         let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
         assert!((1..=60).contains(&retry));
@@ -231,14 +234,19 @@ fn a_flood_of_slow_misses_gets_answers_or_429s_while_hits_stay_fast() {
 
 #[test]
 fn amplifying_queries_and_huge_charts_are_refused_quickly() {
-    let server = shared();
+    let server = Server::start(&[]);
     let aggs: Vec<String> = (0..40)
         .map(|i| format!(r#"{{"fn": "sum", "column": "units", "alias": "a{i}"}}"#))
         .collect();
     let many = format!(r#"{{"aggs": [{}]}}"#, aggs.join(","));
     let refused = server.post("/api/query", &many);
     assert_eq!(refused.status, 422, "{}", refused.body);
-    assert!(refused.json()["error"].as_str().unwrap().contains("aggregates"));
+    assert!(
+        refused.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("aggregates")
+    );
 
     let per_order = r#"{"group_by": ["order_id"], "aggs": [{"fn": "sum", "column": "units"}]}"#;
     let chart = server.post("/api/chart", per_order);
@@ -348,7 +356,12 @@ fn cross_site_writes_are_refused() {
         r#"{"all":true}"#,
     );
     assert_eq!(foreign.status, 403, "{}", foreign.body);
-    let refresh = server.send("POST", "/api/refresh", &[("Origin", "https://evil.example")], "");
+    let refresh = server.send(
+        "POST",
+        "/api/refresh",
+        &[("Origin", "https://evil.example")],
+        "",
+    );
     assert_eq!(refresh.status, 403);
     assert_eq!(entries(), 1, "nothing was dropped");
     // A rebound name on loopback is refused, even for reads.

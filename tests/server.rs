@@ -202,7 +202,12 @@ async fn every_limit() {
     let chart = r#"{"group_by": ["month"], "aggs": [{"fn": "len"}]}"#;
     let (status, _, bytes) = send(&app, post("/api/chart", chart)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(json_of(&bytes)["error"].as_str().unwrap().contains("12 points"));
+    assert!(
+        json_of(&bytes)["error"]
+            .as_str()
+            .unwrap()
+            .contains("12 points")
+    );
     // Within the row limit with a `limit`, or as CSV, the same answer is fine.
     let (status, _, _) = send(
         &app,

@@ -91,7 +91,10 @@ impl RequestMemo {
             return Ok(normalized.clone());
         }
         let normalized = normalize::normalize(query, dataset)?;
-        let weight = weight(query);
+        // The key's text form, kept in the key once made (the slower tiers
+        // use it too), measures what the canonical form holds: a range
+        // with holes is enumerated to up to a thousand values.
+        let weight = weight(query) + 2 * normalized.key.stable_text().len();
         if weight > MAX_BYTES / 64 {
             // One request this large would flush many small ones.
             return Ok(normalized);
@@ -158,7 +161,11 @@ fn weight(query: &Query) -> usize {
                     + a.alias.as_ref().map_or(0, String::len)
             })
             .sum::<usize>()
-        + query.sort.iter().map(|s| s.column.len() + 32).sum::<usize>();
+        + query
+            .sort
+            .iter()
+            .map(|s| s.column.len() + 32)
+            .sum::<usize>();
     2 * (std::mem::size_of::<Query>() + filters + names) + 512
 }
 
@@ -175,16 +182,28 @@ mod tests {
         // Long names (unknown columns fail before they are remembered, so
         // the long text goes in an `in` list of a known column).
         for i in 0..2_000 {
-            let values: Vec<String> = (0..50).map(|j| format!("{i}-{j}-{}", "x".repeat(100))).collect();
+            let values: Vec<String> = (0..50)
+                .map(|j| format!("{i}-{j}-{}", "x".repeat(100)))
+                .collect();
             let query = Query::new().is_in("c", values).len();
             memo.normalize(&query, &dataset).unwrap();
-            assert!(memo.bytes() <= MAX_BYTES, "{} bytes after {i} requests", memo.bytes());
+            assert!(
+                memo.bytes() <= MAX_BYTES,
+                "{} bytes after {i} requests",
+                memo.bytes()
+            );
         }
-        let huge: Vec<String> = (0..1000).map(|j| format!("{j}{}", "y".repeat(1000))).collect();
+        let huge: Vec<String> = (0..1000)
+            .map(|j| format!("{j}{}", "y".repeat(1000)))
+            .collect();
         let query = Query::new().is_in("c", huge).len();
         let before = memo.bytes();
         memo.normalize(&query, &dataset).unwrap();
-        assert_eq!(memo.bytes(), before, "a request over a 64th of the budget is not kept");
+        assert_eq!(
+            memo.bytes(),
+            before,
+            "a request over a 64th of the budget is not kept"
+        );
     }
 }
 

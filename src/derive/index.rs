@@ -184,7 +184,11 @@ mod tests {
         assert!(index.take_derived(&b).is_empty());
         index.link(&a, &d);
         index.remove(&a);
-        assert_eq!(index.take_derived(&a), vec![d], "a source's links outlive its eviction");
+        assert_eq!(
+            index.take_derived(&a),
+            vec![d],
+            "a source's links outlive its eviction"
+        );
         assert_eq!(index.linked(), 0);
     }
 }

@@ -129,7 +129,9 @@ mod tests {
             tokio::task::yield_now().await;
         }
         let refused = admission.admit(far, Duration::from_secs(3)).await;
-        assert!(matches!(refused, Err(AppError::Busy { retry_after, .. }) if retry_after == Duration::from_secs(3)));
+        assert!(
+            matches!(refused, Err(AppError::Busy { retry_after, .. }) if retry_after == Duration::from_secs(3))
+        );
         assert_eq!(admission.rejected(), 1);
         drop(first);
         let second = waiting.await.unwrap();

@@ -6,7 +6,7 @@ use std::time::Instant;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use polars::prelude::*;
 use serde::Deserialize;
@@ -149,7 +149,9 @@ pub async fn chart(State(state): State<AppState>, body: Bytes) -> Result<Respons
         )));
     }
     let svg = state
-        .encode(points, move || line_chart_svg(&frame, &title))
+        .encode(points, move || {
+            line_chart_svg(&frame, &title).map(String::into_bytes)
+        })
         .await?;
     Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
 }
@@ -159,53 +161,54 @@ const LISTED_VALUES: usize = 100;
 
 pub async fn schema(State(state): State<AppState>) -> Result<Json<Json_>, AppError> {
     let cache = Arc::clone(state.cache());
-    let listing = state.compute(move || -> Result<Json_, AppError> {
-        let dataset = cache.dataset();
-        let mut columns = Vec::new();
-        for c in dataset.columns() {
-            let mut entry =
-                json!({"name": c.name, "type": c.kind.name(), "dtype": c.dtype.to_string()});
-            if matches!(
-                c.kind,
-                ColumnKind::Categorical
-                    | ColumnKind::Int
-                    | ColumnKind::Str
-                    | ColumnKind::Bool
-                    | ColumnKind::Date
-            ) {
-                // Memoized: the distinct values are computed once per data version.
-                let values = cache.memoize("pqc.schema.distinct", &c.name, |df| {
-                    let column = df.column(&c.name)?;
-                    let distinct = column.drop_nulls().unique()?;
-                    let distinct = if distinct.len() > LISTED_VALUES {
-                        distinct.slice(0, 0)
-                    } else {
-                        distinct
-                    };
-                    let sorted = distinct
-                        .as_materialized_series()
-                        .cast(&DataType::String)?
-                        .sort(SortOptions::default())?;
-                    DataFrame::new(sorted.len(), vec![sorted.into()])
-                })?;
-                if values.height() > 0 {
-                    let listed: Vec<Json_> = rows_json(&values)
-                        .into_iter()
-                        .filter_map(|mut r| r.pop())
-                        .collect();
-                    entry["values"] = Json_::Array(sort_numeric(listed, c.kind));
+    let listing = state
+        .compute(move || -> Result<Json_, AppError> {
+            let dataset = cache.dataset();
+            let mut columns = Vec::new();
+            for c in dataset.columns() {
+                let mut entry =
+                    json!({"name": c.name, "type": c.kind.name(), "dtype": c.dtype.to_string()});
+                if matches!(
+                    c.kind,
+                    ColumnKind::Categorical
+                        | ColumnKind::Int
+                        | ColumnKind::Str
+                        | ColumnKind::Bool
+                        | ColumnKind::Date
+                ) {
+                    // Memoized: the distinct values are computed once per data version.
+                    let values = cache.memoize("pqc.schema.distinct", &c.name, |df| {
+                        let column = df.column(&c.name)?;
+                        let distinct = column.drop_nulls().unique()?;
+                        let distinct = if distinct.len() > LISTED_VALUES {
+                            distinct.slice(0, 0)
+                        } else {
+                            distinct
+                        };
+                        let sorted = distinct
+                            .as_materialized_series()
+                            .cast(&DataType::String)?
+                            .sort(SortOptions::default())?;
+                        DataFrame::new(sorted.len(), vec![sorted.into()])
+                    })?;
+                    if values.height() > 0 {
+                        let listed: Vec<Json_> = rows_json(&values)
+                            .into_iter()
+                            .filter_map(|mut r| r.pop())
+                            .collect();
+                        entry["values"] = Json_::Array(sort_numeric(listed, c.kind));
+                    }
                 }
+                columns.push(entry);
             }
-            columns.push(entry);
-        }
-        Ok(json!({
-            "rows": dataset.rows(),
-            "fingerprint": dataset.fingerprint().to_string(),
-            "columns": columns,
-            "dashboard": Dashboard::for_dataset(&dataset),
-        }))
-    })
-    .await?;
+            Ok(json!({
+                "rows": dataset.rows(),
+                "fingerprint": dataset.fingerprint().to_string(),
+                "columns": columns,
+                "dashboard": Dashboard::for_dataset(&dataset),
+            }))
+        })
+        .await?;
     Ok(Json(listing))
 }
 
@@ -222,8 +225,9 @@ fn sort_numeric(values: Vec<Json_>, kind: ColumnKind) -> Vec<Json_> {
     numbers.into_iter().map(Json_::from).collect()
 }
 
-pub async fn stats(State(state): State<AppState>) -> Json<crate::CacheInfo> {
-    Json(state.cache().cache_info())
+pub async fn stats(State(state): State<AppState>) -> Result<Json<crate::CacheInfo>, AppError> {
+    let cache = Arc::clone(state.cache());
+    Ok(Json(state.offload(move || Ok(cache.cache_info())).await?))
 }
 
 /// What `/api/invalidate` drops: exactly one of these forms.
@@ -242,31 +246,46 @@ pub struct Invalidate {
     all: bool,
 }
 
+/// What one `/api/invalidate` request drops.
+enum Target {
+    Query(Query),
+    Column(String),
+    Value(String, crate::Value),
+    All,
+}
+
 pub async fn invalidate(
     State(state): State<AppState>,
     body: Bytes,
 ) -> Result<Json<Json_>, AppError> {
-    let request: Invalidate = serde_json::from_slice(&body)
-        .map_err(|e| AppError::BadRequest(format!("invalid body: {e}")))?;
-    let cache = state.cache();
-    let dropped = match request {
+    let request: Invalidate = serde_json::from_slice(&body).map_err(|e| {
+        AppError::BadRequest(format!(
+            "invalid body: {}",
+            crate::error::excerpt_quoted(&e.to_string())
+        ))
+    })?;
+    let target = match request {
         Invalidate {
             query: Some(q),
             column: None,
             value: None,
             all: false,
         } => {
-            let query: Query = serde_json::from_value(q)
-                .map_err(|e| AppError::BadRequest(format!("invalid query: {e}")))?;
+            let query: Query = serde_json::from_value(q).map_err(|e| {
+                AppError::BadRequest(format!(
+                    "invalid query: {}",
+                    crate::error::excerpt_quoted(&e.to_string())
+                ))
+            })?;
             state.limits().check(&query)?;
-            usize::from(cache.invalidate(&query)?)
+            Target::Query(query)
         }
         Invalidate {
             query: None,
             column: Some(column),
             value: None,
             all: false,
-        } => cache.invalidate_column(&column)?,
+        } => Target::Column(column),
         Invalidate {
             query: None,
             column: Some(column),
@@ -280,24 +299,20 @@ pub async fn invalidate(
                     || crate::Value::Float(n.as_f64().unwrap_or(f64::NAN)),
                     crate::Value::Int,
                 ),
-                other => {
-                    return Err(AppError::BadRequest(format!(
-                        "`value` must be a number, string or boolean, not {other}"
-                    )));
+                _ => {
+                    return Err(AppError::BadRequest(
+                        "`value` must be a number, string or boolean".to_owned(),
+                    ));
                 }
             };
-            cache.invalidate_value(&column, value)?
+            Target::Value(column, value)
         }
         Invalidate {
             query: None,
             column: None,
             value: None,
             all: true,
-        } => {
-            let before = cache.cache_info().entries as usize;
-            cache.clear();
-            before
-        }
+        } => Target::All,
         _ => {
             return Err(AppError::BadRequest(
                 "send one of {\"query\": {...}}, {\"column\": \"c\"}, {\"column\": \"c\", \"value\": v} or {\"all\": true}"
@@ -305,6 +320,22 @@ pub async fn invalidate(
             ));
         }
     };
+    // Dropping touches every tier (files, Redis): off the async workers.
+    let cache = Arc::clone(state.cache());
+    let dropped = state
+        .offload(move || {
+            Ok(match target {
+                Target::Query(query) => usize::from(cache.invalidate(&query)?),
+                Target::Column(column) => cache.invalidate_column(&column)?,
+                Target::Value(column, value) => cache.invalidate_value(&column, value)?,
+                Target::All => {
+                    let before = cache.cache_info().entries as usize;
+                    cache.clear();
+                    before
+                }
+            })
+        })
+        .await?;
     Ok(Json(json!({ "dropped": dropped })))
 }
 
@@ -316,9 +347,9 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-pub async fn metrics(State(state): State<AppState>) -> Response {
-    let text = state
-        .metrics()
-        .render(&state.cache().cache_info(), state.admission());
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+pub async fn metrics(State(state): State<AppState>) -> Result<Response, AppError> {
+    let cache = Arc::clone(state.cache());
+    let info = state.offload(move || Ok(cache.cache_info())).await?;
+    let text = state.metrics().render(&info, state.admission());
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }

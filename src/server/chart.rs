@@ -67,6 +67,15 @@ pub fn line_chart_svg(frame: &DataFrame, title: &str) -> Result<String, AppError
             .flat_map(|(_, p)| p.iter().map(|(_, y)| *y))
             .chain([0.0]),
     );
+    // An axis whose span is not a finite number has no tick marks to
+    // compute (plotters would loop forever looking for them).
+    if !((x_max - x_min).is_finite() && (y_max - y_min).is_finite()) {
+        return Err(AppError::OverLimit(
+            "the values are too far apart to chart (their span is beyond f64); \
+             ask /api/query for the numbers"
+                .to_owned(),
+        ));
+    }
 
     let mut svg = String::new();
     {
@@ -150,5 +159,24 @@ fn compact(v: f64) -> String {
         format!("{:.1}k", v / 1e3)
     } else {
         format!("{v:.1}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_too_far_apart_are_refused_not_drawn() {
+        let frame = polars::df!("x" => [1i64, 2], "y" => [-1.0e308, 1.0e308]).unwrap();
+        let refused = line_chart_svg(&frame, "t");
+        assert!(matches!(refused, Err(AppError::OverLimit(_))));
+        let frame = polars::df!("x" => [1i64, 2], "y" => [0.0, 1.75e308]).unwrap();
+        assert!(matches!(
+            line_chart_svg(&frame, "t"),
+            Err(AppError::OverLimit(_))
+        ));
+        let fine = polars::df!("x" => [1i64, 2], "y" => [0.0, 1.0e300]).unwrap();
+        assert!(line_chart_svg(&fine, "t").unwrap().starts_with("<svg"));
     }
 }

@@ -4,13 +4,20 @@
 //! that opens connections and never finishes a request holds them forever.
 //! Here every connection must send a request's headers within a timeout
 //! (which also ends idle keep-alive connections: hyper starts the same
-//! timer when it waits for the next request), and at most
-//! `max_connections` are open at once; further clients wait in the
-//! listen backlog until a slot frees.
+//! timer when it waits for the next request), a write that makes no
+//! progress for `write_timeout` (a client that stopped reading) ends its
+//! connection, at most `max_connections` are open at once (further clients
+//! wait in the listen backlog until a slot frees) and at most
+//! `max_connections_per_address` come from one address (more are closed at
+//! once), so one client cannot take every slot.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::pin::pin;
+use std::io;
+use std::net::IpAddr;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
@@ -21,8 +28,11 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use parking_lot::Mutex;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tokio::time::Sleep;
 use tower::ServiceExt;
 
 use super::origin::LocalAddr;
@@ -33,8 +43,13 @@ pub struct Connections {
     /// How long a client may take to send a request's headers, and how
     /// long an idle keep-alive connection stays open. Default: 10 s.
     pub header_timeout: Duration,
-    /// Most connections open at once. Default: 1,024.
+    /// How long a response may wait for the client to read it. Default: 30 s.
+    pub write_timeout: Duration,
+    /// Most connections open at once. Default: 512 (under the usual limit
+    /// of 1,024 open files, which the tiers need too).
     pub max_connections: usize,
+    /// Most connections open at once from one IP address. Default: 128.
+    pub max_connections_per_address: usize,
     /// How long open requests may take to finish after shutdown begins.
     /// Default: 10 s.
     pub shutdown_grace: Duration,
@@ -44,7 +59,9 @@ impl Default for Connections {
     fn default() -> Self {
         Connections {
             header_timeout: Duration::from_secs(10),
-            max_connections: 1024,
+            write_timeout: Duration::from_secs(30),
+            max_connections: 512,
+            max_connections_per_address: 128,
             shutdown_grace: Duration::from_secs(10),
         }
     }
@@ -72,6 +89,7 @@ pub async fn serve_with(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let slots = Arc::new(Semaphore::new(connections.max_connections.max(1)));
+    let addresses = Arc::new(PerAddress::default());
     let graceful = GracefulShutdown::new();
     let mut shutdown = pin!(shutdown);
     loop {
@@ -95,7 +113,16 @@ pub async fn serve_with(
             },
             () = &mut shutdown => break,
         };
+        let Some(share) = PerAddress::take(
+            &addresses,
+            remote.ip(),
+            connections.max_connections_per_address,
+        ) else {
+            tracing::debug!(%remote, "too many connections from one address: closed");
+            continue;
+        };
         let local = stream.local_addr().ok().map(LocalAddr);
+        let stream = WriteDeadline::new(stream, connections.write_timeout);
         let service = router
             .clone()
             .map_request(move |mut request: Request<Incoming>| {
@@ -113,7 +140,7 @@ pub async fn serve_with(
             if let Err(error) = connection.await {
                 tracing::debug!(%remote, %error, "connection closed");
             }
-            drop(slot);
+            drop((slot, share));
         });
     }
     drop(listener);
@@ -124,4 +151,148 @@ pub async fn serve_with(
         tracing::warn!("open requests did not finish within the shutdown grace period");
     }
     Ok(())
+}
+
+/// Open connections by address.
+#[derive(Default)]
+struct PerAddress(Mutex<HashMap<IpAddr, usize>>);
+
+/// One connection's place in its address's count.
+struct Share {
+    addresses: Arc<PerAddress>,
+    ip: IpAddr,
+}
+
+impl PerAddress {
+    fn take(addresses: &Arc<PerAddress>, ip: IpAddr, max: usize) -> Option<Share> {
+        let mut counts = addresses.0.lock();
+        let count = counts.entry(ip).or_insert(0);
+        if *count >= max.max(1) {
+            return None;
+        }
+        *count += 1;
+        Some(Share {
+            addresses: Arc::clone(addresses),
+            ip,
+        })
+    }
+}
+
+impl Drop for Share {
+    fn drop(&mut self) {
+        let mut counts = self.addresses.0.lock();
+        if let Some(count) = counts.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// A connection whose writes fail once one makes no progress for the
+/// limit: hyper itself would wait forever for a client that never reads.
+struct WriteDeadline<T> {
+    io: T,
+    limit: Duration,
+    stalled: Option<Pin<Box<Sleep>>>,
+}
+
+impl<T> WriteDeadline<T> {
+    fn new(io: T, limit: Duration) -> WriteDeadline<T> {
+        WriteDeadline {
+            io,
+            limit,
+            stalled: None,
+        }
+    }
+
+    fn watch<R>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<R>>) -> Poll<io::Result<R>> {
+        if poll.is_ready() {
+            self.stalled = None;
+            return poll;
+        }
+        let limit = self.limit;
+        let stalled = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match stalled.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client stopped reading",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for WriteDeadline<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for WriteDeadline<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.io).poll_write(cx, buf);
+        self.watch(cx, poll)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        self.watch(cx, poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.io).poll_flush(cx);
+        self.watch(cx, poll)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_address_gets_its_share_and_no_more() {
+        let addresses = Arc::new(PerAddress::default());
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let other: IpAddr = "127.0.0.2".parse().unwrap();
+        let first = PerAddress::take(&addresses, ip, 2).unwrap();
+        let _second = PerAddress::take(&addresses, ip, 2).unwrap();
+        assert!(PerAddress::take(&addresses, ip, 2).is_none());
+        assert!(PerAddress::take(&addresses, other, 2).is_some());
+        drop(first);
+        assert!(PerAddress::take(&addresses, ip, 2).is_some());
+    }
+
+    #[tokio::test]
+    async fn a_client_that_stops_reading_loses_its_connection() {
+        use tokio::io::AsyncWriteExt;
+        // A pipe whose other end is never read: writes block once it is full.
+        let (near, _far) = tokio::io::duplex(64);
+        let mut guarded = WriteDeadline::new(near, Duration::from_millis(50));
+        let outcome = guarded.write_all(&[0; 4096]).await;
+        assert_eq!(outcome.unwrap_err().kind(), io::ErrorKind::TimedOut);
+    }
 }

@@ -20,6 +20,8 @@ pub enum AppError {
     Unauthorized,
     /// 403: a cross-site write, or a `Host` this server does not answer to.
     Forbidden(String),
+    /// 408: the request body did not arrive in time.
+    RequestTimeout(String),
     /// 413: the request body is over the limit.
     TooLarge(String),
     /// 415: a body that is not `application/json`.
@@ -54,11 +56,21 @@ impl IntoResponse for AppError {
         let mut retry = None;
         let (status, message) = match self {
             AppError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
-            AppError::Unauthorized => (
-                StatusCode::UNAUTHORIZED,
-                "missing or wrong token: send `Authorization: Bearer <token>`".to_owned(),
-            ),
+            AppError::Unauthorized => {
+                let mut response = (
+                    StatusCode::UNAUTHORIZED,
+                    Json(json!({
+                        "error": "missing or wrong token: send `Authorization: Bearer <token>`"
+                    })),
+                )
+                    .into_response();
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                return response;
+            }
             AppError::Forbidden(m) => (StatusCode::FORBIDDEN, m),
+            AppError::RequestTimeout(m) => (StatusCode::REQUEST_TIMEOUT, m),
             AppError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m),
             AppError::UnsupportedMediaType(m) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, m),
             AppError::Busy {
@@ -69,7 +81,11 @@ impl IntoResponse for AppError {
                 (StatusCode::TOO_MANY_REQUESTS, message)
             }
             AppError::OverLimit(m) => (StatusCode::UNPROCESSABLE_ENTITY, m),
-            AppError::Timeout(m) => (StatusCode::SERVICE_UNAVAILABLE, m),
+            AppError::Timeout(m) => {
+                // The computation goes on; by then its answer is cached.
+                retry = Some(1);
+                (StatusCode::SERVICE_UNAVAILABLE, m)
+            }
             AppError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 (
@@ -93,15 +109,6 @@ impl IntoResponse for AppError {
 /// user text only in short excerpts; this is the last line of defence, so
 /// that no request can make the server echo its body back.
 const MAX_MESSAGE: usize = 1024;
-
-/// User text quoted in a message: at most 64 bytes of it.
-pub(crate) fn excerpt(text: &str) -> String {
-    const MAX: usize = 64;
-    if text.len() <= MAX {
-        return text.to_owned();
-    }
-    format!("{} ({} bytes)", cut(text.to_owned(), MAX), text.len())
-}
 
 fn cut(mut message: String, max: usize) -> String {
     if message.len() > max {

@@ -118,7 +118,10 @@ mod tests {
         let Joined::Follow(receiver) = flights.join(7) else {
             panic!("the second caller follows")
         };
-        assert!(matches!(flights.join(8), Joined::Lead(_)), "another key leads");
+        assert!(
+            matches!(flights.join(8), Joined::Lead(_)),
+            "another key leads"
+        );
         let far = Instant::now() + Duration::from_secs(60);
         let waiting = tokio::spawn(follow(receiver, far, "busy"));
         leader.finish(Ok(42));

@@ -24,6 +24,9 @@ pub struct Limits {
     /// Most cells (rows times columns) in any response, JSON, CSV or
     /// Arrow, checked before the body is built. Default: 10,000,000.
     pub max_cells: usize,
+    /// Most bytes of response bodies built and not yet sent, together;
+    /// beyond them a request gets `429`. Default: 256 MiB.
+    pub max_pending_bytes: usize,
     /// Most points in a chart (rows times plotted columns), checked before
     /// it is drawn. Default: 10,000.
     pub max_chart_points: usize,
@@ -51,6 +54,7 @@ impl Default for Limits {
             max_aggs: 32,
             max_json_rows: 100_000,
             max_cells: 10_000_000,
+            max_pending_bytes: 256 << 20,
             max_chart_points: 10_000,
             max_computations: std::thread::available_parallelism().map_or(2, |n| n.get()),
             max_queued: 64,
@@ -88,7 +92,7 @@ impl Limits {
                 return over(
                     &format!(
                         "too many values in the list on `{}`",
-                        super::error::excerpt(&f.column)
+                        crate::error::excerpt(&f.column)
                     ),
                     v.len(),
                     self.max_in_list,

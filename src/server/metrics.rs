@@ -77,6 +77,8 @@ pub struct AdmissionCounts {
     pub queued: usize,
     /// Requests refused with `429` so far.
     pub rejected: u64,
+    /// Bytes of answers built and not yet sent.
+    pub pending_bytes: usize,
 }
 
 impl Metrics {
@@ -139,6 +141,26 @@ impl Metrics {
             info.not_cached,
         );
         counter(
+            "pqc_tier_forged_total",
+            "Disk or Redis entries and invalidation messages rejected as unsigned or wrongly signed.",
+            info.tier_forged,
+        );
+        counter(
+            "pqc_tier_wrong_schema_total",
+            "Disk or Redis entries rejected for not holding what their key implies.",
+            info.tier_wrong_schema,
+        );
+        counter(
+            "pqc_redis_refused_total",
+            "Redis writes refused by a full Redis (the breaker stays closed).",
+            info.redis_refused,
+        );
+        counter(
+            "pqc_redis_bad_messages_total",
+            "Malformed or unsigned invalidation messages the subscriber skipped.",
+            info.redis_bad_messages,
+        );
+        counter(
             "pqc_http_client_errors_total",
             "Requests answered with a 4xx status.",
             self.client_errors.load(Relaxed),
@@ -184,6 +206,11 @@ impl Metrics {
             "pqc_http_computations_queued",
             "Requests waiting for a computation slot.",
             admission.queued as f64,
+        );
+        gauge(
+            "pqc_http_pending_bytes",
+            "Bytes of answers built and not yet sent.",
+            admission.pending_bytes as f64,
         );
         gauge(
             "pqc_cache_compute_seconds",

@@ -31,7 +31,11 @@
 //!   the blocking pool.
 //! - **Connections** ([`serve_with`], [`Connections`]): a deadline for each
 //!   request's headers (which also closes idle keep-alive connections), for
-//!   its body ([`Limits::body_timeout`]), and a cap on open connections.
+//!   all of its body ([`Limits::body_timeout`]) and for each write of the
+//!   answer (a client that stops reading), and caps on open connections,
+//!   in all and from one address.
+//! - **Bytes in flight**: answers built and not yet sent hold their size in
+//!   a budget ([`Limits::max_pending_bytes`]); beyond it, `429`.
 //! - **Browsers** ([`OriginPolicy`]): every POST body must be
 //!   `application/json` and come from the server's own origin (or an
 //!   allowed one); on loopback, only loopback host names are answered (DNS
@@ -41,6 +45,7 @@
 
 mod admission;
 mod api;
+mod body;
 mod chart;
 mod connections;
 mod dashboard;
@@ -56,13 +61,12 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tokio::time::Instant;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::timeout::RequestBodyTimeoutLayer;
 
 pub use connections::{Connections, ctrl_c, serve, serve_with};
 pub use dashboard::{Dashboard, Measure};
@@ -104,15 +108,19 @@ struct Inner {
     admission: Admission,
     answers: Arc<Flights<QueryKey, ()>>,
     refreshes: Arc<Flights<(), serde_json::Value>>,
-    /// Turns for building large response bodies off the async workers.
-    encoders: Arc<tokio::sync::Semaphore>,
+    /// Turns for work off the async workers that is not a computation:
+    /// building large bodies, statistics, invalidation.
+    side_work: Arc<tokio::sync::Semaphore>,
+    /// The bytes of response bodies not yet sent.
+    bodies: body::Budget,
 }
 
 impl AppState {
     /// State over a cache.
     pub fn new(cache: Arc<CachedQuery>, config: ServerConfig) -> AppState {
         let admission = Admission::new(config.limits.max_computations, config.limits.max_queued);
-        let encoders = config.limits.max_computations.max(1);
+        let side_work = config.limits.max_computations.max(1);
+        let bodies = body::Budget::new(config.limits.max_pending_bytes);
         AppState(Arc::new(Inner {
             cache,
             config,
@@ -120,7 +128,8 @@ impl AppState {
             admission,
             answers: Flights::new(),
             refreshes: Flights::new(),
-            encoders: Arc::new(tokio::sync::Semaphore::new(encoders)),
+            side_work: Arc::new(tokio::sync::Semaphore::new(side_work)),
+            bodies,
         }))
     }
 
@@ -165,11 +174,7 @@ impl AppState {
                     }
                 }
                 Joined::Lead(leader) => {
-                    let turn = self
-                        .0
-                        .admission
-                        .admit(deadline, self.retry_after())
-                        .await?;
+                    let turn = self.0.admission.admit(deadline, self.retry_after()).await?;
                     let cache = Arc::clone(self.cache());
                     let (sender, receiver) = tokio::sync::oneshot::channel();
                     // Detached, so that the computation, its slot and its
@@ -180,7 +185,9 @@ impl AppState {
                         let result = match result {
                             Ok(Ok(frame)) => Ok(frame),
                             Ok(Err(e)) => Err(AppError::from(e)),
-                            Err(join) => Err(AppError::Internal(format!("query task failed: {join}"))),
+                            Err(join) => {
+                                Err(AppError::Internal(format!("query task failed: {join}")))
+                            }
                         };
                         leader.finish(result.as_ref().map(|_| ()).map_err(Clone::clone));
                         let _ = sender.send(result);
@@ -202,11 +209,7 @@ impl AppState {
         work: impl FnOnce() -> Result<T, AppError> + Send + 'static,
     ) -> Result<T, AppError> {
         let deadline = Instant::now() + self.limits().timeout;
-        let turn = self
-            .0
-            .admission
-            .admit(deadline, self.retry_after())
-            .await?;
+        let turn = self.0.admission.admit(deadline, self.retry_after()).await?;
         let task = tokio::task::spawn_blocking(move || {
             let result = work();
             drop(turn);
@@ -222,34 +225,53 @@ impl AppState {
     /// Builds a response body on the blocking pool when it is large, so a
     /// big answer does not hold an async worker (and every request queued
     /// on it) while it is serialized.
-    pub(crate) async fn encode<T: Send + 'static>(
+    pub(crate) async fn encode(
         &self,
         cells: usize,
-        build: impl FnOnce() -> Result<T, AppError> + Send + 'static,
-    ) -> Result<T, AppError> {
+        build: impl FnOnce() -> Result<Vec<u8>, AppError> + Send + 'static,
+    ) -> Result<axum::body::Body, AppError> {
         /// Below this many cells a body takes microseconds: build it here.
         const INLINE_CELLS: usize = 4096;
-        if cells <= INLINE_CELLS {
-            return build();
-        }
-        let turn = Arc::clone(&self.0.encoders)
-            .acquire_owned()
+        let bytes = if cells <= INLINE_CELLS {
+            build()?
+        } else {
+            self.offload(build).await?
+        };
+        self.0.bodies.body(bytes)
+    }
+
+    /// Runs work that is not a computation (statistics, invalidation,
+    /// building a body) on the blocking pool, a few at a time, within the
+    /// request timeout: none of it may hold an async worker.
+    pub(crate) async fn offload<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, AppError> + Send + 'static,
+    ) -> Result<T, AppError> {
+        let deadline = Instant::now() + self.limits().timeout;
+        let turn = tokio::time::timeout_at(deadline, Arc::clone(&self.0.side_work).acquire_owned())
             .await
+            .map_err(|_| AppError::Timeout("the server is busy; try again shortly".to_owned()))?
             .map_err(|e| AppError::Internal(e.to_string()))?;
-        tokio::task::spawn_blocking(move || {
-            let body = build();
+        let task = tokio::task::spawn_blocking(move || {
+            let result = work();
             drop(turn);
-            body
-        })
-        .await
-        .map_err(|e| AppError::Internal(format!("encoding failed: {e}")))?
+            result
+        });
+        match tokio::time::timeout_at(deadline, task).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(join)) => Err(AppError::Internal(format!("task failed: {join}"))),
+            Err(_) => Err(AppError::Timeout(
+                "the server is busy; try again shortly".to_owned(),
+            )),
+        }
     }
 
     /// Re-reads the data once however many ask at once, waiting no longer
     /// than the request timeout.
     pub(crate) async fn refresh(&self) -> Result<serde_json::Value, AppError> {
         let deadline = Instant::now() + self.limits().timeout;
-        const STILL: &str = "the data is still being re-read; its answers are served once it is done";
+        const STILL: &str =
+            "the data is still being re-read; its answers are served once it is done";
         loop {
             match self.0.refreshes.join(()) {
                 Joined::Follow(receiver) => {
@@ -258,10 +280,14 @@ impl AppState {
                     }
                 }
                 Joined::Lead(leader) => {
+                    // A re-read is a computation like any other: it takes
+                    // a turn, so a loop of refreshes cannot crowd out queries.
+                    let turn = self.0.admission.admit(deadline, self.retry_after()).await?;
                     let cache = Arc::clone(self.cache());
                     let (sender, receiver) = tokio::sync::oneshot::channel();
                     tokio::spawn(async move {
                         let outcome = tokio::task::spawn_blocking(move || cache.refresh()).await;
+                        drop(turn);
                         let outcome = match outcome {
                             Ok(Ok(o)) => Ok(serde_json::json!({
                                 "changed": o.changed(),
@@ -276,7 +302,9 @@ impl AppState {
                     });
                     return match tokio::time::timeout_at(deadline, receiver).await {
                         Ok(Ok(outcome)) => outcome,
-                        Ok(Err(_)) => Err(AppError::Internal("the refresh task vanished".to_owned())),
+                        Ok(Err(_)) => {
+                            Err(AppError::Internal("the refresh task vanished".to_owned()))
+                        }
                         Err(_) => Err(AppError::Timeout(STILL.to_owned())),
                     };
                 }
@@ -294,7 +322,12 @@ impl AppState {
     /// How long a refused client should wait: about as long as the queue
     /// ahead of it takes to drain, from the mean computation time.
     fn retry_after(&self) -> Duration {
-        let mean = self.0.metrics.query_miss.mean().unwrap_or(Duration::from_secs(1));
+        let mean = self
+            .0
+            .metrics
+            .query_miss
+            .mean()
+            .unwrap_or(Duration::from_secs(1));
         let admission = &self.0.admission;
         let rounds = 1 + admission.queued() / admission.max_computations();
         let wait = mean.saturating_mul(u32::try_from(rounds).unwrap_or(u32::MAX));
@@ -308,6 +341,7 @@ impl AppState {
             running: a.running(),
             queued: a.queued(),
             rejected: a.rejected(),
+            pending_bytes: self.0.bodies.in_flight(),
         }
     }
 }
@@ -332,11 +366,9 @@ pub fn app(cache: Arc<CachedQuery>, config: ServerConfig) -> Router {
 
 /// The layers every route runs inside, innermost first.
 fn harden(routes: Router<AppState>, state: AppState) -> Router {
-    let body_limit = state.limits().max_body_bytes;
-    let body_timeout = state.limits().body_timeout;
     routes
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(RequestBodyTimeoutLayer::new(body_timeout))
+        // The guard reads bodies under their own limits.
+        .layer(DefaultBodyLimit::disable())
         // A panic in a handler is that request's 500, not a dropped
         // connection; the guard outside it counts it.
         .layer(CatchPanicLayer::custom(|_panic| {
@@ -354,28 +386,12 @@ fn is_public(path: &str) -> bool {
     )
 }
 
-/// Checks the origin rules and the token, turns axum's body-limit
-/// rejection into our JSON error, and counts error responses.
+/// Checks the token, reads the body under its limits, checks the origin
+/// rules, and counts error responses.
 async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let has_body = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .is_none_or(|length| length.as_bytes() != b"0");
-    let local = request.extensions().get::<LocalAddr>().copied();
-    let refused = state
-        .0
-        .config
-        .origins
-        .check(request.method(), request.headers(), local, has_body)
-        .err()
-        .or_else(|| {
-            let token = state.0.config.token.as_ref()?;
-            (!is_public(request.uri().path()) && !authorized(&request, token))
-                .then_some(AppError::Unauthorized)
-        });
-    let response = match refused {
-        Some(error) => error.into_response(),
-        None => next.run(request).await,
+    let response = match admit(&state, request).await {
+        Ok(request) => next.run(request).await,
+        Err(refused) => refused.into_response(),
     };
     let status = response.status();
     let metrics = &state.0.metrics;
@@ -384,33 +400,39 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
     } else if status.is_server_error() {
         Metrics::count(&metrics.server_errors);
     }
-    if status == StatusCode::PAYLOAD_TOO_LARGE && !is_json(&response) {
-        return AppError::TooLarge(format!(
-            "the request body is over the limit of {} bytes",
-            state.limits().max_body_bytes
-        ))
-        .into_response();
+    response
+}
+
+async fn admit(state: &AppState, request: Request) -> Result<Request, AppError> {
+    let (parts, body) = request.into_parts();
+    if let Some(token) = &state.0.config.token
+        && !is_public(parts.uri.path())
+        && !authorized(&parts.headers, parts.uri.query(), token)
+    {
+        return Err(AppError::Unauthorized);
     }
-    response
+    let limits = state.limits();
+    let bytes = body::read(body, limits.max_body_bytes, limits.body_timeout).await?;
+    let local = parts.extensions.get::<LocalAddr>().copied();
+    state
+        .0
+        .config
+        .origins
+        .check(&parts.method, &parts.headers, local, !bytes.is_empty())?;
+    Ok(Request::from_parts(parts, axum::body::Body::from(bytes)))
 }
 
-fn is_json(response: &Response) -> bool {
-    response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"))
-}
-
-fn authorized(request: &Request, token: &str) -> bool {
-    let bearer = request
-        .headers()
+fn authorized(headers: &axum::http::HeaderMap, query: Option<&str>, token: &str) -> bool {
+    let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let param = request
-        .uri()
-        .query()
-        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")));
+        .and_then(|v| v.split_once(' '))
+        .and_then(|(scheme, value)| {
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then_some(value.trim())
+        });
+    let param = query.and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")));
     [bearer, param]
         .into_iter()
         .flatten()
@@ -427,6 +449,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 mod tests {
     use super::*;
     use axum::body::Body;
+    use axum::http::StatusCode;
     use std::sync::atomic::Ordering::Relaxed;
     use tower::ServiceExt;
 

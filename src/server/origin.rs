@@ -19,7 +19,8 @@ use std::net::SocketAddr;
 
 use axum::http::{HeaderMap, Method, header};
 
-use super::error::{AppError, excerpt};
+use super::error::AppError;
+use crate::error::excerpt;
 
 /// The local address a connection arrived on, put in each request's
 /// extensions by [`serve`](super::serve).
@@ -84,7 +85,8 @@ impl OriginPolicy {
         let authority = origin
             .strip_prefix("http://")
             .or_else(|| origin.strip_prefix("https://"));
-        let same_site = matches!((authority, host), (Some(a), Some(h)) if a.eq_ignore_ascii_case(h));
+        let same_site =
+            matches!((authority, host), (Some(a), Some(h)) if a.eq_ignore_ascii_case(h));
         same_site
             || self
                 .allowed_origins
@@ -161,7 +163,8 @@ mod tests {
         let post = Method::POST;
         let json = ("content-type", "application/json");
         let host = ("host", "127.0.0.1:8080");
-        let ok = |h: &[(&'static str, &'static str)]| policy.check(&post, &headers(h), LOOPBACK, true);
+        let ok =
+            |h: &[(&'static str, &'static str)]| policy.check(&post, &headers(h), LOOPBACK, true);
         assert!(ok(&[json, host]).is_ok(), "curl sends no Origin");
         assert!(ok(&[json, host, ("origin", "http://127.0.0.1:8080")]).is_ok());
         assert!(matches!(
@@ -192,19 +195,37 @@ mod tests {
     fn rebound_names_are_refused_on_loopback() {
         let policy = OriginPolicy::default();
         let get = Method::GET;
-        let check = |host: &'static str, local| policy.check(&get, &headers(&[("host", host)]), local, false);
-        for host in ["127.0.0.1:8080", "localhost:8080", "[::1]:8080", "LOCALHOST", "127.0.0.2"] {
+        let check = |host: &'static str, local| {
+            policy.check(&get, &headers(&[("host", host)]), local, false)
+        };
+        for host in [
+            "127.0.0.1:8080",
+            "localhost:8080",
+            "[::1]:8080",
+            "LOCALHOST",
+            "127.0.0.2",
+        ] {
             assert!(check(host, LOOPBACK).is_ok(), "{host}");
         }
-        assert!(matches!(check("evil.example:8080", LOOPBACK), Err(AppError::Forbidden(_))));
+        assert!(matches!(
+            check("evil.example:8080", LOOPBACK),
+            Err(AppError::Forbidden(_))
+        ));
         let public = Some(LocalAddr("10.1.2.3:8080".parse().unwrap()));
-        assert!(check("dash.example.com", public).is_ok(), "no list: any name off loopback");
+        assert!(
+            check("dash.example.com", public).is_ok(),
+            "no list: any name off loopback"
+        );
         let listed = OriginPolicy {
             allowed_hosts: vec!["dash.example.com".to_owned()],
             ..OriginPolicy::default()
         };
-        let check = |host: &'static str| listed.check(&get, &headers(&[("host", host)]), public, false);
+        let check =
+            |host: &'static str| listed.check(&get, &headers(&[("host", host)]), public, false);
         assert!(check("dash.example.com:8080").is_ok());
-        assert!(matches!(check("other.example.com"), Err(AppError::Forbidden(_))));
+        assert!(matches!(
+            check("other.example.com"),
+            Err(AppError::Forbidden(_))
+        ));
     }
 }

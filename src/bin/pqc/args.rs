@@ -331,8 +331,28 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 64, help_heading = "Limits")]
     pub max_queued: usize,
     /// Most open connections; more wait until one closes.
-    #[arg(long, default_value_t = 1024, help_heading = "Limits")]
+    #[arg(long, default_value_t = 512, help_heading = "Limits")]
     pub max_connections: usize,
+    /// Most open connections from one IP address; more are closed at once.
+    #[arg(long, default_value_t = 128, help_heading = "Limits")]
+    pub max_connections_per_address: usize,
+    /// Most bytes of answers built and not yet sent, together, e.g. 256MiB;
+    /// beyond them, 429.
+    #[arg(
+        long,
+        default_value = "256MiB",
+        value_name = "SIZE",
+        help_heading = "Limits"
+    )]
+    pub max_pending_bytes: String,
+    /// How long an answer may wait for the client to read it, e.g. 30s.
+    #[arg(
+        long,
+        default_value = "30s",
+        value_name = "DURATION",
+        help_heading = "Limits"
+    )]
+    pub write_timeout: String,
     /// How long a client may take to send a request's headers, and how
     /// long an idle connection stays open, e.g. 10s.
     #[arg(

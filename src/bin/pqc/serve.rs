@@ -25,6 +25,8 @@ pub fn run(args: &ServeArgs, show_progress: bool) -> Result<(), Failure> {
             max_json_rows: args.max_json_rows,
             max_cells: args.max_cells,
             max_chart_points: args.max_chart_points,
+            max_pending_bytes: usize::try_from(options::parse_size(&args.max_pending_bytes)?)
+                .unwrap_or(usize::MAX),
             max_computations: args.max_computations.unwrap_or(defaults.max_computations),
             max_queued: args.max_queued,
             timeout: options::parse_duration(&args.timeout)?,
@@ -38,7 +40,9 @@ pub fn run(args: &ServeArgs, show_progress: bool) -> Result<(), Failure> {
     };
     let connections = Connections {
         header_timeout: options::parse_duration(&args.header_timeout)?,
+        write_timeout: options::parse_duration(&args.write_timeout)?,
         max_connections: args.max_connections,
+        max_connections_per_address: args.max_connections_per_address,
         ..Connections::default()
     };
     let builder = options::cache_builder(&args.cache, &args.load)?;
@@ -70,7 +74,7 @@ pub fn run(args: &ServeArgs, show_progress: bool) -> Result<(), Failure> {
         .enable_all()
         .build()
         .map_err(|e| Failure::io("tokio runtime", e))?;
-    runtime.block_on(async {
+    let served = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(&args.bind)
             .await
             .map_err(|e| Failure::io(format!("cannot listen on {}", args.bind), e))?;
@@ -79,9 +83,16 @@ pub fn run(args: &ServeArgs, show_progress: bool) -> Result<(), Failure> {
         if config.token.is_none() && !address.ip().is_loopback() {
             tracing::warn!("listening beyond loopback without --token: anyone who can reach {address} can query and invalidate");
         }
+        if config.origins.allowed_hosts.is_empty() && !address.ip().is_loopback() {
+            tracing::warn!("listening beyond loopback without --allow-host: any host name is answered, so set --token or --allow-host against DNS rebinding");
+        }
         let app = server::app(Arc::new(cache), config);
         server::serve_with(listener, app, connections, server::ctrl_c())
             .await
             .map_err(|e| Failure::io("server", e))
-    })
+    });
+    // Computations still running on the blocking pool are abandoned, not
+    // awaited: Ctrl-C must not wait for the slowest query.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    served
 }
