@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{self, Child};
+use crate::common::{self, Child, entry_files};
 
 const ROWS: u64 = 1_000_000;
 
@@ -399,4 +399,155 @@ fn request_with_host(port: u16, host: &str, path: &str) -> Response {
         head: head.to_owned(),
         body: body.to_owned(),
     }
+}
+
+const Q1: &str = r#"{"filters": {"category": "Books"}, "group_by": ["year"], "aggs": [{"fn": "sum", "column": "units"}]}"#;
+const Q2: &str = r#"{"filters": {"category": "Games"}, "group_by": ["year"], "aggs": [{"fn": "sum", "column": "units"}]}"#;
+
+fn counter(server: &Server, name: &str) -> u64 {
+    let metrics = server.get("/metrics").body;
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no {name} in /metrics"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn swapped_and_truncated_entries_in_the_cache_directory_are_never_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache_dir = dir.path().to_str().unwrap();
+    let flags = ["--cache-dir", cache_dir, "--tier-secret", "abuse-secret"];
+    let (first, second) = {
+        let server = Server::start(&flags);
+        let first = server.post("/api/query", Q1).json();
+        let second = server.post("/api/query", Q2).json();
+        assert_eq!(
+            (&first["source"], &second["source"]),
+            (&"computed".into(), &"computed".into())
+        );
+        (first, second)
+    };
+    let files = entry_files(dir.path());
+    assert_eq!(files.len(), 2, "{files:?}");
+    // Each file now holds the other query's (validly signed) answer.
+    let (a, b) = (
+        std::fs::read(&files[0]).unwrap(),
+        std::fs::read(&files[1]).unwrap(),
+    );
+    std::fs::write(&files[0], &b).unwrap();
+    std::fs::write(&files[1], &a).unwrap();
+    let server = Server::start(&flags);
+    for (query, expected) in [(Q1, &first), (Q2, &second)] {
+        let answer = server.post("/api/query", query).json();
+        assert_eq!(answer["rows"], expected["rows"], "{query}");
+        assert_eq!(answer["source"], "computed", "a swapped entry was served");
+    }
+    assert!(
+        server.get("/api/stats").json()["disk_rejected"]
+            .as_u64()
+            .unwrap()
+            >= 2
+    );
+    drop(server);
+    // Truncated entries too.
+    for f in entry_files(dir.path()) {
+        let bytes = std::fs::read(&f).unwrap();
+        std::fs::write(&f, &bytes[..bytes.len() / 2]).unwrap();
+    }
+    let server = Server::start(&flags);
+    let answer = server.post("/api/query", Q1).json();
+    assert_eq!(answer["rows"], first["rows"]);
+    assert_eq!(answer["source"], "computed", "a truncated entry was served");
+}
+
+#[cfg(feature = "redis")]
+#[test]
+fn forged_redis_values_are_never_served_and_garbage_messages_do_not_stop_invalidation() {
+    const REDIS: &str = "redis://127.0.0.1:6379";
+    if !common::available(
+        "redis-server on 127.0.0.1:6379",
+        TcpStream::connect("127.0.0.1:6379").is_ok(),
+    ) {
+        return;
+    }
+    let prefix = format!("pqc-abuse:{}:{}", std::process::id(), common::free_port());
+    let flags = [
+        "--redis",
+        REDIS,
+        "--redis-prefix",
+        &prefix,
+        "--tier-secret",
+        "abuse-secret",
+    ];
+    let one = Server::start(&flags);
+    let two = Server::start(&flags);
+    let first = one.post("/api/query", Q1).json();
+    assert_eq!(first["source"], "computed");
+    assert_eq!(two.post("/api/query", Q1).json()["source"], "redis");
+
+    // A garbage invalidation message, then a real one: two still hears it.
+    let mut con = redis::Client::open(REDIS)
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let _: i64 = redis::cmd("PUBLISH")
+        .arg(format!("{prefix}:invalidate"))
+        .arg(b"\xff\x00 not a message".as_slice())
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(one.post("/api/invalidate", r#"{"all": true}"#).status, 200);
+    let mut reached = false;
+    for _ in 0..100 {
+        if two.get("/api/stats").json()["entries"] == 0 {
+            reached = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        reached,
+        "the invalidation after the garbage did not reach the other server"
+    );
+    assert!(counter(&two, "pqc_redis_bad_messages_total") >= 1);
+
+    // Forged values: every value key of this prefix overwritten with
+    // another query's signed value, then with junk.
+    let second = one.post("/api/query", Q2).json();
+    assert_eq!(one.post("/api/query", Q1).json()["source"], "computed");
+    let mut values: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*"))
+        .query(&mut con)
+        .unwrap();
+    values.retain(|k| !k.ends_with(":lock") && !k.contains(":source:"));
+    assert_eq!(values.len(), 2, "{values:?}");
+    let a: Vec<u8> = redis::cmd("GET").arg(&values[0]).query(&mut con).unwrap();
+    let b: Vec<u8> = redis::cmd("GET").arg(&values[1]).query(&mut con).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(&values[0])
+        .arg(b)
+        .query(&mut con)
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(&values[1])
+        .arg(a)
+        .query(&mut con)
+        .unwrap();
+    let three = Server::start(&flags);
+    for (query, expected) in [(Q1, &first), (Q2, &second)] {
+        let answer = three.post("/api/query", query).json();
+        assert_eq!(answer["rows"], expected["rows"], "{query}");
+        assert_eq!(
+            answer["source"], "computed",
+            "a forged Redis value was served"
+        );
+    }
+    assert!(
+        three.get("/api/stats").json()["redis_rejected"]
+            .as_u64()
+            .unwrap()
+            >= 2
+    );
+    let _: i64 = redis::cmd("DEL").arg(&values).query(&mut con).unwrap();
 }

@@ -9,7 +9,7 @@ use polars::prelude::{DataFrame, DataType, IntoLazy};
 use polars_query_cache::tier::{TierSecret, codec};
 use polars_query_cache::{Agg, AggFn, CachedQuery, LoadedFrom, Query, Source};
 
-use crate::common;
+use crate::common::{self, entry_files};
 
 fn sample() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sales.csv")
@@ -28,18 +28,6 @@ fn q() -> Query {
         .group_by(["month"])
         .sum("revenue")
         .len()
-}
-
-fn entry_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for dataset in std::fs::read_dir(dir.join("results")).unwrap().flatten() {
-        for f in std::fs::read_dir(dataset.path()).unwrap().flatten() {
-            if f.path().extension().is_some_and(|e| e == "pqc") {
-                files.push(f.path());
-            }
-        }
-    }
-    files
 }
 
 #[test]

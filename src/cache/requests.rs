@@ -169,44 +169,6 @@ fn weight(query: &Query) -> usize {
     2 * (std::mem::size_of::<Query>() + filters + names) + 512
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use polars::prelude::*;
-
-    #[test]
-    fn the_memo_stays_within_its_bytes() {
-        let frame = df!("c" => ["a", "b"], "n" => [1i64, 2]).unwrap();
-        let dataset = Dataset::from_frame(frame).unwrap();
-        let memo = RequestMemo::new();
-        // Long names (unknown columns fail before they are remembered, so
-        // the long text goes in an `in` list of a known column).
-        for i in 0..2_000 {
-            let values: Vec<String> = (0..50)
-                .map(|j| format!("{i}-{j}-{}", "x".repeat(100)))
-                .collect();
-            let query = Query::new().is_in("c", values).len();
-            memo.normalize(&query, &dataset).unwrap();
-            assert!(
-                memo.bytes() <= MAX_BYTES,
-                "{} bytes after {i} requests",
-                memo.bytes()
-            );
-        }
-        let huge: Vec<String> = (0..1000)
-            .map(|j| format!("{j}{}", "y".repeat(1000)))
-            .collect();
-        let query = Query::new().is_in("c", huge).len();
-        let before = memo.bytes();
-        memo.normalize(&query, &dataset).unwrap();
-        assert_eq!(
-            memo.bytes(),
-            before,
-            "a request over a 64th of the budget is not kept"
-        );
-    }
-}
-
 fn hash_value<H: Hasher>(value: &Value, state: &mut H) {
     match value {
         Value::Bool(b) => (0u8, *b).hash(state),
@@ -295,4 +257,42 @@ fn same_query(a: &Query, b: &Query) -> bool {
         && a.aggs == b.aggs
         && a.sort == b.sort
         && a.limit == b.limit
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use polars::prelude::*;
+
+    #[test]
+    fn the_memo_stays_within_its_bytes() {
+        let frame = df!("c" => ["a", "b"], "n" => [1i64, 2]).unwrap();
+        let dataset = Dataset::from_frame(frame).unwrap();
+        let memo = RequestMemo::new();
+        // Long names (unknown columns fail before they are remembered, so
+        // the long text goes in an `in` list of a known column).
+        for i in 0..2_000 {
+            let values: Vec<String> = (0..50)
+                .map(|j| format!("{i}-{j}-{}", "x".repeat(100)))
+                .collect();
+            let query = Query::new().is_in("c", values).len();
+            memo.normalize(&query, &dataset).unwrap();
+            assert!(
+                memo.bytes() <= MAX_BYTES,
+                "{} bytes after {i} requests",
+                memo.bytes()
+            );
+        }
+        let huge: Vec<String> = (0..1000)
+            .map(|j| format!("{j}{}", "y".repeat(1000)))
+            .collect();
+        let query = Query::new().is_in("c", huge).len();
+        let before = memo.bytes();
+        memo.normalize(&query, &dataset).unwrap();
+        assert_eq!(
+            memo.bytes(),
+            before,
+            "a request over a 64th of the budget is not kept"
+        );
+    }
 }

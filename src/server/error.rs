@@ -117,7 +117,7 @@ fn cut(mut message: String, max: usize) -> String {
             end -= 1;
         }
         message.truncate(end);
-        message.push_str("…");
+        message.push('…');
     }
     message
 }

@@ -210,16 +210,7 @@ impl AppState {
     ) -> Result<T, AppError> {
         let deadline = Instant::now() + self.limits().timeout;
         let turn = self.0.admission.admit(deadline, self.retry_after()).await?;
-        let task = tokio::task::spawn_blocking(move || {
-            let result = work();
-            drop(turn);
-            result
-        });
-        match tokio::time::timeout_at(deadline, task).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(join)) => Err(AppError::Internal(format!("task failed: {join}"))),
-            Err(_) => Err(AppError::Timeout(self.still_computing())),
-        }
+        on_blocking_pool(turn, deadline, work, &self.still_computing()).await
     }
 
     /// Builds a response body on the blocking pool when it is large, so a
@@ -250,20 +241,9 @@ impl AppState {
         let deadline = Instant::now() + self.limits().timeout;
         let turn = tokio::time::timeout_at(deadline, Arc::clone(&self.0.side_work).acquire_owned())
             .await
-            .map_err(|_| AppError::Timeout("the server is busy; try again shortly".to_owned()))?
+            .map_err(|_| AppError::Timeout(BUSY.to_owned()))?
             .map_err(|e| AppError::Internal(e.to_string()))?;
-        let task = tokio::task::spawn_blocking(move || {
-            let result = work();
-            drop(turn);
-            result
-        });
-        match tokio::time::timeout_at(deadline, task).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(join)) => Err(AppError::Internal(format!("task failed: {join}"))),
-            Err(_) => Err(AppError::Timeout(
-                "the server is busy; try again shortly".to_owned(),
-            )),
-        }
+        on_blocking_pool(turn, deadline, work, BUSY).await
     }
 
     /// Re-reads the data once however many ask at once, waiting no longer
@@ -343,6 +323,28 @@ impl AppState {
             rejected: a.rejected(),
             pending_bytes: self.0.bodies.in_flight(),
         }
+    }
+}
+
+const BUSY: &str = "the server is busy; try again shortly";
+
+/// Runs `work` on the blocking pool holding `turn` (given back when the
+/// work ends, not when the caller stops waiting), waiting until `deadline`.
+async fn on_blocking_pool<T: Send + 'static, Turn: Send + 'static>(
+    turn: Turn,
+    deadline: Instant,
+    work: impl FnOnce() -> Result<T, AppError> + Send + 'static,
+    still_running: &str,
+) -> Result<T, AppError> {
+    let task = tokio::task::spawn_blocking(move || {
+        let result = work();
+        drop(turn);
+        result
+    });
+    match tokio::time::timeout_at(deadline, task).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(join)) => Err(AppError::Internal(format!("task failed: {join}"))),
+        Err(_) => Err(AppError::Timeout(still_running.to_owned())),
     }
 }
 

@@ -482,3 +482,16 @@ pub fn wait_for_port(port: u16, timeout: std::time::Duration) -> bool {
     }
     false
 }
+
+/// Every `.pqc` entry file of a disk tier's directory.
+pub fn entry_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for dataset in std::fs::read_dir(dir.join("results")).unwrap().flatten() {
+        for f in std::fs::read_dir(dataset.path()).unwrap().flatten() {
+            if f.path().extension().is_some_and(|e| e == "pqc") {
+                files.push(f.path());
+            }
+        }
+    }
+    files
+}
