@@ -483,3 +483,42 @@ async fn internal_errors_do_not_leak() {
     let body = response.into_body().collect().await.unwrap().to_bytes();
     assert!(!String::from_utf8_lossy(&body).contains("secret"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identical_concurrent_requests_share_one_computation_even_uncached() {
+    // A cache that keeps nothing: followers cannot find the answer in
+    // memory afterwards, so they must take the leader's.
+    let frame = df!("k" => (0..1_000_000i64).map(|i| i % 50_000).collect::<Vec<_>>(), "v" => (0..1_000_000i64).collect::<Vec<_>>()).unwrap();
+    let cache = Arc::new(
+        CachedQuery::builder()
+            .max_bytes(0)
+            .build_from_frame(frame)
+            .unwrap(),
+    );
+    let app = app(Arc::clone(&cache), ServerConfig::default());
+    let body = r#"{"group_by": ["k"], "aggs": [{"fn": "median", "column": "v"}], "limit": 3}"#;
+    let requests: Vec<_> = (0..8)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move { send(&app, post("/api/query", body)).await })
+        })
+        .collect();
+    let mut sources = Vec::new();
+    let mut rows = Vec::new();
+    for r in requests {
+        let (status, _, bytes) = r.await.unwrap();
+        assert_eq!(status, StatusCode::OK);
+        let answer = json_of(&bytes);
+        sources.push(answer["source"].as_str().unwrap().to_owned());
+        rows.push(answer["rows"].clone());
+    }
+    assert!(rows.iter().all(|r| *r == rows[0]));
+    let computed = sources.iter().filter(|s| *s == "computed").count();
+    assert_eq!(
+        computed as u64,
+        cache.cache_info().computations,
+        "{sources:?}"
+    );
+    assert!(computed < 8, "no request shared a computation: {sources:?}");
+    assert!(sources.iter().any(|s| s == "coalesced"), "{sources:?}");
+}

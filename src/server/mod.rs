@@ -79,7 +79,7 @@ use admission::Admission;
 use flights::{Flights, Joined, follow};
 
 use crate::normalize::QueryKey;
-use crate::{CachedQuery, Frame, Query};
+use crate::{CachedQuery, Frame, Query, Source};
 
 /// How the server runs: limits, an optional bearer token, and what it
 /// accepts from browsers.
@@ -106,7 +106,8 @@ struct Inner {
     config: ServerConfig,
     metrics: Metrics,
     admission: Admission,
-    answers: Arc<Flights<QueryKey, ()>>,
+    /// Answers being computed, with the request that asked first.
+    answers: Arc<Flights<QueryKey, (Arc<Query>, Frame)>>,
     refreshes: Arc<Flights<(), serde_json::Value>>,
     /// Turns for work off the async workers that is not a computation:
     /// building large bodies, statistics, invalidation.
@@ -158,15 +159,22 @@ impl AppState {
         }
         let deadline = Instant::now() + self.limits().timeout;
         let key = self.cache().key(&query)?;
+        let query = Arc::new(query);
         loop {
             match self.0.answers.join(key.clone()) {
                 Joined::Follow(receiver) => {
                     match follow(receiver, deadline, &self.still_computing()).await? {
-                        Some(Ok(())) => {
+                        // The same request: the leader's answer is ours.
+                        Some(Ok((asked, frame))) if *asked == *query => {
+                            return Ok(Frame::new(Arc::clone(frame.shared()), Source::Coalesced));
+                        }
+                        // An equivalent one: ours in our columns, from memory.
+                        Some(Ok(_)) => {
                             if let Some(frame) = self.cache().get_cached(&query)? {
                                 return Ok(frame);
                             }
-                            // Too large to keep in memory: compute our own.
+                            // Not kept in memory (over the per-entry cap, or
+                            // evicted already): compute our own.
                         }
                         Some(Err(e)) => return Err(e),
                         // The leader went away before computing.
@@ -176,11 +184,14 @@ impl AppState {
                 Joined::Lead(leader) => {
                     let turn = self.0.admission.admit(deadline, self.retry_after()).await?;
                     let cache = Arc::clone(self.cache());
+                    let asked = Arc::clone(&query);
                     let (sender, receiver) = tokio::sync::oneshot::channel();
                     // Detached, so that the computation, its slot and its
                     // followers outlive a client that hangs up.
                     tokio::spawn(async move {
-                        let result = tokio::task::spawn_blocking(move || cache.get(&query)).await;
+                        let computing = Arc::clone(&asked);
+                        let result =
+                            tokio::task::spawn_blocking(move || cache.get(&computing)).await;
                         drop(turn);
                         let result = match result {
                             Ok(Ok(frame)) => Ok(frame),
@@ -189,7 +200,7 @@ impl AppState {
                                 Err(AppError::Internal(format!("query task failed: {join}")))
                             }
                         };
-                        leader.finish(result.as_ref().map(|_| ()).map_err(Clone::clone));
+                        leader.finish(result.clone().map(|frame| (asked, frame)));
                         let _ = sender.send(result);
                     });
                     return match tokio::time::timeout_at(deadline, receiver).await {
