@@ -99,8 +99,10 @@ impl OriginPolicy {
             !local.is_some_and(|LocalAddr(addr)| addr.ip().is_loopback()) || is_loopback_name(host)
         } else {
             self.allowed_hosts.iter().any(|allowed| {
+                // An entry without a port allows the name on any port.
                 allowed.eq_ignore_ascii_case(host)
-                    || (!allowed.contains(':') && allowed.eq_ignore_ascii_case(hostname(host)))
+                    || (hostname(allowed) == allowed.as_str()
+                        && allowed.eq_ignore_ascii_case(hostname(host)))
             })
         };
         if allowed {
@@ -217,12 +219,16 @@ mod tests {
             "no list: any name off loopback"
         );
         let listed = OriginPolicy {
-            allowed_hosts: vec!["dash.example.com".to_owned()],
+            allowed_hosts: vec!["dash.example.com".to_owned(), "[::1]".to_owned()],
             ..OriginPolicy::default()
         };
         let check =
             |host: &'static str| listed.check(&get, &headers(&[("host", host)]), public, false);
         assert!(check("dash.example.com:8080").is_ok());
+        assert!(
+            check("[::1]:8080").is_ok(),
+            "a bracketed address without a port"
+        );
         assert!(matches!(
             check("other.example.com"),
             Err(AppError::Forbidden(_))
