@@ -215,7 +215,9 @@ pub(crate) fn excerpt(text: &str) -> Cow<'_, str> {
     cut(text, EXCERPT_BYTES)
 }
 
-fn cut(text: &str, max: usize) -> Cow<'_, str> {
+/// `text` cut to `max` bytes on a character boundary, with `…` and its
+/// length in bytes when it was longer.
+pub(crate) fn cut(text: &str, max: usize) -> Cow<'_, str> {
     if text.len() <= max {
         return Cow::Borrowed(text);
     }

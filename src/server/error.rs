@@ -94,8 +94,11 @@ impl IntoResponse for AppError {
                 )
             }
         };
-        let mut response =
-            (status, Json(json!({ "error": cut(message, MAX_MESSAGE) }))).into_response();
+        let mut response = (
+            status,
+            Json(json!({ "error": crate::error::cut(&message, MAX_MESSAGE) })),
+        )
+            .into_response();
         if let Some(seconds) = retry {
             response
                 .headers_mut()
@@ -109,27 +112,3 @@ impl IntoResponse for AppError {
 /// user text only in short excerpts; this is the last line of defence, so
 /// that no request can make the server echo its body back.
 const MAX_MESSAGE: usize = 1024;
-
-fn cut(mut message: String, max: usize) -> String {
-    if message.len() > max {
-        let mut end = max;
-        while !message.is_char_boundary(end) {
-            end -= 1;
-        }
-        message.truncate(end);
-        message.push('…');
-    }
-    message
-}
-
-#[cfg(test)]
-mod tests {
-    use super::cut;
-
-    #[test]
-    fn long_messages_are_cut_on_a_character_boundary() {
-        assert_eq!(cut("short".to_owned(), 10), "short");
-        assert_eq!(cut("ééé".to_owned(), 3), "é…");
-        assert_eq!(cut("x".repeat(5000), 1024).len(), 1024 + "…".len());
-    }
-}
