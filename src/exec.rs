@@ -13,18 +13,20 @@ use polars::prelude::*;
 
 use crate::Result;
 use crate::dataset::{ColumnKind, Dataset};
-use crate::normalize::{CanonicalAgg, CanonicalQuery, ColumnFilter, Constraint, OutputRef, Scalar};
+use crate::normalize::{
+    CanonicalAgg, CanonicalQuery, ColumnFilter, Constraint, OutputRef, Scalar, sort_options,
+};
 use crate::query::AggFn;
 
 /// Computes the cached frame of `query` on `dataset`.
 pub(crate) fn execute(query: &CanonicalQuery, dataset: &Dataset) -> Result<DataFrame> {
-    Ok(plan(query, dataset).collect()?)
+    Ok(lazy_frame(query, dataset).collect()?)
 }
 
 /// The lazy plan of `query` on `dataset`. A contradiction runs on an empty
 /// frame of the same schema: no scan, and Polars still gives every output
 /// its type and the aggregates of nothing.
-pub(crate) fn plan(query: &CanonicalQuery, dataset: &Dataset) -> LazyFrame {
+pub(crate) fn lazy_frame(query: &CanonicalQuery, dataset: &Dataset) -> LazyFrame {
     let frame = if query.contradiction {
         dataset.frame().clear()
     } else {
@@ -79,11 +81,7 @@ pub(crate) fn order_and_limit(mut lf: LazyFrame, query: &CanonicalQuery) -> Lazy
                 descending.push(false);
             }
         }
-        let options = SortMultipleOptions::default()
-            .with_order_descending_multi(descending)
-            .with_nulls_last(true)
-            .with_maintain_order(true);
-        lf = lf.sort(by, options);
+        lf = lf.sort(by, sort_options(descending));
     }
     if let Some(limit) = query.limit {
         lf = lf.limit(IdxSize::try_from(limit).unwrap_or(IdxSize::MAX));

@@ -5,9 +5,8 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
-use polars::prelude::{CompatLevel, DataFrame, SortMultipleOptions};
+use polars::prelude::{CompatLevel, DataFrame};
 
-use crate::normalize::Projection;
 use crate::{Error, Result};
 
 /// Where an answer came from.
@@ -72,35 +71,6 @@ pub struct Frame {
 impl Frame {
     pub(crate) fn new(data: Arc<DataFrame>, source: Source) -> Frame {
         Frame { data, source }
-    }
-
-    /// Presents the cached frame the way one caller asked for it: its column
-    /// order, its names, its group order. When the caller asked for exactly
-    /// the cached shape this is an `Arc` clone.
-    pub(crate) fn project(
-        cached: &Arc<DataFrame>,
-        projection: &Projection,
-        source: Source,
-    ) -> Result<Frame> {
-        let (columns, resort) = match projection {
-            Projection::Identity => return Ok(Frame::new(Arc::clone(cached), source)),
-            Projection::Reshape { columns, resort } => (columns, resort),
-        };
-        let columns = columns
-            .iter()
-            .map(|(pos, name)| cached.columns()[*pos].clone().with_name(name.clone()))
-            .collect();
-        let mut frame = DataFrame::new(cached.height(), columns)?;
-        if let Some(by) = resort {
-            let names: Vec<_> = by.iter().map(|(n, _)| n.clone()).collect();
-            let descending: Vec<bool> = by.iter().map(|(_, d)| *d).collect();
-            let options = SortMultipleOptions::default()
-                .with_order_descending_multi(descending)
-                .with_nulls_last(true)
-                .with_maintain_order(true);
-            frame = frame.sort(names, options)?;
-        }
-        Ok(Frame::new(Arc::new(frame), source))
     }
 
     /// Where the answer came from.

@@ -83,12 +83,12 @@
 #![warn(missing_docs)]
 
 mod cache;
+mod canonical_json;
 pub mod dataset;
 pub mod derive;
 mod error;
 mod exec;
 mod frame;
-mod memo;
 pub mod normalize;
 pub mod output;
 pub mod query;

@@ -41,7 +41,7 @@ impl Shape {
         let Some(q) = key.query() else {
             return Shape::Any;
         };
-        match crate::exec::plan(q, dataset).collect_schema() {
+        match crate::exec::lazy_frame(q, dataset).collect_schema() {
             Ok(schema) => {
                 // Without groups: one row (or none under `limit 0`); with
                 // groups, no more than the rows grouped (nor the limit).
@@ -207,11 +207,11 @@ impl CachedQuery {
             return None;
         }
         let q = key.query()?;
-        let mut best: Option<(Arc<Entry>, QueryKey, crate::derive::Plan)> = None;
+        let mut best: Option<(Arc<Entry>, QueryKey, crate::derive::Derivation)> = None;
         let pinned = self.rollups.read();
         for candidate in self.derive_index.candidates(key.dataset(), q) {
             let Some(s) = candidate.query() else { continue };
-            let Some(plan) = crate::derive::plan(q, s, dataset, self.config.derive) else {
+            let Some(plan) = crate::derive::derivation(q, s, dataset, self.config.derive) else {
                 continue;
             };
             let entry = pinned

@@ -29,7 +29,7 @@ use stats::{Counters, load, micros};
 use crate::dataset::{Dataset, Fingerprint, Origin};
 use crate::derive::DeriveIndex;
 use crate::frame::{Frame, Source};
-use crate::normalize::{self, BuildPassThrough, KeyBody, Normalized, Projection, QueryKey};
+use crate::normalize::{self, BuildPassThrough, KeyBody, KeyedQuery, Projection, QueryKey};
 use crate::query::Query;
 use crate::tier::disk::DiskTier;
 use crate::{Error, Result, exec};
@@ -205,12 +205,13 @@ impl CachedQuery {
     /// key wait for one computation.
     pub fn get(&self, query: &Query) -> Result<Frame> {
         let dataset = self.dataset();
-        let Normalized { key, projection } = self.requests.normalize(query, &dataset)?;
-        self.lookup(&dataset, &key, &projection, |ds| match key.body() {
-            KeyBody::Query(q) => exec::execute(q, ds),
-            KeyBody::Memo { .. } => Err(Error::Compute(
-                "a query key names a memoized computation".to_owned(),
-            )),
+        let KeyedQuery {
+            key,
+            query: canonical,
+            projection,
+        } = self.requests.normalize(query, &dataset)?;
+        self.lookup(&dataset, &key, &projection, |ds| {
+            exec::execute(&canonical, ds)
         })
     }
 
@@ -220,11 +221,13 @@ impl CachedQuery {
     /// server does to keep hits off its blocking pool).
     pub fn get_cached(&self, query: &Query) -> Result<Option<Frame>> {
         let dataset = self.dataset();
-        let Normalized { key, projection } = self.requests.normalize(query, &dataset)?;
+        let KeyedQuery {
+            key, projection, ..
+        } = self.requests.normalize(query, &dataset)?;
         match self.memory.get(&key) {
             Some(entry) => {
                 self.count_hit(&entry);
-                Frame::project(&entry.frame, &projection, Source::Memory).map(Some)
+                projection.apply(&entry.frame, Source::Memory).map(Some)
             }
             None => Ok(None),
         }
@@ -239,12 +242,9 @@ impl CachedQuery {
     /// benchmarks. The statistics are not touched.
     pub fn get_uncached(&self, query: &Query) -> Result<Frame> {
         let dataset = self.dataset();
-        let Normalized { key, projection } = normalize::normalize(query, &dataset)?;
-        let Some(canonical) = key.query() else {
-            return Err(Error::Compute("not a query".to_owned()));
-        };
-        let frame = Arc::new(exec::execute(canonical, &dataset)?);
-        Frame::project(&frame, &projection, Source::Computed)
+        let normalized = normalize::normalize(query, &dataset)?;
+        let frame = Arc::new(exec::execute(&normalized.query, &dataset)?);
+        normalized.projection.apply(&frame, Source::Computed)
     }
 
     /// The Polars lazy plan the cache runs for `query` on a miss: what a
@@ -252,10 +252,7 @@ impl CachedQuery {
     pub fn plan(&self, query: &Query) -> Result<LazyFrame> {
         let dataset = self.dataset();
         let normalized = normalize::normalize(query, &dataset)?;
-        match normalized.key.query() {
-            Some(canonical) => Ok(exec::plan(canonical, &dataset)),
-            None => Err(Error::Compute("not a query".to_owned())),
-        }
+        Ok(exec::lazy_frame(&normalized.query, &dataset))
     }
 
     /// The canonical key of `query`: equal for every query with the same
@@ -311,10 +308,10 @@ impl CachedQuery {
         name: &str,
         args: &A,
     ) -> Result<QueryKey> {
-        let args = crate::memo::canonical_json(&serde_json::to_value(args)?);
+        let args = crate::canonical_json::to_string(&serde_json::to_value(args)?);
         Ok(QueryKey::new(
             dataset.fingerprint(),
-            KeyBody::Memo {
+            KeyBody::Function {
                 name: name.to_owned(),
                 args,
             },
@@ -330,7 +327,7 @@ impl CachedQuery {
     ) -> Result<Frame> {
         if let Some(entry) = self.memory.get(key) {
             self.count_hit(&entry);
-            return Frame::project(&entry.frame, projection, Source::Memory);
+            return projection.apply(&entry.frame, Source::Memory);
         }
         let (result, role) = self.flights.run(key, || self.fill(dataset, key, compute));
         let (entry, source) = match result {
@@ -366,7 +363,7 @@ impl CachedQuery {
                 Source::Coalesced
             }
         };
-        Frame::project(&entry.frame, projection, source)
+        projection.apply(&entry.frame, source)
     }
 
     fn count_hit(&self, entry: &Entry) {

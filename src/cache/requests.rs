@@ -18,7 +18,7 @@ use parking_lot::RwLock;
 
 use crate::Result;
 use crate::dataset::{Dataset, Fingerprint};
-use crate::normalize::{self, Normalized};
+use crate::normalize::{self, KeyedQuery};
 use crate::query::{Agg, Filter, Predicate, Query, Value};
 
 /// The most requests remembered.
@@ -34,7 +34,7 @@ pub(crate) struct RequestMemo {
 }
 
 struct Memo {
-    entries: HashMap<Request, (Fingerprint, Normalized), Hasher64>,
+    entries: HashMap<Request, (Fingerprint, KeyedQuery), Hasher64>,
     /// What `entries` holds, as [`weight`] counts it.
     bytes: usize,
 }
@@ -83,14 +83,14 @@ impl RequestMemo {
 
     /// `query` normalized against `dataset`, from the memo when this exact
     /// request was normalized against this exact data before.
-    pub(crate) fn normalize(&self, query: &Query, dataset: &Dataset) -> Result<Normalized> {
+    pub(crate) fn normalize(&self, query: &Query, dataset: &Dataset) -> Result<KeyedQuery> {
         let fingerprint = dataset.fingerprint();
         if let Some((seen_on, normalized)) = self.map.read().entries.get(&Lookup(query))
             && *seen_on == fingerprint
         {
             return Ok(normalized.clone());
         }
-        let normalized = normalize::normalize(query, dataset)?;
+        let normalized = normalize::normalize(query, dataset)?.keyed(fingerprint);
         // The key's text form, kept in the key once made (the slower tiers
         // use it too), measures what the canonical form holds: a range
         // with holes is enumerated to up to a thousand values.

@@ -3,20 +3,20 @@
 
 use polars::prelude::*;
 
-use super::rules::{AggSource, Plan};
+use super::rules::{AggSource, Derivation};
 use crate::Result;
 use crate::dataset::{ColumnKind, Dataset};
 use crate::exec::{filter_expr, order_and_limit};
 use crate::normalize::CanonicalQuery;
 
-/// Q's answer, computed from S's cached frame (in S's canonical layout) by
-/// `plan`. The result has Q's canonical layout and the types a direct
+/// Q's answer, computed from S's cached frame (in S's canonical layout) as
+/// `how` says. The result has Q's canonical layout and the types a direct
 /// computation gives.
 pub(crate) fn derive(
     source: &DataFrame,
     s: &CanonicalQuery,
     q: &CanonicalQuery,
-    plan: &Plan,
+    how: &Derivation,
     dataset: &Dataset,
 ) -> Result<DataFrame> {
     let s_names = s.output_names();
@@ -39,8 +39,8 @@ pub(crate) fn derive(
         lf = lf.filter(predicate);
     }
     let keys: Vec<Expr> = q.group_by.iter().map(|c| col(c.name.as_str())).collect();
-    let mut aggs = Vec::with_capacity(plan.aggs.len());
-    for (i, source_agg) in plan.aggs.iter().enumerate() {
+    let mut aggs = Vec::with_capacity(how.aggs.len());
+    for (i, source_agg) in how.aggs.iter().enumerate() {
         let name = q_names[q.group_by.len() + i].as_str();
         let expr = match *source_agg {
             AggSource::Same(j) => agg_column(j),
@@ -56,7 +56,7 @@ pub(crate) fn derive(
             AggSource::Max(j) => agg_column(j).max(),
             AggSource::Mean { sum, count } => {
                 // Per group without a roll-up; over the rolled-up groups with one.
-                let (total, n) = if plan.rollup {
+                let (total, n) = if how.rollup {
                     (agg_column(sum).sum(), agg_column(count).sum())
                 } else {
                     (agg_column(sum), agg_column(count))
@@ -79,7 +79,7 @@ pub(crate) fn derive(
         };
         aggs.push(expr.cast(dtype).alias(name));
     }
-    lf = if !plan.rollup {
+    lf = if !how.rollup {
         let mut columns = keys;
         columns.extend(aggs);
         lf.select(columns)

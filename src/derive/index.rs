@@ -162,7 +162,7 @@ mod tests {
     fn key(name: &str) -> QueryKey {
         QueryKey::new(
             crate::dataset::Fingerprint(7),
-            KeyBody::Memo {
+            KeyBody::Function {
                 name: name.to_owned(),
                 args: String::new(),
             },

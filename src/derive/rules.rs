@@ -52,21 +52,21 @@ pub(crate) enum AggSource {
 
 /// How to derive Q from S.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Plan {
+pub(crate) struct Derivation {
     /// Q groups by fewer columns than S.
     pub(crate) rollup: bool,
     /// For each aggregate of Q, in Q's canonical order.
     pub(crate) aggs: Vec<AggSource>,
 }
 
-/// The plan to derive `q` from `s`, or `None` when `s` does not contain
-/// `q`'s answer exactly (or `mode` forbids it).
-pub(crate) fn plan(
+/// How to derive `q` from `s`, or `None` when `s` does not contain `q`'s
+/// answer exactly (or `mode` forbids it).
+pub(crate) fn derivation(
     q: &CanonicalQuery,
     s: &CanonicalQuery,
     dataset: &Dataset,
     mode: DeriveMode,
-) -> Option<Plan> {
+) -> Option<Derivation> {
     if mode == DeriveMode::Off || s.limit.is_some() || s.contradiction || q.contradiction {
         return None;
     }
@@ -129,5 +129,5 @@ pub(crate) fn plan(
             | AggFn::Last => return None,
         });
     }
-    Some(Plan { rollup, aggs })
+    Some(Derivation { rollup, aggs })
 }

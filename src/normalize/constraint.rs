@@ -12,10 +12,11 @@
 //! can hold. All arithmetic on values is in `i128` or checked: user values
 //! never wrap.
 
+use super::key::{ColumnFilter, ColumnRef};
 use super::scalar::{Coerced, Scalar, coerce, int_range, whole_or_fraction};
-use crate::dataset::{ColumnInfo, ColumnKind};
+use crate::dataset::{ColumnInfo, ColumnKind, Dataset};
 use crate::error::excerpt;
-use crate::query::{Predicate, Value};
+use crate::query::{Filter, Predicate, Value};
 use crate::{Error, Result};
 
 /// One end of a range.
@@ -82,9 +83,43 @@ fn in_range(value: &Scalar, low: Option<&Bound>, high: Option<&Bound>) -> bool {
     above && below
 }
 
+/// `filters` folded into at most one condition per column, in schema
+/// order, and whether they contradict each other. No row matches a
+/// contradiction, so then no condition is kept.
+pub(super) fn fold_filters(
+    filters: &[Filter],
+    dataset: &Dataset,
+) -> Result<(Vec<ColumnFilter>, bool)> {
+    let mut per_column: Vec<(ColumnRef, &ColumnInfo, Accumulator)> = Vec::new();
+    for filter in filters {
+        let (col, info) = super::column(dataset, &filter.column)?;
+        let slot = match per_column.iter().position(|(c, _, _)| c.index == col.index) {
+            Some(slot) => slot,
+            None => {
+                per_column.push((col, info, Accumulator::default()));
+                per_column.len() - 1
+            }
+        };
+        per_column[slot].2.add(&filter.predicate, info)?;
+    }
+    per_column.sort_unstable_by_key(|(c, _, _)| c.index);
+    let mut folded = Vec::with_capacity(per_column.len());
+    let mut contradiction = false;
+    for (column, info, acc) in per_column {
+        match acc.finish(info) {
+            Some(constraint) => folded.push(ColumnFilter { column, constraint }),
+            None => contradiction = true,
+        }
+    }
+    if contradiction {
+        folded.clear();
+    }
+    Ok((folded, contradiction))
+}
+
 /// Gathers the predicates on one column, in any order.
 #[derive(Default)]
-pub(crate) struct Accumulator {
+struct Accumulator {
     is_null: bool,
     not_null: bool,
     one_of: Option<Vec<Scalar>>,
@@ -94,7 +129,7 @@ pub(crate) struct Accumulator {
 }
 
 impl Accumulator {
-    pub(crate) fn add(&mut self, predicate: &Predicate, column: &ColumnInfo) -> Result<()> {
+    fn add(&mut self, predicate: &Predicate, column: &ColumnInfo) -> Result<()> {
         check_operator(predicate, column)?;
         match predicate {
             Predicate::IsNull => self.is_null = true,
@@ -215,7 +250,7 @@ impl Accumulator {
 
     /// The canonical constraint, or `None` when no value can satisfy the
     /// predicates (the query is a contradiction).
-    pub(crate) fn finish(self, column: &ColumnInfo) -> Option<Constraint> {
+    fn finish(self, column: &ColumnInfo) -> Option<Constraint> {
         let kind = column.kind;
         let constraint = self.fold(column)?;
         if kind.is_integer_like() {

@@ -4,7 +4,7 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, OnceLock};
 
-use polars::prelude::PlSmallStr;
+use polars::prelude::{PlSmallStr, SortMultipleOptions};
 
 use std::hash::BuildHasher;
 
@@ -70,7 +70,7 @@ impl CanonicalAgg {
     /// The name of its column in the cached frame: the default output name.
     pub(crate) fn name(&self) -> String {
         match &self.column {
-            Some(c) => crate::query::default_name(self.func, &c.name),
+            Some(c) => crate::query::default_name(self.func, &c.name).to_string(),
             None => self.func.name().to_owned(),
         }
     }
@@ -108,6 +108,16 @@ pub struct CanonicalSort {
     pub target: OutputRef,
     /// Largest first.
     pub descending: bool,
+}
+
+/// How rows are ordered by sort keys, wherever they are sorted: nulls last
+/// (as SQL's `ORDER BY` puts them), ties in their previous order.
+/// `descending` has one entry per sort key.
+pub(crate) fn sort_options(descending: Vec<bool>) -> SortMultipleOptions {
+    SortMultipleOptions::default()
+        .with_order_descending_multi(descending)
+        .with_nulls_last(true)
+        .with_maintain_order(true)
 }
 
 /// A query with every equivalence rule applied: two queries that must give
@@ -222,10 +232,12 @@ impl fmt::Display for CanonicalQuery {
 /// What a key identifies.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum KeyBody {
-    /// A filter / group-by / aggregate query.
-    Query(CanonicalQuery),
-    /// A computation registered with [`memoize`](crate::CachedQuery::memoize).
-    Memo {
+    /// A filter / group-by / aggregate query. Shared with whoever runs it,
+    /// so that holding the key and the query costs one copy.
+    Query(Arc<CanonicalQuery>),
+    /// An arbitrary function of the frame, memoized with
+    /// [`memoize`](crate::CachedQuery::memoize).
+    Function {
         /// The computation's name.
         name: String,
         /// Its arguments as canonical JSON (object keys sorted).
@@ -277,15 +289,16 @@ impl QueryKey {
     /// The canonical query, unless this is a memoized computation.
     pub fn query(&self) -> Option<&CanonicalQuery> {
         match &self.0.body {
-            KeyBody::Query(q) => Some(q),
-            KeyBody::Memo { .. } => None,
+            KeyBody::Query(q) => Some(q.as_ref()),
+            KeyBody::Function { .. } => None,
         }
     }
 
-    /// The memoized computation's name, if this is one.
+    /// The name given to [`memoize`](crate::CachedQuery::memoize), if
+    /// this is the key of a memoized function.
     pub fn memo_name(&self) -> Option<&str> {
         match &self.0.body {
-            KeyBody::Memo { name, .. } => Some(name),
+            KeyBody::Function { name, .. } => Some(name),
             KeyBody::Query(_) => None,
         }
     }
@@ -303,7 +316,7 @@ impl fmt::Display for QueryKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0.body {
             KeyBody::Query(q) => write!(f, "{q}"),
-            KeyBody::Memo { name, args } => write!(f, "memoize {name}({args})"),
+            KeyBody::Function { name, args } => write!(f, "memoize {name}({args})"),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Schema-aware normalization: a [`Query`] read against a [`Dataset`]
-//! becomes a [`QueryKey`] that is equal for every query with the same answer,
-//! plus the [`Projection`] that turns the shared answer into the columns, names
-//! and row order this caller asked for.
+//! becomes a [`CanonicalQuery`] that is equal for every query with the same
+//! answer, plus the [`Projection`] that turns the shared answer into the
+//! columns, names and row order this caller asked for. The cache keys the
+//! answer by the canonical query ([`Normalized::keyed`]).
 //!
 //! All the equivalence rules live here and in `constraint`:
 //! filter order and duplicates, `in [x]` = `eq x`, `between` = `ge` + `le`,
@@ -10,216 +11,68 @@
 
 mod constraint;
 mod key;
-mod output;
+mod projection;
 mod scalar;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use polars::prelude::PlSmallStr;
-
 pub use constraint::{Bound, Constraint};
-pub(crate) use key::BuildPassThrough;
+pub(crate) use key::{BuildPassThrough, sort_options};
 pub use key::{
     CanonicalAgg, CanonicalQuery, CanonicalSort, ColumnFilter, ColumnRef, KEY_FORMAT_VERSION,
     KeyBody, OutputRef, QueryKey,
 };
+pub use projection::Projection;
 pub use scalar::Scalar;
 
-use crate::dataset::{ColumnInfo, ColumnKind, Dataset};
-use crate::query::{AggFn, Query};
+use crate::dataset::{ColumnInfo, ColumnKind, Dataset, Fingerprint};
+use crate::query::{Agg, AggFn, Query};
 use crate::{Error, Result};
-use output::OutName;
-
-/// How to present a cached frame to one caller.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Projection {
-    /// The cached frame already has the caller's columns, names and row
-    /// order: hand it over as it is.
-    Identity,
-    /// Pick, rename and possibly re-sort columns.
-    Reshape {
-        /// For each output column: its position in the cached frame and its name.
-        columns: Arc<[(usize, PlSmallStr)]>,
-        /// Output columns (and directions) to re-sort by, when the caller
-        /// listed the group-by columns in another order than the cached frame
-        /// is sorted in.
-        resort: Option<Arc<[(PlSmallStr, bool)]>>,
-    },
-}
+use projection::Outputs;
 
 /// A query ready for the cache.
 #[derive(Debug, Clone)]
 pub struct Normalized {
+    /// The canonical form, shared by every query with the same answer.
+    pub query: Arc<CanonicalQuery>,
+    /// This caller's view of the shared answer.
+    pub projection: Projection,
+}
+
+impl Normalized {
+    /// Adds the key the answer is cached under for the data version
+    /// `dataset`.
+    pub fn keyed(self, dataset: Fingerprint) -> KeyedQuery {
+        let key = QueryKey::new(dataset, KeyBody::Query(Arc::clone(&self.query)));
+        KeyedQuery {
+            key,
+            query: self.query,
+            projection: self.projection,
+        }
+    }
+}
+
+/// A normalized query and the key its answer is cached under.
+#[derive(Debug, Clone)]
+pub struct KeyedQuery {
     /// The shared key.
     pub key: QueryKey,
+    /// The canonical form the key names: what runs on a miss.
+    pub query: Arc<CanonicalQuery>,
     /// This caller's view of the shared answer.
     pub projection: Projection,
 }
 
 /// Normalizes `query` against `dataset`.
 pub fn normalize(query: &Query, dataset: &Dataset) -> Result<Normalized> {
-    let column = |name: &str| -> Result<(ColumnRef, &ColumnInfo)> {
-        let index = dataset
-            .column_index(name)
-            .ok_or_else(|| unknown_column(dataset, name))?;
-        let info = &dataset.columns()[index];
-        Ok((
-            ColumnRef {
-                index,
-                name: dataset.names()[index].clone(),
-            },
-            info,
-        ))
-    };
-
-    // Filters: fold every predicate on a column into one constraint.
-    let mut per_column: Vec<(ColumnRef, &ColumnInfo, constraint::Accumulator)> = Vec::new();
-    for filter in &query.filters {
-        let (col, info) = column(&filter.column)?;
-        let slot = match per_column.iter().position(|(c, _, _)| c.index == col.index) {
-            Some(slot) => slot,
-            None => {
-                per_column.push((col, info, constraint::Accumulator::default()));
-                per_column.len() - 1
-            }
-        };
-        per_column[slot].2.add(&filter.predicate, info)?;
-    }
-    per_column.sort_unstable_by_key(|(c, _, _)| c.index);
-    let mut filters = Vec::with_capacity(per_column.len());
-    let mut contradiction = false;
-    for (col, info, acc) in per_column {
-        match acc.finish(info) {
-            Some(constraint) => filters.push(ColumnFilter {
-                column: col,
-                constraint,
-            }),
-            None => contradiction = true,
-        }
-    }
-    if contradiction {
-        filters.clear();
-    }
-
-    // Group-by: a set, in schema order.
-    let mut group_by = Vec::with_capacity(query.group_by.len());
-    for name in &query.group_by {
-        group_by.push(column(name)?.0);
-    }
-    group_by.sort_unstable_by_key(|c| c.index);
-    group_by.dedup();
-
-    // Aggregates: a sorted set.
-    let mut aggs = Vec::with_capacity(query.aggs.len());
-    for agg in &query.aggs {
-        aggs.push(canonical_agg(agg, dataset)?);
-    }
-    aggs.sort_unstable();
-    aggs.dedup();
-
-    if group_by.is_empty() && aggs.is_empty() {
-        return Err(Error::InvalidQuery(
-            "a query needs at least one aggregate or group-by column, e.g. {\"aggs\": [{\"fn\": \"len\"}]}"
-                .to_owned(),
-        ));
-    }
-
-    // Output columns: the caller's order and names. The cached frame has
-    // the group columns in schema order, then the aggregates in canonical
-    // order under their default names: a caller asking exactly that gets
-    // the frame itself.
-    let mut identity = query.group_by.len() == group_by.len() && query.aggs.len() == aggs.len();
-    let mut outputs: Vec<(OutputRef, OutName<'_>)> =
-        Vec::with_capacity(query.group_by.len() + query.aggs.len());
-    for name in &query.group_by {
-        let index = dataset.column_index(name).unwrap_or_default();
-        let pos = group_by
-            .iter()
-            .position(|c| c.index == index)
-            .unwrap_or_default();
-        identity &= pos == outputs.len();
-        outputs.push((OutputRef::Group(pos), OutName::Text(name)));
-    }
-    for requested in &query.aggs {
-        let agg = canonical_agg(requested, dataset)?;
-        let pos = aggs.iter().position(|a| *a == agg).unwrap_or_default();
-        let cached_name = match &requested.column {
-            Some(column) => OutName::Default(agg.func, column),
-            None => OutName::Text(agg.func.name()),
-        };
-        let name = match &requested.alias {
-            Some(alias) => OutName::Text(alias),
-            None => cached_name,
-        };
-        identity &= group_by.len() + pos == outputs.len() && name.same(&cached_name);
-        outputs.push((OutputRef::Agg(pos), name));
-    }
-    let by_name = OutputNames::new(&outputs)?;
-
-    // Sort keys refer to output names.
-    // Distinct targets: two aliases of one aggregate are one column.
-    let slot = |target: OutputRef| match target {
-        OutputRef::Group(i) => i,
-        OutputRef::Agg(i) => group_by.len() + i,
-    };
-    let mut sorted = Vec::new();
-    if !query.sort.is_empty() {
-        sorted.resize(group_by.len() + aggs.len(), false);
-    }
-    let mut sort = Vec::with_capacity(query.sort.len().min(sorted.len()));
-    for key in &query.sort {
-        let Some(at) = by_name.find(&outputs, &key.column) else {
-            let names: Vec<String> = outputs.iter().map(|(_, n)| n.to_string()).collect();
-            return Err(Error::UnknownColumn {
-                column: key.column.clone(),
-                suggestions: suggestions(&key.column, &names),
-                available: names,
-            });
-        };
-        let target = outputs[at].0;
-        if !std::mem::replace(&mut sorted[slot(target)], true) {
-            sort.push(CanonicalSort {
-                target,
-                descending: key.descending,
-            });
-        }
-    }
-    // The caller's group order, when it is not the schema order.
-    let caller_groups = || {
-        outputs.iter().filter_map(|(t, name)| match t {
-            OutputRef::Group(_) => Some((*t, name)),
-            OutputRef::Agg(_) => None,
-        })
-    };
-    let mut previous = None;
-    let schema_order = caller_groups().all(|(t, _)| {
-        let in_order = previous.is_none_or(|p| p < t);
-        previous = Some(t);
-        in_order
-    });
-    let mut resort = None;
-    if !schema_order {
-        if query.limit.is_some() {
-            // The tie-break decides which rows survive the limit: it is part of the answer.
-            for (target, _) in caller_groups() {
-                if !sort.iter().any(|s| s.target == target) {
-                    sort.push(CanonicalSort {
-                        target,
-                        descending: false,
-                    });
-                }
-            }
-        } else {
-            let mut by: Vec<(PlSmallStr, bool)> = sort
-                .iter()
-                .map(|s| (name_of(&outputs, s.target).to_small_str(), s.descending))
-                .collect();
-            by.extend(caller_groups().map(|(_, name)| (name.to_small_str(), false)));
-            resort = Some(by);
-        }
-    }
-
+    let (filters, contradiction) = constraint::fold_filters(&query.filters, dataset)?;
+    let group_by = group_set(&query.group_by, dataset)?;
+    let (aggs, requested) = aggregate_set(&query.aggs, dataset)?;
+    require_output(&group_by, &aggs)?;
+    let outputs = Outputs::new(query, dataset, &group_by, &aggs, &requested)?;
+    let mut sort = outputs.sort_keys(&query.sort)?;
+    let resort = outputs.order_groups(&mut sort, query.limit);
+    let projection = outputs.projection(resort);
     let canonical = CanonicalQuery {
         filters,
         contradiction,
@@ -228,71 +81,60 @@ pub fn normalize(query: &Query, dataset: &Dataset) -> Result<Normalized> {
         sort,
         limit: query.limit,
     };
-    let projection = if identity && resort.is_none() {
-        Projection::Identity
-    } else {
-        let columns = outputs
-            .into_iter()
-            .map(|(target, name)| {
-                let pos = match target {
-                    OutputRef::Group(i) => i,
-                    OutputRef::Agg(i) => canonical.group_by.len() + i,
-                };
-                (pos, name.to_small_str())
-            })
-            .collect();
-        Projection::Reshape {
-            columns,
-            resort: resort.map(Arc::from),
-        }
+    Ok(Normalized {
+        query: Arc::new(canonical),
+        projection,
+    })
+}
+
+/// The column of `dataset` named `name`.
+fn column<'d>(dataset: &'d Dataset, name: &str) -> Result<(ColumnRef, &'d ColumnInfo)> {
+    let index = dataset
+        .column_index(name)
+        .ok_or_else(|| unknown_column(dataset, name))?;
+    let column = ColumnRef {
+        index,
+        name: dataset.names()[index].clone(),
     };
-    let key = QueryKey::new(dataset.fingerprint(), KeyBody::Query(canonical));
-    Ok(Normalized { key, projection })
+    Ok((column, &dataset.columns()[index]))
 }
 
-/// Finds output columns by name. A query may list thousands of outputs and
-/// sort keys: past a few, names are hashed so that checking them costs
-/// linear time, not quadratic.
-enum OutputNames {
-    /// Few outputs: compared one by one, no allocation.
-    Few,
-    /// Each name and the position of its output.
-    Many(HashMap<String, usize>),
+/// The group-by columns as a set, in schema order.
+fn group_set(names: &[String], dataset: &Dataset) -> Result<Vec<ColumnRef>> {
+    let mut group_by = Vec::with_capacity(names.len());
+    for name in names {
+        group_by.push(column(dataset, name)?.0);
+    }
+    group_by.sort_unstable_by_key(|c| c.index);
+    group_by.dedup();
+    Ok(group_by)
 }
 
-impl OutputNames {
-    /// Up to this many outputs are compared one by one.
-    const FEW: usize = 32;
+/// The aggregates as a sorted set, and each one of `aggs` in canonical
+/// form, in the caller's order.
+fn aggregate_set(
+    aggs: &[Agg],
+    dataset: &Dataset,
+) -> Result<(Vec<CanonicalAgg>, Vec<CanonicalAgg>)> {
+    let requested = aggs
+        .iter()
+        .map(|agg| canonical_agg(agg, dataset))
+        .collect::<Result<Vec<_>>>()?;
+    let mut set = requested.clone();
+    set.sort_unstable();
+    set.dedup();
+    Ok((set, requested))
+}
 
-    /// The index of `outputs`, or the error for the first name repeated.
-    fn new(outputs: &[(OutputRef, OutName<'_>)]) -> Result<OutputNames> {
-        let clash = |name: &OutName<'_>| Error::AliasClash {
-            name: name.to_string(),
-        };
-        if outputs.len() <= Self::FEW {
-            for (i, (_, name)) in outputs.iter().enumerate() {
-                if outputs[..i].iter().any(|(_, other)| other.same(name)) {
-                    return Err(clash(name));
-                }
-            }
-            return Ok(OutputNames::Few);
-        }
-        let mut map = HashMap::with_capacity(outputs.len());
-        for (i, (_, name)) in outputs.iter().enumerate() {
-            if map.insert(name.to_string(), i).is_some() {
-                return Err(clash(name));
-            }
-        }
-        Ok(OutputNames::Many(map))
+/// An error unless the query has an output column.
+fn require_output(group_by: &[ColumnRef], aggs: &[CanonicalAgg]) -> Result<()> {
+    if group_by.is_empty() && aggs.is_empty() {
+        return Err(Error::InvalidQuery(
+            "a query needs at least one aggregate or group-by column, e.g. {\"aggs\": [{\"fn\": \"len\"}]}"
+                .to_owned(),
+        ));
     }
-
-    /// The position in `outputs` of the output named `name`.
-    fn find(&self, outputs: &[(OutputRef, OutName<'_>)], name: &str) -> Option<usize> {
-        match self {
-            OutputNames::Few => outputs.iter().position(|(_, n)| n.matches(name)),
-            OutputNames::Many(map) => map.get(name).copied(),
-        }
-    }
+    Ok(())
 }
 
 /// Names longer than this get no "did you mean": no column is named like
@@ -313,26 +155,6 @@ fn unknown_column(dataset: &Dataset, name: &str) -> Error {
     }
 }
 
-/// Output names close to `name`, among those of a reasonable length.
-fn suggestions(name: &str, names: &[String]) -> Vec<String> {
-    if name.len() > MAX_SUGGESTED_LEN {
-        return Vec::new();
-    }
-    let short: Vec<String> = names
-        .iter()
-        .filter(|n| n.len() <= MAX_SUGGESTED_LEN)
-        .cloned()
-        .collect();
-    crate::dataset::closest(name, &short)
-}
-
-fn name_of<'a>(outputs: &[(OutputRef, OutName<'a>)], target: OutputRef) -> OutName<'a> {
-    outputs
-        .iter()
-        .find(|(t, _)| *t == target)
-        .map_or(OutName::Text(""), |(_, n)| *n)
-}
-
 /// `value` read as a value of `column`, or `None` when no value of the
 /// column can equal it (a fraction for an integer column).
 pub(crate) fn coerce_value(value: &crate::Value, column: &ColumnInfo) -> Result<Option<Scalar>> {
@@ -342,7 +164,7 @@ pub(crate) fn coerce_value(value: &crate::Value, column: &ColumnInfo) -> Result<
     })
 }
 
-fn canonical_agg(agg: &crate::query::Agg, dataset: &Dataset) -> Result<CanonicalAgg> {
+fn canonical_agg(agg: &Agg, dataset: &Dataset) -> Result<CanonicalAgg> {
     match (&agg.column, agg.func) {
         (None, AggFn::Len) => Ok(CanonicalAgg {
             func: AggFn::Len,
@@ -353,15 +175,11 @@ fn canonical_agg(agg: &crate::query::Agg, dataset: &Dataset) -> Result<Canonical
         )),
         (None, func) => Err(Error::InvalidQuery(format!("`{}` needs a `column`", func.name()))),
         (Some(name), func) => {
-            let index = dataset.column_index(name).ok_or_else(|| unknown_column(dataset, name))?;
-            let info = &dataset.columns()[index];
+            let (column, info) = column(dataset, name)?;
             check_aggregate(func, info)?;
             Ok(CanonicalAgg {
                 func,
-                column: Some(ColumnRef {
-                    index,
-                    name: dataset.names()[index].clone(),
-                }),
+                column: Some(column),
             })
         }
     }

@@ -9,6 +9,7 @@
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum AggFn {
     /// Sum of the values.
     Sum,
@@ -119,13 +120,40 @@ impl Agg {
     pub fn output_name(&self) -> String {
         match (&self.alias, &self.column) {
             (Some(alias), _) => alias.clone(),
-            (None, Some(column)) => default_name(self.func, column),
+            (None, Some(column)) => default_name(self.func, column).to_string(),
             (None, None) => self.func.name().to_owned(),
         }
     }
 }
 
 /// The name an aggregate's output column gets without an alias.
-pub(crate) fn default_name(func: AggFn, column: &str) -> String {
-    format!("{}_{column}", func.name())
+pub(crate) fn default_name(func: AggFn, column: &str) -> DefaultName<'_> {
+    DefaultName { func, column }
+}
+
+/// `{func}_{column}` (`sum_revenue`): the one place that spells the default
+/// output name. It compares and writes itself without an intermediate
+/// `String`: normalizing builds a name only for a caller whose view differs
+/// from the cached frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DefaultName<'a> {
+    func: AggFn,
+    column: &'a str,
+}
+
+impl DefaultName<'_> {
+    /// Whether `name` is this name.
+    pub(crate) fn matches(&self, name: &str) -> bool {
+        let func = self.func.name();
+        name.len() == func.len() + 1 + self.column.len()
+            && name.starts_with(func)
+            && name.as_bytes()[func.len()] == b'_'
+            && name.ends_with(self.column)
+    }
+}
+
+impl std::fmt::Display for DefaultName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}_{}", self.func.name(), self.column)
+    }
 }

@@ -5,6 +5,7 @@ use super::Value;
 /// A filter operator, as named in the JSON form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Op {
     /// `column = value`
     Eq,
@@ -51,6 +52,7 @@ impl Op {
 
 /// What a filter asks of its column's values.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Predicate {
     /// Equal to the value.
     Eq(Value),

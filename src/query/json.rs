@@ -151,7 +151,7 @@ fn filter_from_raw(raw: RawFilter) -> Result<Filter, String> {
         (Op::In | Op::NotIn, Some(Json::Array(items))) => {
             let values = items
                 .into_iter()
-                .map(scalar)
+                .map(Value::from_json)
                 .collect::<Result<Vec<_>, _>>()?;
             if op == Op::In {
                 Predicate::In(values)
@@ -161,32 +161,30 @@ fn filter_from_raw(raw: RawFilter) -> Result<Filter, String> {
         }
         (Op::In | Op::NotIn, Some(_)) => return Err(needs("an array `value`")),
         (Op::Between, Some(Json::Array(items))) if items.len() == 2 => {
-            let mut it = items.into_iter().map(scalar);
+            let mut it = items.into_iter().map(Value::from_json);
             let low = it.next().ok_or_else(|| needs("[low, high]"))??;
             let high = it.next().ok_or_else(|| needs("[low, high]"))??;
             Predicate::Between(low, high)
         }
         (Op::Between, Some(_)) => return Err(needs("a `value` of the form [low, high]")),
-        (op, Some(value)) => {
-            let value = scalar(value)?;
-            match op {
-                Op::Eq => Predicate::Eq(value),
-                Op::Ne => Predicate::Ne(value),
-                Op::Lt => Predicate::Lt(value),
-                Op::Le => Predicate::Le(value),
-                Op::Gt => Predicate::Gt(value),
-                _ => Predicate::Ge(value),
-            }
-        }
+        (Op::Eq, Some(value)) => Predicate::Eq(Value::from_json(value)?),
+        (Op::Ne, Some(value)) => Predicate::Ne(Value::from_json(value)?),
+        (Op::Lt, Some(value)) => Predicate::Lt(Value::from_json(value)?),
+        (Op::Le, Some(value)) => Predicate::Le(Value::from_json(value)?),
+        (Op::Gt, Some(value)) => Predicate::Gt(Value::from_json(value)?),
+        (Op::Ge, Some(value)) => Predicate::Ge(Value::from_json(value)?),
     };
     Ok(Filter { column, predicate })
 }
 
 fn filter_from_shorthand(column: String, value: Json) -> Result<Filter, String> {
     let predicate = match value {
-        Json::Array(items) => {
-            Predicate::In(items.into_iter().map(scalar).collect::<Result<_, _>>()?)
-        }
+        Json::Array(items) => Predicate::In(
+            items
+                .into_iter()
+                .map(Value::from_json)
+                .collect::<Result<_, _>>()?,
+        ),
         Json::Null => {
             let column = excerpt(&column);
             return Err(format!(
@@ -194,31 +192,37 @@ fn filter_from_shorthand(column: String, value: Json) -> Result<Filter, String> 
                  in the list form, or leave the column out"
             ));
         }
-        other => Predicate::Eq(scalar(other)?),
+        other => Predicate::Eq(Value::from_json(other)?),
     };
     Ok(Filter { column, predicate })
 }
 
-fn scalar(json: Json) -> Result<Value, String> {
-    match json {
-        Json::Bool(b) => Ok(Value::Bool(b)),
-        Json::String(s) => Ok(Value::Str(s)),
-        Json::Number(n) => match (n.as_i64(), n.as_f64()) {
-            (Some(i), _) => Ok(Value::Int(i)),
-            (None, Some(f)) if n.is_f64() => Ok(Value::Float(f)),
-            // Above i64::MAX: only a `UInt64` column holds such values, and
-            // text names them exactly where a float would round them.
-            _ => Err(format!(
-                "number {0} is out of range for a JSON integer; write it as text, \"{0}\", \
-                 to compare it with a UInt64 column",
-                excerpt(&n.to_string())
+impl Value {
+    /// A filter value from JSON: a boolean, a string, an integer that fits
+    /// an `i64`, or a number with a fraction or exponent. The error says how
+    /// to write the value instead (an integer above `i64::MAX` as text, say):
+    /// no number is silently rounded.
+    pub(crate) fn from_json(json: Json) -> Result<Value, String> {
+        match json {
+            Json::Bool(b) => Ok(Value::Bool(b)),
+            Json::String(s) => Ok(Value::Str(s)),
+            Json::Number(n) => match (n.as_i64(), n.as_f64()) {
+                (Some(i), _) => Ok(Value::Int(i)),
+                (None, Some(f)) if n.is_f64() => Ok(Value::Float(f)),
+                // Above i64::MAX: only a `UInt64` column holds such values, and
+                // text names them exactly where a float would round them.
+                _ => Err(format!(
+                    "number {0} is out of range for a JSON integer; write it as text, \"{0}\", \
+                     to compare it with a UInt64 column",
+                    excerpt(&n.to_string())
+                )),
+            },
+            Json::Null => Err("null is not a filter value; use the `is_null` op".to_owned()),
+            other => Err(format!(
+                "filter values are numbers, strings or booleans, not {}",
+                excerpt(&other.to_string())
             )),
-        },
-        Json::Null => Err("null is not a filter value; use the `is_null` op".to_owned()),
-        other => Err(format!(
-            "filter values are numbers, strings or booleans, not {}",
-            excerpt(&other.to_string())
-        )),
+        }
     }
 }
 

@@ -9,8 +9,8 @@ mod filter;
 mod json;
 mod value;
 
-pub(crate) use agg::default_name;
 pub use agg::{Agg, AggFn};
+pub(crate) use agg::{DefaultName, default_name};
 pub use filter::{Filter, Op, Predicate};
 pub use value::Value;
 

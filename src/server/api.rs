@@ -292,19 +292,7 @@ pub async fn invalidate(
             value: Some(value),
             all: false,
         } => {
-            let value = match value {
-                Json_::String(s) => crate::Value::Str(s),
-                Json_::Bool(b) => crate::Value::Bool(b),
-                Json_::Number(n) => n.as_i64().map_or_else(
-                    || crate::Value::Float(n.as_f64().unwrap_or(f64::NAN)),
-                    crate::Value::Int,
-                ),
-                _ => {
-                    return Err(AppError::BadRequest(
-                        "`value` must be a number, string or boolean".to_owned(),
-                    ));
-                }
-            };
+            let value = crate::Value::from_json(value).map_err(AppError::BadRequest)?;
             Target::Value(column, value)
         }
         Invalidate {

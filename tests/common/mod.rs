@@ -238,6 +238,7 @@ fn holds(predicate: &Predicate, cell: &Cell, compare: &dyn Fn(&Cell, &Value) -> 
         Predicate::In(vs) => vs.iter().any(eq),
         Predicate::NotIn(vs) => !vs.iter().any(eq),
         Predicate::Between(lo, hi) => cmp(lo) != Ordering::Less && cmp(hi) != Ordering::Greater,
+        other => panic!("the reference model has no rule for {other:?}"),
     }
 }
 
@@ -306,6 +307,7 @@ fn aggregate<R>(agg: &Agg, rows: &[&R], cell_of: &dyn Fn(&R, &str) -> Cell) -> C
         AggFn::First => values[0].clone(),
         AggFn::Last => values[values.len() - 1].clone(),
         AggFn::Len => unreachable!(),
+        other => panic!("the reference model has no rule for {other:?}"),
     }
 }
 

@@ -1,10 +1,11 @@
-//! Canonical JSON for the arguments of memoized computations: object keys
+//! Canonical JSON, for the arguments of memoized functions: object keys
 //! sorted at every depth, so `{"a":1,"b":2}` and `{"b":2,"a":1}` are one key
 //! whatever map type serde_json was built with.
 
 use serde_json::Value;
 
-pub(crate) fn canonical_json(value: &Value) -> String {
+/// `value` as compact JSON text with object keys sorted.
+pub(crate) fn to_string(value: &Value) -> String {
     let mut out = String::new();
     write(value, &mut out);
     out
@@ -48,7 +49,7 @@ mod tests {
     fn key_order_does_not_matter() {
         let a: Value = serde_json::from_str(r#"{"b": [1, {"y": 2, "x": 1}], "a": "s"}"#).unwrap();
         let b: Value = serde_json::from_str(r#"{"a": "s", "b": [1, {"x": 1, "y": 2}]}"#).unwrap();
-        assert_eq!(canonical_json(&a), canonical_json(&b));
-        assert_eq!(canonical_json(&a), r#"{"a":"s","b":[1,{"x":1,"y":2}]}"#);
+        assert_eq!(to_string(&a), to_string(&b));
+        assert_eq!(to_string(&a), r#"{"a":"s","b":[1,{"x":1,"y":2}]}"#);
     }
 }
