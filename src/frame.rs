@@ -62,6 +62,28 @@ impl fmt::Display for Source {
 /// valid after the entry is evicted. It dereferences to [`DataFrame`] for
 /// reading; [`Frame::into_dataframe`] gives an owned frame (Polars columns are
 /// themselves reference counted, so that is cheap too).
+///
+/// ```
+/// use std::sync::Arc;
+/// use polars_query_cache::{CachedQuery, Query, Source};
+///
+/// let cache = CachedQuery::from_csv("data/sales.csv")?;
+/// let by_region = Query::new().group_by(["region"]).sum("revenue").len();
+/// let frame = cache.get(&by_region)?;
+/// assert_eq!(frame.source(), Source::Computed);
+/// // Read it as the `DataFrame` it dereferences to: groups sorted, nulls last.
+/// assert_eq!(frame.get_column_names(), ["region", "sum_revenue", "len"]);
+/// assert_eq!(frame.column("region")?.as_materialized_series().str_value(0)?, "Central");
+/// assert_eq!(frame.column("len")?.as_materialized_series().sum::<u64>()?, 5_000);
+///
+/// // A hit is the same frame, not a copy.
+/// let hit = cache.get(&by_region)?;
+/// assert_eq!(hit.source(), Source::Memory);
+/// assert!(Arc::ptr_eq(frame.shared(), hit.shared()));
+/// let owned: polars::prelude::DataFrame = hit.into_dataframe();
+/// assert_eq!(owned.height(), 5);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct Frame {
     data: Arc<DataFrame>,

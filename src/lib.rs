@@ -34,10 +34,13 @@
 //!   to set the byte budget, the per-entry cap, time to live and to idle.
 //! - [`Query`] is plain data: filters (ANDed), group-by columns, aggregates,
 //!   sort and limit. Build it with chained methods or read its JSON form.
-//! - [`normalize`] turns a query into a [`QueryKey`]: filter order,
-//!   duplicates, `in [x]` vs `eq x`, `between` vs `ge` + `le`, `"2024"` vs
-//!   `2024` on an integer column, group-by and aggregate order all give one
-//!   key. The answer still comes back in the caller's column order and names.
+//! - A query read against the dataset's schema becomes a [`QueryKey`]
+//!   ([`CachedQuery::key`]): filter order, duplicates, `in [x]` vs `eq x`,
+//!   `between` vs `ge` + `le`, `"2024"` vs `2024` on an integer column,
+//!   group-by and aggregate order all give one key. The answer still comes
+//!   back in the caller's column order and names. [`key`] holds the
+//!   canonical form a key shows to
+//!   [`invalidate_where`](CachedQuery::invalidate_where).
 //! - [`Frame`] is the answer: an `Arc<DataFrame>` shared with the cache,
 //!   with [`Frame::source`] telling where it came from and
 //!   [`Frame::to_record_batches`] for arrow-rs callers.
@@ -73,7 +76,17 @@
 //!
 //! - `cli`: the `pqc` command line tool.
 //! - `server`: [`server`], the HTTP API and dashboard page (`pqc serve`).
-//! - `redis`: the Redis tier shared by workers and hosts.
+//! - `redis`: the Redis tier shared by workers and hosts
+//!   ([`CachedQueryBuilder::redis`], [`tier::redis`]).
+//!
+//! # Examples
+//!
+//! The repository's `examples/` are short programs to copy from (run them
+//! with `cargo run --release --example <name>`): `basic` (memoized queries
+//! and `cache_info`), `memoize` (any function over the frame),
+//! `dashboard_rollups` (declared roll-ups), `arrow` (answers handed to
+//! arrow-rs), `redis_workers` (workers sharing Redis) and `axum_embed` (the
+//! server inside one's own axum app).
 //!
 //! # Minimum Rust version
 //!
@@ -89,14 +102,45 @@ pub mod derive;
 mod error;
 mod exec;
 mod frame;
+// Public only so benches time normalization and tests build constraints
+// directly; users reach its results through `key` and `CachedQuery::key`.
+#[doc(hidden)]
 pub mod normalize;
+// Public only for the `pqc` binary, which prints answers as the server does.
+#[doc(hidden)]
 pub mod output;
 pub mod query;
+// Public only for `pqc gen` and `pqc bench`, the benches and the tests.
+#[doc(hidden)]
 pub mod sample;
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub mod server;
 pub mod tier;
+
+/// What a [`QueryKey`] holds: the canonical form of a query (or of a
+/// [`memoize`](CachedQuery::memoize) call), as a predicate given to
+/// [`CachedQuery::invalidate_where`] sees it.
+///
+/// ```
+/// use polars_query_cache::{CachedQuery, Query};
+///
+/// let cache = CachedQuery::from_csv("data/sales.csv")?;
+/// cache.get(&Query::new().eq("year", 2024).group_by(["month"]).sum("revenue"))?;
+/// cache.get(&Query::new().group_by(["region"]).len())?;
+/// cache.memoize("row_count", &(), |df| polars::df!("rows" => [df.height() as u64]))?;
+///
+/// // The revenue figures were corrected: drop the answers that read them.
+/// let dropped = cache.invalidate_where(|key| key.query().is_some_and(|q| q.uses_column("revenue")));
+/// assert_eq!(dropped, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub mod key {
+    pub use crate::normalize::{
+        Bound, CanonicalAgg, CanonicalQuery, CanonicalSort, ColumnFilter, ColumnRef, Constraint,
+        KEY_FORMAT_VERSION, KeyBody, OutputRef, QueryKey, Scalar,
+    };
+}
 
 pub use cache::{
     CacheInfo, CachedQuery, CachedQueryBuilder, PrewarmReport, QueryCount, RefreshOutcome,

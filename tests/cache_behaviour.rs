@@ -124,15 +124,30 @@ fn time_to_live_expires_entries() {
 }
 
 #[test]
-fn time_to_idle_expires_unused_entries() {
+fn time_to_idle_keeps_read_entries_and_expires_unread_ones() {
+    let idle = Duration::from_secs(1);
     let cache = CachedQuery::builder()
-        .time_to_idle(Duration::from_millis(300))
+        .time_to_idle(idle)
         .build_from_frame(common::frame(&common::rows(100, 1)))
         .unwrap();
-    let q = Query::new().len();
-    cache.get(&q).unwrap();
-    std::thread::sleep(Duration::from_millis(600));
-    assert_eq!(cache.get(&q).unwrap().source(), Source::Computed);
+    let read = Query::new().sum("x");
+    let unread = Query::new().group_by(["cat"]).len();
+    cache.get(&read).unwrap();
+    cache.get(&unread).unwrap();
+    // Reads a fifth of the idle limit apart, for well past the limit: a
+    // time to live would have expired both by now.
+    let started = std::time::Instant::now();
+    while started.elapsed() < idle * 5 / 2 {
+        std::thread::sleep(idle / 5);
+        assert_eq!(
+            cache.get(&read).unwrap().source(),
+            Source::Memory,
+            "a read entry expired after {:?}",
+            started.elapsed()
+        );
+    }
+    assert_eq!(cache.get(&unread).unwrap().source(), Source::Computed);
+    assert_eq!(cache.cache_info().computations, 3);
 }
 
 #[test]

@@ -55,6 +55,25 @@ impl Counters {
 /// lookup). A miss either ran a computation or waited for the one another
 /// caller was running for the same key (`coalesced`), so
 /// `computations <= misses`.
+///
+/// ```
+/// use polars_query_cache::{CachedQuery, Query};
+///
+/// let cache = CachedQuery::from_csv("data/sales.csv")?;
+/// let q = Query::new().eq("year", 2024).group_by(["category"]).sum("revenue");
+/// cache.get(&q)?; // a miss: computed
+/// cache.get(&q)?; // a hit, from memory
+/// cache.get(&Query::new().eq("year", 2024).group_by(["category"]).len())?;
+///
+/// let info = cache.cache_info();
+/// assert_eq!((info.hits, info.misses, info.computations), (1, 2, 2));
+/// assert_eq!((info.memory_hits, info.entries), (1, 2));
+/// assert!(info.bytes > 0 && info.hit_ratio > 0.3);
+/// // As JSON, the shape `pqc --stats` and the server's `/api/stats` print.
+/// let json: serde_json::Value = serde_json::from_str(&info.to_json())?;
+/// assert_eq!(json["hits"], 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CacheInfo {
     /// Requests answered from a cache tier.

@@ -52,6 +52,26 @@ pub enum LoadedFrom {
 }
 
 /// One immutable version of the table.
+///
+/// A [`CachedQuery`](crate::CachedQuery) loads one itself; load one directly
+/// to look at the schema the queries will be read against.
+///
+/// ```
+/// use polars_query_cache::{CachedQuery, ColumnKind, Dataset, LoadOptions};
+///
+/// let dataset = Dataset::from_csv("data/sales.csv", &LoadOptions::default())?;
+/// assert_eq!(dataset.rows(), 5_000);
+/// let kind = |name: &str| dataset.columns().iter().find(|c| c.name == name).map(|c| c.kind);
+/// // Few distinct strings become a categorical; empty cells are nulls.
+/// assert_eq!(kind("category"), Some(ColumnKind::Categorical));
+/// assert_eq!(kind("date"), Some(ColumnKind::Date));
+/// assert_eq!(dataset.frame().column("discount")?.null_count(), 408);
+///
+/// // The fingerprint is the content's: the same bytes give the same one.
+/// let cache = CachedQuery::from_csv("data/sales.csv")?;
+/// assert_eq!(cache.dataset().fingerprint(), dataset.fingerprint());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct Dataset {
     loaded_from: LoadedFrom,

@@ -250,6 +250,22 @@ pub enum KeyBody {
 ///
 /// Keys compare by their whole content, never by hash alone; the hash is
 /// computed once and reused by every lookup.
+///
+/// ```
+/// use polars_query_cache::{CachedQuery, Query};
+///
+/// let cache = CachedQuery::from_csv("data/sales.csv")?;
+/// // Two spellings of one question: one key, so one cache entry.
+/// let a = cache.key(&Query::new().is_in("year", [2024]).eq("category", "Books").group_by(["month"]).len())?;
+/// let b = cache.key(&Query::new().eq("category", "Books").eq("year", "2024").group_by(["month"]).len())?;
+/// assert_eq!(a, b);
+/// assert_ne!(a, cache.key(&Query::new().eq("year", 2023).eq("category", "Books").group_by(["month"]).len())?);
+///
+/// // It names the data version and the canonical query.
+/// assert_eq!(a.dataset(), cache.dataset().fingerprint());
+/// assert!(a.query().is_some_and(|q| q.filters_on("year") && !q.uses_column("revenue")));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct QueryKey(Arc<KeyInner>);
 

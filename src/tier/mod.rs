@@ -2,6 +2,8 @@
 //! (Arrow IPC with a verified header), and the secret that signs entries
 //! and invalidation messages.
 
+// Public only for the tests that forge and damage entries.
+#[doc(hidden)]
 pub mod codec;
 pub(crate) mod disk;
 #[cfg(feature = "redis")]

@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 use std::cmp::Ordering;
+use std::io::Write;
+use std::sync::{PoisonError, TryLockError};
 
 use polars::prelude::*;
 use polars_query_cache::{Agg, AggFn, Frame, Predicate, Query, Value};
@@ -429,8 +431,11 @@ pub fn frame_cells(frame: &Frame) -> Vec<Vec<Cell>> {
 }
 
 /// Whether an outside program a test needs is there. Outside CI a missing
-/// one makes the test say so loudly and pass without running; with
-/// `CI=true` (where `.ci/run` installs everything) it fails the test.
+/// one makes the test pass without running: it says so on the terminal at
+/// once and is counted in a summary printed when the test binary exits, so
+/// a green run that skipped something cannot go unnoticed. With `CI=true`
+/// (which `.ci/run` sets, after `scripts/test` installed everything) it
+/// fails the test instead.
 pub fn available(what: &str, found: bool) -> bool {
     if found {
         return true;
@@ -438,10 +443,69 @@ pub fn available(what: &str, found: bool) -> bool {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("{what} is required with CI=true: .ci/run should have provided it");
     }
-    eprintln!(
-        "\n!!! SKIPPED: {what} is not available on this machine (scripts/test installs it) !!!\n"
-    );
+    skipped(what);
     false
+}
+
+/// The tests that skipped themselves, by name, with what they missed.
+static SKIPPED: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+
+fn skipped(what: &str) {
+    // libtest runs each test on a thread named after it.
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    // Written to the terminal directly: the harness keeps what a passing
+    // test prints with `eprintln!` to itself.
+    let _ = writeln!(
+        std::io::stderr(),
+        "\nSKIPPED {test}: {what} is not available on this machine"
+    );
+    let mut skipped = SKIPPED.lock().unwrap_or_else(PoisonError::into_inner);
+    if skipped.is_empty() {
+        // The harness has no hook after the last test, but it returns from
+        // `main` (or calls `exit`) when done, and both run C's exit handlers.
+        // SAFETY: C's `atexit` only records the function, which is
+        // `extern "C"` and neither unwinds nor blocks.
+        unsafe { atexit(print_skipped) };
+    }
+    if !skipped.iter().any(|(t, _)| *t == test) {
+        skipped.push((test, what.to_owned()));
+    }
+}
+
+unsafe extern "C" {
+    fn atexit(handler: extern "C" fn()) -> std::ffi::c_int;
+}
+
+/// The summary of the skipped tests, grouped by what they missed.
+extern "C" fn print_skipped() {
+    // Never wait at exit: rather no summary than a hang.
+    let skipped = match SKIPPED.try_lock() {
+        Ok(skipped) => skipped,
+        Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+        Err(TryLockError::WouldBlock) => return,
+    };
+    let mut text = format!(
+        "\n!!! {} test(s) SKIPPED: they passed without running !!!\n",
+        skipped.len()
+    );
+    let mut missing: Vec<&str> = skipped.iter().map(|(_, what)| what.as_str()).collect();
+    missing.sort_unstable();
+    missing.dedup();
+    for what in missing {
+        let tests: Vec<&str> = skipped
+            .iter()
+            .filter(|(_, w)| w == what)
+            .map(|(test, _)| test.as_str())
+            .collect();
+        text += &format!(
+            "!!! {what} is missing ({}): {}\n",
+            tests.len(),
+            tests.join(", ")
+        );
+    }
+    text +=
+        "!!! ./scripts/test installs and starts what they need; with CI=true they fail instead.\n";
+    let _ = std::io::stderr().write_all(text.as_bytes());
 }
 
 /// Whether `program` runs (`program --version` exits).
