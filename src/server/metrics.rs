@@ -205,7 +205,11 @@ impl Collector for Scrape {
             top_queries: _,
         } = self.cache.cache_info();
         let mut out = Exposition(&mut encoder);
-        out.counter("pqc_cache_hits", "Requests answered from a cache tier.", hits)?;
+        out.counter(
+            "pqc_cache_hits",
+            "Requests answered from a cache tier.",
+            hits,
+        )?;
         out.counter("pqc_cache_misses", "Requests no tier could answer.", misses)?;
         out.counter("pqc_cache_computations", "Computations run.", computations)?;
         out.counter(
@@ -244,7 +248,11 @@ impl Collector for Scrape {
             "Computing time the hits avoided.",
             seconds(time_saved_us),
         )?;
-        out.counter("pqc_disk_hits", "Hits answered by the disk tier.", disk_hits)?;
+        out.counter(
+            "pqc_disk_hits",
+            "Hits answered by the disk tier.",
+            disk_hits,
+        )?;
         out.counter(
             "pqc_disk_writes",
             "Entries written to the disk tier.",
@@ -265,7 +273,11 @@ impl Collector for Scrape {
             "Disk entries deleted to stay within the disk budget.",
             disk_evictions,
         )?;
-        out.counter("pqc_redis_hits", "Hits answered by the Redis tier.", redis_hits)?;
+        out.counter(
+            "pqc_redis_hits",
+            "Hits answered by the Redis tier.",
+            redis_hits,
+        )?;
         out.counter("pqc_redis_writes", "Values written to Redis.", redis_writes)?;
         out.counter(
             "pqc_redis_errors",
@@ -342,7 +354,11 @@ impl Collector for Scrape {
             seconds(compute_time_us),
         )?;
         out.gauge("pqc_disk_entries", "Entries on disk.", disk_entries)?;
-        out.gauge("pqc_disk_bytes", "Bytes of the entries on disk.", disk_bytes)?;
+        out.gauge(
+            "pqc_disk_bytes",
+            "Bytes of the entries on disk.",
+            disk_bytes,
+        )?;
         out.gauge(
             "pqc_http_computations_running",
             "Answers being computed now.",
@@ -370,12 +386,7 @@ struct Exposition<'a, 'e>(&'a mut DescriptorEncoder<'e>);
 
 impl Exposition<'_, '_> {
     /// `name` without `_total`: the encoder adds it.
-    fn counter(
-        &mut self,
-        name: &str,
-        help: &str,
-        value: impl EncodeCounterValue,
-    ) -> fmt::Result {
+    fn counter(&mut self, name: &str, help: &str, value: impl EncodeCounterValue) -> fmt::Result {
         let metric = self
             .0
             .encode_descriptor(name, help, None, MetricType::Counter)?;

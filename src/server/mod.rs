@@ -333,11 +333,7 @@ impl AppState {
     /// How long a refused client should wait: about as long as the queue
     /// ahead of it takes to drain, from the mean computation time.
     fn retry_after(&self) -> Duration {
-        let mean = self
-            .0
-            .metrics
-            .mean_miss()
-            .unwrap_or(Duration::from_secs(1));
+        let mean = self.0.metrics.mean_miss().unwrap_or(Duration::from_secs(1));
         let admission = &self.0.admission;
         let rounds = 1 + admission.queued() / admission.max_computations();
         let wait = mean.saturating_mul(u32::try_from(rounds).unwrap_or(u32::MAX));
@@ -522,11 +518,7 @@ fn authorized(headers: &axum::http::HeaderMap, query: Option<&str>, token: &blak
         // Digests have one length whatever was sent, and are compared
         // without stopping at the first difference: response time reveals
         // neither the token's length nor how much of a guess was right.
-        bool::from(
-            token_digest(given)
-                .as_bytes()
-                .ct_eq(token.as_bytes()),
-        )
+        bool::from(token_digest(given).as_bytes().ct_eq(token.as_bytes()))
     })
 }
 
