@@ -61,13 +61,9 @@ pub async fn query(
     let started = Instant::now();
     let frame = state.answer(query).await?;
     let elapsed = started.elapsed();
-    let metrics = state.metrics();
-    if frame.source().is_hit() {
-        &metrics.query_hit
-    } else {
-        &metrics.query_miss
-    }
-    .observe(elapsed);
+    state
+        .metrics()
+        .observe_query(frame.source().is_hit(), elapsed);
     let limits = state.limits();
     limits.check_cells(frame.height(), frame.width())?;
     let cells = frame.height().saturating_mul(frame.width());
@@ -336,8 +332,15 @@ pub async fn healthz() -> &'static str {
 }
 
 pub async fn metrics(State(state): State<AppState>) -> Result<Response, AppError> {
-    let cache = Arc::clone(state.cache());
-    let info = state.offload(move || Ok(cache.cache_info())).await?;
-    let text = state.metrics().render(&info, state.admission());
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+    // Rendering reads the cache's statistics: off the async workers.
+    let scraped = state.clone();
+    let text = state
+        .offload(move || {
+            scraped
+                .metrics()
+                .render()
+                .map_err(|e| AppError::Internal(format!("encoding the metrics: {e}")))
+        })
+        .await?;
+    Ok(([(header::CONTENT_TYPE, super::metrics::CONTENT_TYPE)], text).into_response())
 }

@@ -1,41 +1,54 @@
 //! What the dashboard page shows, derived from the schema: two selectors,
-//! an x axis and a few measures. For the bundled sales table that is
-//! category and year, by month, revenue, units, price and orders.
+//! an x axis and a few measures. The layout is the page's business (it is
+//! sent in `/api/schema`), not part of the crate's API.
+//!
+//! Columns with the names of the bundled sales table are preferred where
+//! present, so that its page shows category and year, by month, revenue,
+//! units, price and orders; any other table gets a layout from its column
+//! types alone.
 
 use serde::Serialize;
 
 use crate::dataset::{ColumnKind, Dataset};
 
+/// Selectors to offer first, where the table has them.
+const PREFERRED_FILTERS: [&str; 2] = ["category", "year"];
+/// Columns to put along the x axis first, where the table has them.
+const PREFERRED_X: [&str; 2] = ["month", "date"];
+/// A measure whose column name holds one of these is a rate or a price:
+/// its mean means something, its sum does not.
+const AVERAGED: [&str; 3] = ["price", "discount", "rate"];
+
 /// One measure the page can chart.
 #[derive(Debug, Clone, Serialize)]
-pub struct Measure {
+pub(crate) struct Measure {
     /// What the selector shows.
-    pub label: String,
+    label: String,
     /// The aggregate function's JSON name.
     #[serde(rename = "fn")]
-    pub func: &'static str,
+    func: &'static str,
     /// The aggregated column (`None` for `len`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub column: Option<String>,
+    column: Option<String>,
 }
 
 /// The page's layout.
 #[derive(Debug, Clone, Serialize)]
-pub struct Dashboard {
+pub(crate) struct Dashboard {
     /// Columns offered as selectors (equality filters).
-    pub filters: Vec<String>,
+    filters: Vec<String>,
     /// The column along the chart's x axis (grouped by).
-    pub x: Option<String>,
+    x: Option<String>,
     /// Measures to choose from.
-    pub measures: Vec<Measure>,
+    measures: Vec<Measure>,
 }
 
 impl Dashboard {
     /// The layout for a dataset.
-    pub fn for_dataset(dataset: &Dataset) -> Dashboard {
+    pub(crate) fn for_dataset(dataset: &Dataset) -> Dashboard {
         let columns = dataset.columns();
         let has = |name: &str| columns.iter().any(|c| c.name == name);
-        let mut filters: Vec<String> = ["category", "year"]
+        let mut filters: Vec<String> = PREFERRED_FILTERS
             .into_iter()
             .filter(|n| has(n))
             .map(str::to_owned)
@@ -48,7 +61,7 @@ impl Dashboard {
                 .map(|c| c.name.clone())
                 .collect();
         }
-        let x = ["month", "date"]
+        let x = PREFERRED_X
             .into_iter()
             .find(|n| has(n))
             .map(str::to_owned)
@@ -65,9 +78,7 @@ impl Dashboard {
                 !filters.contains(&c.name) && Some(&c.name) != x.as_ref() && !c.name.ends_with("id")
             })
             .map(|c| {
-                let averaged = ["price", "discount", "rate"]
-                    .iter()
-                    .any(|w| c.name.contains(w));
+                let averaged = AVERAGED.iter().any(|w| c.name.contains(w));
                 let func = if averaged { "mean" } else { "sum" };
                 Measure {
                     label: format!("{} ({func})", c.name),

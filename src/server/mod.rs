@@ -42,6 +42,13 @@
 //!   rebinding).
 //! - A panic in a handler is that request's `500`; error messages quote
 //!   user text only in short excerpts.
+//!
+//! # Access log
+//!
+//! Each response is logged at `DEBUG` (target `tower_http::trace`) with its
+//! method, path, status and latency: `pqc -v serve`, or
+//! `RUST_LOG=tower_http=debug`. The query string is left out, since it may
+//! carry `?token=`.
 
 mod admission;
 mod api;
@@ -65,18 +72,19 @@ use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use subtle::ConstantTimeEq;
 use tokio::time::Instant;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
 
 pub use connections::{Connections, ctrl_c, serve, serve_with};
-pub use dashboard::{Dashboard, Measure};
 pub use error::AppError;
 pub use limits::Limits;
-pub use metrics::{AdmissionCounts, Histogram, Metrics};
 pub use origin::{LocalAddr, OriginPolicy};
 
 use admission::Admission;
 use flights::{Flights, Joined, follow};
+use metrics::{Metrics, Scrape};
 
 use crate::normalize::QueryKey;
 use crate::{CachedQuery, Frame, Query, Source};
@@ -104,8 +112,11 @@ pub struct AppState(Arc<Inner>);
 struct Inner {
     cache: Arc<CachedQuery>,
     config: ServerConfig,
+    /// The digest of `config.token`, compared with the digest of what a
+    /// request sends.
+    token: Option<blake3::Hash>,
     metrics: Metrics,
-    admission: Admission,
+    admission: Arc<Admission>,
     /// Answers being computed, with the request that asked first.
     answers: Arc<Flights<QueryKey, (Arc<Query>, Frame)>>,
     refreshes: Arc<Flights<(), serde_json::Value>>,
@@ -113,19 +124,28 @@ struct Inner {
     /// building large bodies, statistics, invalidation.
     side_work: Arc<tokio::sync::Semaphore>,
     /// The bytes of response bodies not yet sent.
-    bodies: body::Budget,
+    bodies: Arc<body::Budget>,
 }
 
 impl AppState {
     /// State over a cache.
     pub fn new(cache: Arc<CachedQuery>, config: ServerConfig) -> AppState {
-        let admission = Admission::new(config.limits.max_computations, config.limits.max_queued);
+        let admission = Arc::new(Admission::new(
+            config.limits.max_computations,
+            config.limits.max_queued,
+        ));
         let side_work = config.limits.max_computations.max(1);
-        let bodies = body::Budget::new(config.limits.max_pending_bytes);
+        let bodies = Arc::new(body::Budget::new(config.limits.max_pending_bytes));
+        let metrics = Metrics::new(Scrape {
+            cache: Arc::clone(&cache),
+            admission: Arc::clone(&admission),
+            bodies: Arc::clone(&bodies),
+        });
         AppState(Arc::new(Inner {
             cache,
+            token: config.token.as_deref().map(token_digest),
             config,
-            metrics: Metrics::default(),
+            metrics,
             admission,
             answers: Flights::new(),
             refreshes: Flights::new(),
@@ -144,8 +164,8 @@ impl AppState {
         &self.0.config.limits
     }
 
-    /// The server's counters.
-    pub fn metrics(&self) -> &Metrics {
+    /// The server's metrics.
+    pub(crate) fn metrics(&self) -> &Metrics {
         &self.0.metrics
     }
 
@@ -313,27 +333,11 @@ impl AppState {
     /// How long a refused client should wait: about as long as the queue
     /// ahead of it takes to drain, from the mean computation time.
     fn retry_after(&self) -> Duration {
-        let mean = self
-            .0
-            .metrics
-            .query_miss
-            .mean()
-            .unwrap_or(Duration::from_secs(1));
+        let mean = self.0.metrics.mean_miss().unwrap_or(Duration::from_secs(1));
         let admission = &self.0.admission;
         let rounds = 1 + admission.queued() / admission.max_computations();
         let wait = mean.saturating_mul(u32::try_from(rounds).unwrap_or(u32::MAX));
         wait.clamp(Duration::from_secs(1), Duration::from_secs(60))
-    }
-
-    /// The admission gate's state now.
-    pub fn admission(&self) -> AdmissionCounts {
-        let a = &self.0.admission;
-        AdmissionCounts {
-            running: a.running(),
-            queued: a.queued(),
-            rejected: a.rejected(),
-            pending_bytes: self.0.bodies.in_flight(),
-        }
     }
 }
 
@@ -360,6 +364,42 @@ async fn on_blocking_pool<T: Send + 'static, Turn: Send + 'static>(
 }
 
 /// The router: every route of the API and the page.
+///
+/// It is an ordinary [`Router`] with no state left to provide, so it can
+/// be merged into an application's own; its token, origin rules and limits
+/// apply to its routes only.
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// use axum::Router;
+/// use axum::body::Body;
+/// use axum::http::{Request, StatusCode};
+/// use axum::routing::get;
+/// use polars::df;
+/// use polars_query_cache::CachedQuery;
+/// use polars_query_cache::server::{self, ServerConfig};
+/// use tower::ServiceExt;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let sales = df!("region" => ["North", "South"], "revenue" => [120.0, 80.0])?;
+/// let cache = Arc::new(CachedQuery::from_frame(sales)?);
+/// let app = Router::new()
+///     .route("/version", get(|| async { "1.0" }))
+///     .merge(server::app(cache, ServerConfig::default()));
+///
+/// // On a socket: `server::serve(listener, app).await?`. Here, one request
+/// // without one:
+/// let query = r#"{"group_by": ["region"], "aggs": [{"fn": "sum", "column": "revenue"}]}"#;
+/// let request = Request::post("/api/query")
+///     .header("content-type", "application/json")
+///     .body(Body::from(query))?;
+/// let response = app.oneshot(request).await?;
+/// assert_eq!(response.status(), StatusCode::OK);
+/// # Ok(())
+/// # }
+/// ```
 pub fn app(cache: Arc<CachedQuery>, config: ServerConfig) -> Router {
     let state = AppState::new(cache, config);
     let routes = Router::new()
@@ -378,6 +418,24 @@ pub fn app(cache: Arc<CachedQuery>, config: ServerConfig) -> Router {
 }
 
 /// The layers every route runs inside, innermost first.
+///
+/// Two limits stay in the crate's own code although tower-http has layers
+/// of the same name, because those layers do something else:
+///
+/// - The body limit and its deadline are one read ([`body::read`]):
+///   `RequestBodyLimitLayer` answers an oversized `Content-Length` itself,
+///   in plain text and before the guard counts it, and its request-body
+///   timeout restarts with every chunk, so a client sending a byte every
+///   few seconds would keep its connection for ever.
+/// - The request timeout ([`Limits::timeout`]) bounds the wait for an
+///   answer, in the queue and computing, not the whole request: the body
+///   has its own deadline (`408`), and the answer to a timeout is a `503`
+///   with `Retry-After` and a message saying that the computation goes on
+///   and will be cached. `TimeoutLayer` gives an empty body from the
+///   moment the request arrives.
+///
+/// Connection limits (headers, writes, counts per address) are in the
+/// accept loop ([`serve_with`]), below any layer.
 fn harden(routes: Router<AppState>, state: AppState) -> Router {
     routes
         // The guard reads bodies under their own limits.
@@ -388,7 +446,22 @@ fn harden(routes: Router<AppState>, state: AppState) -> Router {
             AppError::Internal("a request handler panicked".to_owned()).into_response()
         }))
         .layer(middleware::from_fn_with_state(state.clone(), guard))
+        // Outermost, so that refusals are logged with the status sent.
+        // Failures are in the log line's status; internal errors log
+        // their detail themselves.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(access_span)
+                .on_request(())
+                .on_failure(()),
+        )
         .with_state(state)
+}
+
+/// The access log's span: the method and path, never the query string,
+/// which may carry the token.
+fn access_span(request: &Request) -> tracing::Span {
+    tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
 }
 
 /// Routes anyone may fetch: no data behind them.
@@ -406,19 +479,13 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
         Ok(request) => next.run(request).await,
         Err(refused) => refused.into_response(),
     };
-    let status = response.status();
-    let metrics = &state.0.metrics;
-    if status.is_client_error() {
-        Metrics::count(&metrics.client_errors);
-    } else if status.is_server_error() {
-        Metrics::count(&metrics.server_errors);
-    }
+    state.0.metrics.count_status(response.status());
     response
 }
 
 async fn admit(state: &AppState, request: Request) -> Result<Request, AppError> {
     let (parts, body) = request.into_parts();
-    if let Some(token) = &state.0.config.token
+    if let Some(token) = &state.0.token
         && !is_public(parts.uri.path())
         && !authorized(&parts.headers, parts.uri.query(), token)
     {
@@ -435,7 +502,8 @@ async fn admit(state: &AppState, request: Request) -> Result<Request, AppError> 
     Ok(Request::from_parts(parts, axum::body::Body::from(bytes)))
 }
 
-fn authorized(headers: &axum::http::HeaderMap, query: Option<&str>, token: &str) -> bool {
+/// Whether the request carries the token whose digest is `token`.
+fn authorized(headers: &axum::http::HeaderMap, query: Option<&str>, token: &blake3::Hash) -> bool {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -446,16 +514,16 @@ fn authorized(headers: &axum::http::HeaderMap, query: Option<&str>, token: &str)
                 .then_some(value.trim())
         });
     let param = query.and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")));
-    [bearer, param]
-        .into_iter()
-        .flatten()
-        .any(|given| constant_time_eq(given.as_bytes(), token.as_bytes()))
+    [bearer, param].into_iter().flatten().any(|given| {
+        // Digests have one length whatever was sent, and are compared
+        // without stopping at the first difference: response time reveals
+        // neither the token's length nor how much of a guess was right.
+        bool::from(token_digest(given).as_bytes().ct_eq(token.as_bytes()))
+    })
 }
 
-/// Compares without stopping at the first difference, so response time
-/// does not reveal how much of a guessed token was right.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+fn token_digest(token: &str) -> blake3::Hash {
+    blake3::hash(token.as_bytes())
 }
 
 #[cfg(test)]
@@ -463,7 +531,6 @@ mod tests {
     use super::*;
     use axum::body::Body;
     use axum::http::StatusCode;
-    use std::sync::atomic::Ordering::Relaxed;
     use tower::ServiceExt;
 
     async fn boom() -> &'static str {
@@ -485,6 +552,10 @@ mod tests {
         assert_eq!(boom.status(), StatusCode::INTERNAL_SERVER_ERROR);
         let fine = app.oneshot(get("/fine")).await.unwrap();
         assert_eq!(fine.status(), StatusCode::OK);
-        assert_eq!(state.metrics().server_errors.load(Relaxed), 1);
+        let text = state.metrics().render().unwrap();
+        assert!(
+            text.lines().any(|l| l == "pqc_http_server_errors_total 1"),
+            "{text}"
+        );
     }
 }
