@@ -82,6 +82,43 @@ fn an_error_reaches_every_waiter_and_is_not_cached() {
 }
 
 #[test]
+fn every_waiter_of_a_failing_computation_gets_the_same_typed_error() {
+    let cache = Arc::new(CachedQuery::from_frame(common::frame(&common::rows(100, 1))).unwrap());
+    let barrier = Arc::new(Barrier::new(8));
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let (cache, barrier) = (Arc::clone(&cache), Arc::clone(&barrier));
+            thread::spawn(move || {
+                barrier.wait();
+                cache.memoize("fails_in_polars", &1, |df| {
+                    thread::sleep(std::time::Duration::from_millis(100));
+                    df.column("no such column").map(|_| df.clone())
+                })
+            })
+        })
+        .collect();
+    let errors: Vec<polars_query_cache::Error> = handles
+        .into_iter()
+        .map(|h| h.join().unwrap().unwrap_err())
+        .collect();
+    let info = cache.cache_info();
+    // `errors` counts the callers that ran the computation: the others
+    // waited on one of them and were handed its error.
+    assert!(
+        info.errors < info.misses,
+        "at least one caller waited on another's computation: {info:?}"
+    );
+    for e in &errors {
+        assert!(
+            matches!(e, polars_query_cache::Error::Polars(p)
+                if matches!(**p, polars::prelude::PolarsError::ColumnNotFound(_))),
+            "{e:?}"
+        );
+        assert_eq!(e.to_string(), errors[0].to_string());
+    }
+}
+
+#[test]
 fn a_panicking_computation_is_an_error_for_everyone_not_a_hang() {
     let cache = Arc::new(CachedQuery::from_frame(common::frame(&common::rows(100, 1))).unwrap());
     let barrier = Arc::new(Barrier::new(4));
