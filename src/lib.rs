@@ -87,6 +87,7 @@ pub mod dataset;
 pub mod derive;
 mod error;
 mod exec;
+mod files;
 mod frame;
 mod memo;
 pub mod normalize;

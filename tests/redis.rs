@@ -445,6 +445,37 @@ fn invalidation_on_one_instance_drops_the_entry_in_the_other() {
 }
 
 #[test]
+fn a_derived_answer_is_invalidated_once_with_its_source() {
+    if !shared_redis() {
+        return;
+    }
+    let prefix = unique_prefix();
+    let cache = cache(SHARED, &prefix);
+    let broad = Query::new().group_by(["category", "region"]).sum("units");
+    let narrow = Query::new()
+        .eq("category", "Toys")
+        .group_by(["region"])
+        .sum("units");
+    cache.get(&broad).unwrap();
+    assert_eq!(cache.get(&narrow).unwrap().source(), Source::Derived);
+    let mut listener = connection(SHARED);
+    let mut pubsub = listener.as_pubsub();
+    pubsub.subscribe(format!("{prefix}:invalidate")).unwrap();
+    pubsub
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let broad_key = cache.key(&broad).unwrap();
+    assert_eq!(cache.invalidate_where(|key| *key == broad_key), 2);
+    let mut messages = Vec::new();
+    while let Ok(message) = pubsub.get_message() {
+        messages.push(message.get_payload::<String>().unwrap());
+    }
+    messages.sort();
+    assert_eq!(messages.len(), 2, "one message a key: {messages:?}");
+    assert_ne!(messages[0], messages[1], "{messages:?}");
+}
+
+#[test]
 fn a_password_protected_server() {
     let Some(server) = OwnRedis::start(&["--requirepass", "s3cret"]) else {
         return;
