@@ -522,6 +522,33 @@ fn a_dead_redis_at_start_fails_soft() {
     assert!(cache.cache_info().redis_errors >= 1);
 }
 
+#[test]
+fn each_probe_of_a_refusing_redis_fails_at_once() {
+    let port = common::free_port();
+    let mut o = options(&format!("redis://127.0.0.1:{port}"), "pqc-refused");
+    o.retry_after = Duration::from_millis(20);
+    o.max_retry_after = Duration::from_millis(20);
+    // Long enough that waiting it out would show.
+    o.connect_timeout = Duration::from_secs(5);
+    let cache = CachedQuery::builder()
+        .max_bytes(0)
+        .redis_options(o)
+        .build_from_csv(sample())
+        .unwrap();
+    for _ in 0..5 {
+        // Past the back-off: the next command probes Redis.
+        std::thread::sleep(Duration::from_millis(30));
+        let started = Instant::now();
+        cache.get(&q()).unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "a probe waited {:?}",
+            started.elapsed()
+        );
+    }
+    assert!(cache.cache_info().redis_errors >= 5);
+}
+
 /// One HTTP/1.1 request over a fresh connection: (status, body).
 fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
     use std::io::{Read, Write};

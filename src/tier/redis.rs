@@ -99,6 +99,16 @@ struct Breaker {
     backoff: Duration,
 }
 
+/// What the breaker lets a command do.
+enum Gate {
+    /// Go to Redis.
+    Closed,
+    /// Redis failed, and its back-off is over: try it again.
+    Probe,
+    /// Redis failed lately: go on without it.
+    Open,
+}
+
 /// What taking the compute lock gave.
 enum Lock {
     /// This worker computes; release with the token.
@@ -248,16 +258,17 @@ impl RedisTier {
         breaker.backoff = self.options.retry_after;
     }
 
-    /// Whether Redis may be tried now (the breaker is closed, or its
-    /// back-off is over and this call is the probe).
-    fn usable(&self) -> bool {
+    /// Whether Redis may be tried now: the breaker is closed, or its
+    /// back-off is over and this call is a probe.
+    fn gate(&self) -> Gate {
         let breaker = self.breaker.lock();
         match breaker.open_until {
             Some(until) if Instant::now() < until => {
                 self.counters.bypassed.fetch_add(1, Relaxed);
-                false
+                Gate::Open
             }
-            _ => true,
+            Some(_) => Gate::Probe,
+            None => Gate::Closed,
         }
     }
 
@@ -271,8 +282,17 @@ impl RedisTier {
         what: &str,
         command: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
     ) -> Option<T> {
-        if !self.usable() {
-            return None;
+        match self.gate() {
+            Gate::Open => return None,
+            // A connection of its own first: a refused one fails now, not
+            // after the pool's wait of `connect_timeout`.
+            Gate::Probe => {
+                if let Err(e) = connect(&self.client, &self.options) {
+                    self.failed(what, &e);
+                    return None;
+                }
+            }
+            Gate::Closed => {}
         }
         let mut con = match self.pool().get() {
             Ok(con) => con,
