@@ -20,7 +20,10 @@
 //! background, a bounded `SCAN` at a time; compute locks are never deleted.
 //!
 //! Commands go through a pool of connections (r2d2); a caller waits at
-//! most [`connect_timeout`](RedisOptions::connect_timeout) for one.
+//! most [`connect_timeout`](RedisOptions::connect_timeout) for one. After
+//! a failure the pool starts afresh, and the first command past the
+//! back-off connects on its own first, so a refusing Redis is noticed at
+//! once.
 //!
 //! Redis failing never fails a query: a timeout or a refused connection
 //! opens a circuit breaker that bypasses Redis for a back-off period (1 s,
