@@ -23,7 +23,7 @@ use rayon::prelude::*;
 use xxhash_rust::xxh3::{Xxh3, xxh3_64, xxh3_128};
 
 use super::Fingerprint;
-use crate::files::write_atomically;
+use crate::files::{check_ipc_file, write_atomically};
 
 fn path_tag(csv: &Path) -> String {
     let canonical = fs::canonicalize(csv).unwrap_or_else(|_| csv.to_owned());
@@ -80,8 +80,7 @@ fn read_frame(path: &Path) -> PolarsResult<DataFrame> {
         polars_bail!(ComputeError: "snapshot checksum mismatch: the file is damaged");
     }
     // What the Arrow reader will allocate, bounded before it does.
-    crate::tier::codec::check_ipc_file(&mut file, None)
-        .map_err(|e| polars_err!(ComputeError: "snapshot: {e}"))?;
+    check_ipc_file(&mut file, None).map_err(|e| polars_err!(ComputeError: "snapshot: {e}"))?;
     file.rewind()?;
     let dictionary = manifest.dictionary;
     let mut frame = IpcReader::new(file).finish()?;
