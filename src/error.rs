@@ -10,12 +10,17 @@
 
 use std::borrow::Cow;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// A `Result` whose error is this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong in `polars-query-cache`.
-#[derive(Debug, thiserror::Error)]
+///
+/// Cloning is cheap: the errors of other crates are held in an [`Arc`], so
+/// that every caller waiting on one computation receives its error, of the
+/// same variant, as the caller that ran it does.
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A query names a column the dataset does not have.
@@ -82,7 +87,7 @@ pub enum Error {
 
     /// The JSON form of a query could not be read.
     #[error("malformed query JSON: {}", excerpt_quoted(&.0.to_string()))]
-    QueryJson(#[from] serde_json::Error),
+    QueryJson(#[source] Arc<serde_json::Error>),
 
     /// A CSV file that cannot be loaded as a table.
     #[error("malformed CSV `{}`{}: {message}", .path.display(), at_line(*.line))]
@@ -102,7 +107,7 @@ pub enum Error {
         path: PathBuf,
         /// The operating system's error.
         #[source]
-        source: std::io::Error,
+        source: Arc<std::io::Error>,
     },
 
     /// The Redis tier cannot be set up (a bad URL, a refused password).
@@ -112,7 +117,7 @@ pub enum Error {
 
     /// Polars failed while computing a result.
     #[error("polars: {0}")]
-    Polars(#[from] polars::error::PolarsError),
+    Polars(#[source] Arc<polars::error::PolarsError>),
 
     /// A computation registered with [`memoize`](crate::CachedQuery::memoize)
     /// failed, or the cache could not complete a request it had started (a
@@ -157,42 +162,20 @@ impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            source: Arc::new(source),
         }
     }
+}
 
-    /// A copy for the other callers that waited on the same computation.
-    /// Errors that cannot be cloned keep their kind where possible and their
-    /// message always.
-    pub(crate) fn duplicate(&self) -> Self {
-        match self {
-            Error::UnknownColumn {
-                column,
-                suggestions,
-                available,
-            } => Error::UnknownColumn {
-                column: column.clone(),
-                suggestions: suggestions.clone(),
-                available: available.clone(),
-            },
-            Error::InvalidQuery(m) => Error::InvalidQuery(m.clone()),
-            Error::Redis(m) => Error::Redis(m.clone()),
-            Error::Io { path, source } => Error::Io {
-                path: path.clone(),
-                source: std::io::Error::new(source.kind(), source.to_string()),
-            },
-            Error::MalformedCsv {
-                path,
-                line,
-                message,
-            } => Error::MalformedCsv {
-                path: path.clone(),
-                line: *line,
-                message: message.clone(),
-            },
-            Error::Polars(e) => Error::Compute(format!("polars: {e}")),
-            other => Error::Compute(other.to_string()),
-        }
+impl From<serde_json::Error> for Error {
+    fn from(e: serde_json::Error) -> Self {
+        Error::QueryJson(Arc::new(e))
+    }
+}
+
+impl From<polars::error::PolarsError> for Error {
+    fn from(e: polars::error::PolarsError) -> Self {
+        Error::Polars(Arc::new(e))
     }
 }
 

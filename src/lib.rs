@@ -101,6 +101,7 @@ pub mod dataset;
 pub mod derive;
 mod error;
 mod exec;
+mod files;
 mod frame;
 // Public only so benches time normalization and tests build constraints
 // directly; users reach its results through `key` and `CachedQuery::key`.

@@ -45,26 +45,36 @@ fn sixteen_threads_on_one_key_compute_once() {
     }
 }
 
-#[test]
-fn an_error_reaches_every_waiter_and_is_not_cached() {
-    let cache = Arc::new(CachedQuery::from_frame(common::frame(&common::rows(100, 1))).unwrap());
-    let barrier = Arc::new(Barrier::new(8));
-    let handles: Vec<_> = (0..8)
+/// What `call` returned on each of `n` threads that call it at once.
+fn at_once<T: Send + 'static>(
+    cache: &Arc<CachedQuery>,
+    n: usize,
+    call: fn(&CachedQuery) -> T,
+) -> Vec<T> {
+    let barrier = Arc::new(Barrier::new(n));
+    let handles: Vec<_> = (0..n)
         .map(|_| {
-            let (cache, barrier) = (Arc::clone(&cache), Arc::clone(&barrier));
+            let (cache, barrier) = (Arc::clone(cache), Arc::clone(&barrier));
             thread::spawn(move || {
                 barrier.wait();
-                cache.memoize("fails", &1, |_| {
-                    thread::sleep(std::time::Duration::from_millis(50));
-                    Err::<polars::prelude::DataFrame, _>(polars_query_cache::Error::Compute(
-                        "boom".into(),
-                    ))
-                })
+                call(&cache)
             })
         })
         .collect();
-    for h in handles {
-        let err = h.join().unwrap().unwrap_err();
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
+}
+
+#[test]
+fn an_error_reaches_every_waiter_and_is_not_cached() {
+    let cache = Arc::new(CachedQuery::from_frame(common::frame(&common::rows(100, 1))).unwrap());
+    let outcomes = at_once(&cache, 8, |cache| {
+        cache.memoize("fails", &1, |_| {
+            thread::sleep(std::time::Duration::from_millis(50));
+            Err::<polars::prelude::DataFrame, _>(polars_query_cache::Error::Compute("boom".into()))
+        })
+    });
+    for outcome in outcomes {
+        let err = outcome.unwrap_err();
         assert!(err.to_string().contains("boom"), "{err}");
     }
     let info = cache.cache_info();
@@ -79,6 +89,34 @@ fn an_error_reaches_every_waiter_and_is_not_cached() {
         })
         .unwrap();
     assert_eq!(ok.source(), Source::Computed);
+}
+
+#[test]
+fn every_waiter_of_a_failing_computation_gets_the_same_typed_error() {
+    let cache = Arc::new(CachedQuery::from_frame(common::frame(&common::rows(100, 1))).unwrap());
+    let outcomes = at_once(&cache, 8, |cache| {
+        cache.memoize("fails_in_polars", &1, |df| {
+            thread::sleep(std::time::Duration::from_millis(100));
+            df.column("no such column").map(|_| df.clone())
+        })
+    });
+    let errors: Vec<polars_query_cache::Error> =
+        outcomes.into_iter().map(Result::unwrap_err).collect();
+    let info = cache.cache_info();
+    // `errors` counts the callers that ran the computation: the others
+    // waited on one of them and were handed its error.
+    assert!(
+        info.errors < info.misses,
+        "at least one caller waited on another's computation: {info:?}"
+    );
+    for e in &errors {
+        assert!(
+            matches!(e, polars_query_cache::Error::Polars(p)
+                if matches!(**p, polars::prelude::PolarsError::ColumnNotFound(_))),
+            "{e:?}"
+        );
+        assert_eq!(e.to_string(), errors[0].to_string());
+    }
 }
 
 #[test]

@@ -445,6 +445,37 @@ fn invalidation_on_one_instance_drops_the_entry_in_the_other() {
 }
 
 #[test]
+fn a_derived_answer_is_invalidated_once_with_its_source() {
+    if !shared_redis() {
+        return;
+    }
+    let prefix = unique_prefix();
+    let cache = cache(SHARED, &prefix);
+    let broad = Query::new().group_by(["category", "region"]).sum("units");
+    let narrow = Query::new()
+        .eq("category", "Toys")
+        .group_by(["region"])
+        .sum("units");
+    cache.get(&broad).unwrap();
+    assert_eq!(cache.get(&narrow).unwrap().source(), Source::Derived);
+    let mut listener = connection(SHARED);
+    let mut pubsub = listener.as_pubsub();
+    pubsub.subscribe(format!("{prefix}:invalidate")).unwrap();
+    pubsub
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let broad_key = cache.key(&broad).unwrap();
+    assert_eq!(cache.invalidate_where(|key| *key == broad_key), 2);
+    let mut messages = Vec::new();
+    while let Ok(message) = pubsub.get_message() {
+        messages.push(message.get_payload::<String>().unwrap());
+    }
+    messages.sort();
+    assert_eq!(messages.len(), 2, "one message a key: {messages:?}");
+    assert_ne!(messages[0], messages[1], "{messages:?}");
+}
+
+#[test]
 fn a_password_protected_server() {
     let Some(server) = OwnRedis::start(&["--requirepass", "s3cret"]) else {
         return;
@@ -489,6 +520,33 @@ fn a_dead_redis_at_start_fails_soft() {
             .equals_missing(cache.get_uncached(&q()).unwrap().dataframe())
     );
     assert!(cache.cache_info().redis_errors >= 1);
+}
+
+#[test]
+fn each_probe_of_a_refusing_redis_fails_at_once() {
+    let port = common::free_port();
+    let mut o = options(&format!("redis://127.0.0.1:{port}"), "pqc-refused");
+    o.retry_after = Duration::from_millis(20);
+    o.max_retry_after = Duration::from_millis(20);
+    // Long enough that waiting it out would show.
+    o.connect_timeout = Duration::from_secs(5);
+    let cache = CachedQuery::builder()
+        .max_bytes(0)
+        .redis_options(o)
+        .build_from_csv(sample())
+        .unwrap();
+    for _ in 0..5 {
+        // Past the back-off: the next command probes Redis.
+        std::thread::sleep(Duration::from_millis(30));
+        let started = Instant::now();
+        cache.get(&q()).unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "a probe waited {:?}",
+            started.elapsed()
+        );
+    }
+    assert!(cache.cache_info().redis_errors >= 5);
 }
 
 /// One HTTP/1.1 request over a fresh connection: (status, body).

@@ -23,7 +23,8 @@ use crate::dataset::Dataset;
 use crate::derive::DeriveMode;
 use crate::frame::Source;
 use crate::normalize::QueryKey;
-use crate::tier::codec::Expected;
+use crate::tier::Once;
+use crate::tier::codec::{Decoded, Expected};
 
 /// What a key says its frame must hold.
 enum Shape {
@@ -102,64 +103,33 @@ impl CachedQuery {
         if let Some(entry) = self.memory.get(key) {
             return Ok((entry, Source::Memory));
         }
-        let shape = self.persisted_tiers().then(|| Shape::of(dataset, key));
+        let shape = self.tiers.any().then(|| Shape::of(dataset, key));
         let shape = shape.as_ref();
         if let Some(entry) = self.derive_from_cache(dataset, key, shape) {
             return Ok((entry, Source::Derived));
         }
         let readable = shape.is_some_and(Shape::readable);
         let expected = shape.and_then(Shape::expected);
-        if let Some(decoded) = self
-            .disk
-            .as_ref()
-            .filter(|_| readable)
-            .and_then(|d| d.get(key, expected))
-        {
-            let entry = Arc::new(Entry::new(decoded.frame, decoded.cost));
-            self.keep_in_memory(key, &entry);
-            return Ok((entry, Source::Disk));
+        if readable && let Some((found, source)) = self.tiers.get(key, expected) {
+            return Ok((self.adopt_found(key, found), source));
         }
-        #[cfg(feature = "redis")]
-        if let Some(redis) = &self.redis {
-            use crate::tier::redis::Lock;
-            let promote = |decoded: crate::tier::codec::Decoded| {
-                let entry = Arc::new(Entry::new(decoded.frame, decoded.cost));
-                if let Some(disk) = &self.disk {
-                    disk.put(key, &entry.frame, entry.cost);
-                }
-                self.keep_in_memory(key, &entry);
-                (entry, Source::Redis)
-            };
-            if readable && let Some(decoded) = redis.get(key, expected) {
-                return Ok(promote(decoded));
-            }
-            match redis.lock(key) {
-                Lock::Held(token) => {
-                    // The lock is renewed while this computes, however long.
-                    let result = redis
-                        .while_locked(key, &token, || self.compute(dataset, key, shape, compute));
-                    redis.unlock(key, &token);
-                    return result.map(|entry| (entry, Source::Computed));
-                }
-                Lock::Busy if readable => {
-                    if let Some(decoded) = redis.wait_for(key, expected) {
-                        return Ok(promote(decoded));
-                    }
-                }
-                Lock::Busy | Lock::Unavailable => {}
-            }
+        // With Redis, one worker computes while the others wait for its
+        // answer (only when they can check what they read).
+        let once = self.tiers.compute_once(key, readable, expected, || {
+            self.compute(dataset, key, shape, compute)
+        });
+        match once {
+            Once::Computed(result) => result.map(|entry| (entry, Source::Computed)),
+            Once::Found(found) => Ok((self.adopt_found(key, found), Source::Redis)),
         }
-        self.compute(dataset, key, shape, compute)
-            .map(|entry| (entry, Source::Computed))
     }
 
-    /// Whether a disk or Redis tier is configured.
-    fn persisted_tiers(&self) -> bool {
-        #[cfg(feature = "redis")]
-        if self.redis.is_some() {
-            return true;
-        }
-        self.disk.is_some()
+    /// Keeps in memory an answer a slower tier held (which the tiers have
+    /// copied to the faster ones below memory already).
+    fn adopt_found(&self, key: &QueryKey, found: Decoded) -> Arc<Entry> {
+        let entry = Arc::new(Entry::new(found.frame, found.cost));
+        self.keep_in_memory(key, &entry);
+        entry
     }
 
     /// Runs the computation and stores the answer in every tier.
@@ -183,13 +153,8 @@ impl CachedQuery {
     /// Stores a new answer in every tier (the persisted ones only if it
     /// has the shape its key implies).
     fn store(&self, key: &QueryKey, entry: &Arc<Entry>, shape: Option<&Shape>) {
-        let persist = shape.is_some_and(|s| s.admits(key, &entry.frame));
-        if persist && let Some(disk) = &self.disk {
-            disk.put(key, &entry.frame, entry.cost);
-        }
-        #[cfg(feature = "redis")]
-        if persist && let Some(redis) = &self.redis {
-            redis.put(key, &entry.frame, entry.cost);
+        if shape.is_some_and(|s| s.admits(key, &entry.frame)) {
+            self.tiers.put(key, &entry.frame, entry.cost);
         }
         self.keep_in_memory(key, entry);
     }

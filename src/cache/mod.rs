@@ -3,10 +3,13 @@
 mod builder;
 mod entry;
 mod fill;
+mod invalidate;
+mod refresh;
 mod requests;
 mod rollups;
 mod single_flight;
 mod stats;
+mod tiers;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -20,18 +23,19 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 pub use builder::CachedQueryBuilder;
+pub use refresh::RefreshOutcome;
 pub use stats::{CacheInfo, QueryCount};
 
 use entry::Entry;
 use single_flight::{Flights, Role};
-use stats::{Counters, load, micros};
+use stats::Counters;
+use tiers::Tiers;
 
-use crate::dataset::{Dataset, Fingerprint, Origin};
+use crate::dataset::Dataset;
 use crate::derive::DeriveIndex;
 use crate::frame::{Frame, Source};
 use crate::normalize::{self, BuildPassThrough, KeyBody, KeyedQuery, Projection, QueryKey};
 use crate::query::Query;
-use crate::tier::disk::DiskTier;
 use crate::{Error, Result, exec};
 
 type MemoryTier = Cache<QueryKey, Arc<Entry>, BuildPassThrough>;
@@ -59,13 +63,12 @@ type MemoryTier = Cache<QueryKey, Arc<Entry>, BuildPassThrough>;
 pub struct CachedQuery {
     dataset: RwLock<Arc<Dataset>>,
     memory: MemoryTier,
-    requests: requests::RequestMemo,
-    disk: Option<DiskTier>,
+    requests: requests::NormalizedRequests,
+    /// Disk and Redis.
+    tiers: Tiers,
     derive_index: Arc<DeriveIndex>,
     /// Declared roll-ups: pinned, outside the memory budget.
     rollups: RwLock<Vec<(QueryKey, Arc<Entry>)>>,
-    #[cfg(feature = "redis")]
-    redis: Option<crate::tier::redis::RedisTier>,
     flights: Flights<(Arc<Entry>, Source)>,
     counters: Arc<Counters>,
     config: CachedQueryBuilder,
@@ -85,22 +88,6 @@ pub struct PrewarmReport {
     pub failed: Vec<(usize, String)>,
     /// Wall time, in microseconds.
     pub elapsed_us: u64,
-}
-
-/// What [`CachedQuery::refresh`] found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RefreshOutcome {
-    /// The fingerprint before the refresh.
-    pub old: Fingerprint,
-    /// The fingerprint now.
-    pub new: Fingerprint,
-}
-
-impl RefreshOutcome {
-    /// Whether the data changed (and every old entry was dropped).
-    pub fn changed(&self) -> bool {
-        self.old != self.new
-    }
 }
 
 impl CachedQuery {
@@ -143,34 +130,8 @@ impl CachedQuery {
         if let Some(tti) = config.time_to_idle {
             memory = memory.time_to_idle(tti);
         }
-        let disk = config.disk_dir.as_ref().map(|dir| {
-            DiskTier::open(
-                &dir.join("results"),
-                config.disk_max_bytes,
-                config.time_to_live,
-                config.tier_secret.clone(),
-            )
-        });
-        if let (Some(disk), Origin::Csv { path, .. }) = (&disk, dataset.origin()) {
-            disk.adopt(dataset.fingerprint(), path);
-        }
         let memory = memory.build_with_hasher(BuildPassThrough);
-        #[cfg(feature = "redis")]
-        let redis = match &config.redis {
-            Some(options) => {
-                let tier = crate::tier::redis::RedisTier::connect(
-                    options.clone(),
-                    config.tier_secret.clone(),
-                    config.redis_entry_ttl(),
-                )?;
-                tier.subscribe(forget_invalidated(memory.clone(), options.prefix.clone()));
-                if let Origin::Csv { path, .. } = dataset.origin() {
-                    tier.adopt(dataset.fingerprint(), path, None);
-                }
-                Some(tier)
-            }
-            None => None,
-        };
+        let tiers = Tiers::open(&config, &dataset, forget_in(memory.clone()))?;
         let dataset = Arc::new(dataset);
         let rollups = rollups::build(&config.rollups, &dataset)?;
         for (key, _) in &rollups {
@@ -181,10 +142,8 @@ impl CachedQuery {
             derive_index,
             rollups: RwLock::new(rollups),
             memory,
-            requests: requests::RequestMemo::new(),
-            disk,
-            #[cfg(feature = "redis")]
-            redis,
+            requests: requests::NormalizedRequests::new(),
+            tiers,
             flights: Flights::new(),
             counters,
             config,
@@ -397,327 +356,6 @@ impl CachedQuery {
         report
     }
 
-    /// Drops the entry of `query` (and so of every query equivalent to it).
-    /// Returns whether there was one.
-    pub fn invalidate(&self, query: &Query) -> Result<bool> {
-        let key = self.key(query)?;
-        Ok(self.remove(&key))
-    }
-
-    fn remove(&self, key: &QueryKey) -> bool {
-        // Answers derived from this one go with it.
-        for derived in self.derive_index.take_derived(key) {
-            self.remove(&derived);
-        }
-        let in_memory = self.memory.remove(key).is_some();
-        let on_disk = self.disk.as_ref().is_some_and(|d| d.remove(key));
-        // Last: the published invalidation also reaches this process's own
-        // subscriber, which must not be the one to find the entry first.
-        #[cfg(feature = "redis")]
-        if let Some(redis) = &self.redis {
-            redis.remove(key);
-        }
-        in_memory || on_disk
-    }
-
-    /// Drops the entry of a memoized computation with these arguments.
-    pub fn invalidate_memoized<A: Serialize + ?Sized>(&self, name: &str, args: &A) -> Result<bool> {
-        let key = self.memo_key(&self.dataset(), name, args)?;
-        Ok(self.remove(&key))
-    }
-
-    /// Drops every entry whose key satisfies `predicate`, for example every
-    /// query that filters on a column, or every call of a memoized function.
-    /// Returns how many were dropped.
-    ///
-    /// ```
-    /// use polars_query_cache::{CachedQuery, Query};
-    /// # let df = polars::df!("category" => ["a", "b"], "units" => [1i64, 2])?;
-    /// let cache = CachedQuery::from_frame(df)?;
-    /// cache.get(&Query::new().eq("category", "a").sum("units"))?;
-    /// cache.get(&Query::new().sum("units"))?;
-    /// let dropped = cache.invalidate_where(|key| key.query().is_some_and(|q| q.filters_on("category")));
-    /// assert_eq!(dropped, 1);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    ///
-    /// The disk tier applies the predicate to the entries whose keys this
-    /// process has written or read; [`clear`](Self::clear) and
-    /// [`refresh`](Self::refresh) reach every entry.
-    pub fn invalidate_where(&self, predicate: impl Fn(&QueryKey) -> bool) -> usize {
-        let doomed: Vec<Arc<QueryKey>> = self
-            .memory
-            .iter()
-            .filter(|(key, _)| predicate(key))
-            .map(|(key, _)| key)
-            .collect();
-        let mut dropped: std::collections::HashSet<QueryKey, BuildPassThrough> = doomed
-            .iter()
-            .filter(|key| self.memory.remove(key.as_ref()).is_some())
-            .map(|key| QueryKey::clone(key))
-            .collect();
-        if let Some(disk) = &self.disk {
-            dropped.extend(disk.remove_where(&predicate));
-        }
-        let derived: Vec<QueryKey> = dropped
-            .iter()
-            .flat_map(|key| self.derive_index.take_derived(key))
-            .collect();
-        for key in derived {
-            if self.remove(&key) {
-                dropped.insert(key);
-            }
-        }
-        #[cfg(feature = "redis")]
-        if let Some(redis) = &self.redis {
-            for key in &dropped {
-                redis.remove(key);
-            }
-        }
-        dropped.len()
-    }
-
-    /// Drops every entry that involves `column` (filters, groups or
-    /// aggregates it), and every memoized computation (which may read any
-    /// column). Returns how many were dropped.
-    pub fn invalidate_column(&self, column: &str) -> Result<usize> {
-        let dataset = self.dataset();
-        if dataset.column_index(column).is_none() {
-            return Err(dataset.unknown_column(column));
-        }
-        Ok(self.invalidate_where(|key| key.query().is_none_or(|q| q.uses_column(column))))
-    }
-
-    /// Drops every entry whose answer could depend on the rows where
-    /// `column` equals `value`: the queries that filter on `column` with a
-    /// condition `value` satisfies, those that do not filter on it at all,
-    /// and every memoized computation. Returns how many were dropped.
-    ///
-    /// ```
-    /// use polars_query_cache::{CachedQuery, Query};
-    /// # let df = polars::df!("category" => ["a", "b"], "units" => [1i64, 2])?;
-    /// let cache = CachedQuery::from_frame(df)?;
-    /// cache.get(&Query::new().eq("category", "a").sum("units"))?;
-    /// cache.get(&Query::new().eq("category", "b").sum("units"))?;
-    /// cache.get(&Query::new().sum("units"))?;
-    /// // Rows of category "a" changed: its query and the total go, "b" stays.
-    /// assert_eq!(cache.invalidate_value("category", "a")?, 2);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn invalidate_value(&self, column: &str, value: impl Into<crate::Value>) -> Result<usize> {
-        let dataset = self.dataset();
-        let index = dataset
-            .column_index(column)
-            .ok_or_else(|| dataset.unknown_column(column))?;
-        let value = normalize::coerce_value(&value.into(), &dataset.columns()[index])?;
-        Ok(self.invalidate_where(|key| match key.query() {
-            None => true,
-            Some(q) => match (q.constraint(column), &value) {
-                (None, _) => true,
-                (Some(c), Some(v)) => c.accepts(v),
-                // A value no row can hold (2.5 in an integer column).
-                (Some(_), None) => false,
-            },
-        }))
-    }
-
-    /// Drops every entry. The statistics are kept; see
-    /// [`reset_stats`](Self::reset_stats).
-    pub fn clear(&self) {
-        self.memory.invalidate_all();
-        self.memory.run_pending_tasks();
-        let dataset = self.dataset().fingerprint();
-        self.derive_index.forget_dataset(dataset);
-        for (key, _) in self.rollups.read().iter() {
-            self.derive_index.add(key);
-        }
-        if let Some(disk) = &self.disk {
-            disk.remove_dataset(dataset);
-        }
-        #[cfg(feature = "redis")]
-        if let Some(redis) = &self.redis {
-            redis.remove_dataset(dataset);
-        }
-    }
-
-    /// Sets every counter back to zero.
-    pub fn reset_stats(&self) {
-        self.counters.reset();
-    }
-
-    /// Re-reads the CSV file the cache was built from. When its content (or
-    /// nothing at all) changed, the new version is swapped in and every
-    /// entry of the old one is dropped; requests already running on the old
-    /// version finish on it, and their answers can never be served for the
-    /// new one (the fingerprint is part of every key).
-    ///
-    /// A cache built from a frame has nothing to re-read: the outcome says
-    /// nothing changed.
-    pub fn refresh(&self) -> Result<RefreshOutcome> {
-        let _one_at_a_time = self.refresh_lock.lock();
-        let current = self.dataset();
-        let old = current.fingerprint();
-        let Origin::Csv { path, options } = current.origin() else {
-            return Ok(RefreshOutcome { old, new: old });
-        };
-        let fresh = match self.config.snapshot_dir() {
-            Some(dir) => Dataset::from_csv_with_snapshots(path, options, &dir)?,
-            None => Dataset::from_csv(path, options)?,
-        };
-        let new = fresh.fingerprint();
-        if new != old {
-            let fresh = Arc::new(fresh);
-            let rollups = rollups::build(&self.config.rollups, &fresh)?;
-            for (key, _) in &rollups {
-                self.derive_index.add(key);
-            }
-            *self.dataset.write() = fresh;
-            *self.rollups.write() = rollups;
-            self.derive_index.forget_dataset(old);
-            self.invalidate_where(|key| key.dataset() != new);
-            if let Some(disk) = &self.disk {
-                disk.remove_dataset(old);
-                disk.adopt(new, path);
-            }
-            #[cfg(feature = "redis")]
-            if let Some(redis) = &self.redis {
-                // In the background: the old values are unreachable already.
-                redis.adopt(new, path, Some(old));
-            }
-            tracing::info!(%old, %new, "dataset changed; old entries dropped");
-        }
-        Ok(RefreshOutcome { old, new })
-    }
-
-    /// A snapshot of the statistics.
-    pub fn cache_info(&self) -> CacheInfo {
-        self.memory.run_pending_tasks();
-        let c = &self.counters;
-        let (hits, misses) = (load(&c.hits), load(&c.misses));
-        let mut top: Vec<QueryCount> = self
-            .memory
-            .iter()
-            .map(|(key, entry)| QueryCount {
-                query: key.to_string(),
-                hits: load(&entry.hits),
-                compute_time_us: entry.cost.as_micros() as u64,
-                bytes: entry.bytes,
-            })
-            .filter(|q| q.hits > 0)
-            .collect();
-        top.sort_by(|a, b| b.hits.cmp(&a.hits).then_with(|| a.query.cmp(&b.query)));
-        top.truncate(self.config.top_queries);
-        let (disk_entries, disk_bytes) = self.disk.as_ref().map_or((0, 0), DiskTier::usage);
-        let [
-            redis_hits,
-            redis_writes,
-            redis_errors,
-            redis_rejected,
-            redis_waits,
-            redis_bypassed,
-        ] = self.redis_counts();
-        let [
-            tier_forged,
-            tier_wrong_schema,
-            redis_refused,
-            redis_bad_messages,
-        ] = self.integrity_counts();
-        let (rollup_count, rollup_bytes) = {
-            let rollups = self.rollups.read();
-            (
-                rollups.len() as u64,
-                rollups.iter().map(|(_, e)| e.bytes).sum(),
-            )
-        };
-        let [
-            disk_hits,
-            disk_writes,
-            disk_errors,
-            disk_rejected,
-            disk_evictions,
-        ] = self.disk_counts();
-        CacheInfo {
-            hits,
-            misses,
-            computations: load(&c.computations),
-            memory_hits: load(&c.memory_hits),
-            disk_hits,
-            disk_writes,
-            disk_errors,
-            disk_rejected,
-            disk_evictions,
-            disk_entries,
-            disk_bytes,
-            derived_hits: load(&c.derived_hits),
-            rollups: rollup_count,
-            rollup_bytes,
-            redis_hits,
-            redis_writes,
-            redis_errors,
-            redis_rejected,
-            redis_waits,
-            redis_bypassed,
-            redis_refused,
-            redis_bad_messages,
-            tier_forged,
-            tier_wrong_schema,
-            coalesced: load(&c.coalesced),
-            errors: load(&c.errors),
-            not_cached: load(&c.not_cached),
-            entries: self.memory.entry_count(),
-            bytes: self.memory.weighted_size(),
-            max_bytes: self.config.max_bytes,
-            evictions: load(&c.evictions),
-            expirations: load(&c.expirations),
-            compute_time_us: micros(load(&c.compute_nanos)),
-            time_saved_us: micros(load(&c.saved_nanos)),
-            hit_ratio: if hits + misses == 0 {
-                0.0
-            } else {
-                hits as f64 / (hits + misses) as f64
-            },
-            top_queries: top,
-        }
-    }
-
-    /// Hits, writes, errors, rejected entries and evictions of the disk
-    /// tier (all 0 without one).
-    fn disk_counts(&self) -> [u64; 5] {
-        match &self.disk {
-            Some(d) => {
-                let c = &d.counters;
-                [&c.hits, &c.writes, &c.errors, &c.rejected, &c.evictions].map(load)
-            }
-            None => [0; 5],
-        }
-    }
-
-    /// Hits, writes, errors, rejected values, waits and bypasses of the
-    /// Redis tier (all 0 without one).
-    #[cfg(feature = "redis")]
-    fn redis_counts(&self) -> [u64; 6] {
-        match &self.redis {
-            Some(r) => {
-                let c = &r.counters;
-                [
-                    &c.hits,
-                    &c.writes,
-                    &c.errors,
-                    &c.rejected,
-                    &c.waits,
-                    &c.bypassed,
-                ]
-                .map(load)
-            }
-            None => [0; 6],
-        }
-    }
-
-    #[cfg(not(feature = "redis"))]
-    fn redis_counts(&self) -> [u64; 6] {
-        [0; 6]
-    }
-
     /// The configured time to live, if any.
     pub fn time_to_live(&self) -> Option<Duration> {
         self.config.time_to_live
@@ -733,21 +371,13 @@ impl std::fmt::Debug for CachedQuery {
     }
 }
 
-/// What the Redis subscriber does with another worker's invalidation: drop
-/// the matching memory entries.
-#[cfg(feature = "redis")]
-fn forget_invalidated(
-    memory: MemoryTier,
-    prefix: String,
-) -> impl Fn(crate::tier::redis::Invalidation) + Send + 'static {
-    use crate::tier::redis::{Invalidation, name};
-    move |invalidation| {
+/// What another worker's invalidation does here: drop the entries of
+/// `memory` whose keys it names.
+fn forget_in(memory: MemoryTier) -> impl Fn(&dyn Fn(&QueryKey) -> bool) + Send + 'static {
+    move |drops| {
         let doomed: Vec<Arc<QueryKey>> = memory
             .iter()
-            .filter(|(key, _)| match &invalidation {
-                Invalidation::Key(target) => name(&prefix, key) == *target,
-                Invalidation::Dataset(dataset) => key.dataset() == *dataset,
-            })
+            .filter(|(key, _)| drops(key))
             .map(|(key, _)| key)
             .collect();
         for key in doomed {

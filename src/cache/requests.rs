@@ -1,12 +1,12 @@
-//! A memo of normalized requests: a request seen before (byte for byte the
-//! same query) skips normalization and goes straight to the lookup.
+//! The normalized requests seen lately: a request seen before (byte for byte
+//! the same query) skips normalization and goes straight to the lookup.
 //!
 //! Normalization is the larger part of a hit's cost (about 500 ns for a
 //! two-filter query: coercions, sorting, range folding, hashing). Dashboards
 //! send the same few requests over and over, so remembering the outcome for
-//! the exact request halves a hit. The memo is keyed by the raw query (floats
-//! by their bits) and checked against the dataset's fingerprint, so a
-//! refresh can never reuse an old key. It holds at most [`CAPACITY`]
+//! the exact request halves a hit. [`NormalizedRequests`] is keyed by the raw
+//! query (floats by their bits) and checked against the dataset's
+//! fingerprint, so a refresh can never reuse an old key. It holds at most [`CAPACITY`]
 //! requests and [`MAX_BYTES`] of them (a request can hold a thousand-value
 //! list), and starts afresh when either is reached: a miss here only costs
 //! a normalization.
@@ -19,7 +19,7 @@ use parking_lot::RwLock;
 use crate::Result;
 use crate::dataset::{Dataset, Fingerprint};
 use crate::normalize::{self, KeyedQuery};
-use crate::query::{Agg, Filter, Predicate, Query, Value};
+use crate::query::{Agg, Filter, Predicate, Query, SortKey, Value};
 
 /// The most requests remembered.
 pub(crate) const CAPACITY: usize = 4096;
@@ -29,11 +29,12 @@ pub(crate) const MAX_BYTES: usize = 16 << 20;
 
 type Hasher64 = foldhash::fast::FixedState;
 
-pub(crate) struct RequestMemo {
-    map: RwLock<Memo>,
+/// Raw requests and what normalizing them against one dataset version gave.
+pub(crate) struct NormalizedRequests {
+    map: RwLock<Entries>,
 }
 
-struct Memo {
+struct Entries {
     entries: HashMap<Request, (Fingerprint, KeyedQuery), Hasher64>,
     /// What `entries` holds, as [`weight`] counts it.
     bytes: usize,
@@ -71,17 +72,17 @@ impl Equivalent<Request> for Lookup<'_> {
     }
 }
 
-impl RequestMemo {
-    pub(crate) fn new() -> RequestMemo {
-        RequestMemo {
-            map: RwLock::new(Memo {
+impl NormalizedRequests {
+    pub(crate) fn new() -> NormalizedRequests {
+        NormalizedRequests {
+            map: RwLock::new(Entries {
                 entries: HashMap::with_hasher(Hasher64::with_seed(0x7071_6372)),
                 bytes: 0,
             }),
         }
     }
 
-    /// `query` normalized against `dataset`, from the memo when this exact
+    /// `query` normalized against `dataset`, remembered when this exact
     /// request was normalized against this exact data before.
     pub(crate) fn normalize(&self, query: &Query, dataset: &Dataset) -> Result<KeyedQuery> {
         let fingerprint = dataset.fingerprint();
@@ -99,21 +100,21 @@ impl RequestMemo {
             // One request this large would flush many small ones.
             return Ok(normalized);
         }
-        let mut memo = self.map.write();
-        if memo.entries.len() >= CAPACITY || memo.bytes + weight > MAX_BYTES {
-            memo.entries.clear();
-            memo.bytes = 0;
+        let mut seen = self.map.write();
+        if seen.entries.len() >= CAPACITY || seen.bytes + weight > MAX_BYTES {
+            seen.entries.clear();
+            seen.bytes = 0;
         }
-        let replaced = memo
+        let replaced = seen
             .entries
             .insert(Request(query.clone()), (fingerprint, normalized.clone()));
         if replaced.is_none() {
-            memo.bytes += weight;
+            seen.bytes += weight;
         }
         Ok(normalized)
     }
 
-    /// The bytes the memo counts itself as holding.
+    /// The bytes the remembered requests are counted as holding.
     #[cfg(test)]
     fn bytes(&self) -> usize {
         self.map.read().bytes
@@ -178,9 +179,34 @@ fn hash_value<H: Hasher>(value: &Value, state: &mut H) {
     }
 }
 
+/// Every field of a query, for [`hash_query`] and [`same_query`]: the
+/// query is destructured whole, so that a new field of [`Query`] does not
+/// compile until it is added here, and then not until both hash and
+/// compare it (two requests differing in it would otherwise share an
+/// entry).
+type Fields<'a> = (
+    &'a [Filter],
+    &'a [String],
+    &'a [Agg],
+    &'a [SortKey],
+    Option<usize>,
+);
+
+fn fields(q: &Query) -> Fields<'_> {
+    let Query {
+        filters,
+        group_by,
+        aggs,
+        sort,
+        limit,
+    } = q;
+    (filters, group_by, aggs, sort, *limit)
+}
+
 fn hash_query<H: Hasher>(q: &Query, state: &mut H) {
-    state.write_usize(q.filters.len());
-    for Filter { column, predicate } in &q.filters {
+    let (filters, group_by, aggs, sort, limit) = fields(q);
+    state.write_usize(filters.len());
+    for Filter { column, predicate } in filters {
         column.hash(state);
         predicate.op().hash(state);
         match predicate {
@@ -203,18 +229,18 @@ fn hash_query<H: Hasher>(q: &Query, state: &mut H) {
             Predicate::IsNull | Predicate::IsNotNull => {}
         }
     }
-    q.group_by.hash(state);
-    state.write_usize(q.aggs.len());
+    group_by.hash(state);
+    state.write_usize(aggs.len());
     for Agg {
         func,
         column,
         alias,
-    } in &q.aggs
+    } in aggs
     {
         (func, column, alias).hash(state);
     }
-    q.sort.hash(state);
-    q.limit.hash(state);
+    sort.hash(state);
+    limit.hash(state);
 }
 
 /// Equal as requests: floats compared by their bits, so the relation is an
@@ -248,15 +274,17 @@ fn same_predicate(a: &Predicate, b: &Predicate) -> bool {
 }
 
 fn same_query(a: &Query, b: &Query) -> bool {
-    a.filters.len() == b.filters.len()
-        && a.filters
+    let (filters, group_by, aggs, sort, limit) = fields(a);
+    let (other_filters, other_group_by, other_aggs, other_sort, other_limit) = fields(b);
+    filters.len() == other_filters.len()
+        && filters
             .iter()
-            .zip(&b.filters)
+            .zip(other_filters)
             .all(|(x, y)| x.column == y.column && same_predicate(&x.predicate, &y.predicate))
-        && a.group_by == b.group_by
-        && a.aggs == b.aggs
-        && a.sort == b.sort
-        && a.limit == b.limit
+        && group_by == other_group_by
+        && aggs == other_aggs
+        && sort == other_sort
+        && limit == other_limit
 }
 
 #[cfg(test)]
@@ -265,10 +293,10 @@ mod tests {
     use polars::prelude::*;
 
     #[test]
-    fn the_memo_stays_within_its_bytes() {
+    fn the_remembered_requests_stay_within_their_bytes() {
         let frame = df!("c" => ["a", "b"], "n" => [1i64, 2]).unwrap();
         let dataset = Dataset::from_frame(frame).unwrap();
-        let memo = RequestMemo::new();
+        let requests = NormalizedRequests::new();
         // Long names (unknown columns fail before they are remembered, so
         // the long text goes in an `in` list of a known column).
         for i in 0..2_000 {
@@ -276,21 +304,21 @@ mod tests {
                 .map(|j| format!("{i}-{j}-{}", "x".repeat(100)))
                 .collect();
             let query = Query::new().is_in("c", values).len();
-            memo.normalize(&query, &dataset).unwrap();
+            requests.normalize(&query, &dataset).unwrap();
             assert!(
-                memo.bytes() <= MAX_BYTES,
+                requests.bytes() <= MAX_BYTES,
                 "{} bytes after {i} requests",
-                memo.bytes()
+                requests.bytes()
             );
         }
         let huge: Vec<String> = (0..1000)
             .map(|j| format!("{j}{}", "y".repeat(1000)))
             .collect();
         let query = Query::new().is_in("c", huge).len();
-        let before = memo.bytes();
-        memo.normalize(&query, &dataset).unwrap();
+        let before = requests.bytes();
+        requests.normalize(&query, &dataset).unwrap();
         assert_eq!(
-            memo.bytes(),
+            requests.bytes(),
             before,
             "a request over a 64th of the budget is not kept"
         );

@@ -1,8 +1,9 @@
 //! Concurrent misses on one key compute once.
 //!
 //! The first caller of a key becomes its leader and computes; callers that
-//! arrive while it runs wait on the same flight and receive its result (or a
-//! copy of its error). No lock is held while computing, and only the miss
+//! arrive while it runs wait on the same flight and receive its result (or
+//! its error: the same variant, whose sources are shared, as moka's
+//! `try_get_with` shares an `Arc` of it). No lock is held while computing, and only the miss
 //! path touches this: hits never see it.
 
 use std::collections::HashMap;
@@ -66,11 +67,9 @@ impl<T: Clone> Flights<T> {
             while outcome.is_none() {
                 flight.done.wait(&mut outcome);
             }
-            let result = match outcome.as_ref() {
-                Some(Ok(value)) => Ok(value.clone()),
-                Some(Err(e)) => Err(e.duplicate()),
-                None => Err(Error::Compute("the computing caller vanished".to_owned())),
-            };
+            let result = outcome
+                .clone()
+                .unwrap_or_else(|| Err(Error::Compute("the computing caller vanished".to_owned())));
             return (result, role);
         }
         // A panic in Polars or in a memoized function must not leave the
@@ -85,11 +84,7 @@ impl<T: Clone> Flights<T> {
                 "the computation panicked: {message}"
             )))
         });
-        let shared = match &result {
-            Ok(value) => Ok(value.clone()),
-            Err(e) => Err(e.duplicate()),
-        };
-        *flight.outcome.lock() = Some(shared);
+        *flight.outcome.lock() = Some(result.clone());
         self.inflight.lock().remove(key);
         flight.done.notify_all();
         (result, role)

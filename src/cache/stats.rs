@@ -6,46 +6,48 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-/// Counters updated on every request; cheap enough for the hit path
-/// (relaxed atomics).
-#[derive(Default)]
-pub(crate) struct Counters {
-    pub(crate) hits: AtomicU64,
-    pub(crate) memory_hits: AtomicU64,
-    pub(crate) misses: AtomicU64,
-    pub(crate) coalesced: AtomicU64,
-    pub(crate) derived_hits: AtomicU64,
-    pub(crate) computations: AtomicU64,
-    pub(crate) errors: AtomicU64,
-    pub(crate) not_cached: AtomicU64,
-    pub(crate) evictions: AtomicU64,
-    pub(crate) expirations: AtomicU64,
-    pub(crate) compute_nanos: AtomicU64,
-    pub(crate) saved_nanos: AtomicU64,
+use super::CachedQuery;
+use crate::tier::counters::{DiskCounters, RedisCounters};
+
+/// Declares [`Counters`] and its `reset` from one list of names, so that
+/// no counter can be left out of a reset.
+/// [`cache_info`](CachedQuery::cache_info) destructures the struct whole:
+/// a counter it does not report does not compile either.
+macro_rules! counters {
+    ($($name:ident),* $(,)?) => {
+        /// Counters updated on every request; cheap enough for the hit path
+        /// (relaxed atomics).
+        #[derive(Default)]
+        pub(crate) struct Counters {
+            $(pub(crate) $name: AtomicU64,)*
+        }
+
+        impl Counters {
+            pub(crate) fn reset(&self) {
+                $(self.$name.store(0, Relaxed);)*
+            }
+        }
+    };
+}
+
+counters! {
+    hits,
+    memory_hits,
+    misses,
+    coalesced,
+    derived_hits,
+    computations,
+    errors,
+    not_cached,
+    evictions,
+    expirations,
+    compute_nanos,
+    saved_nanos,
 }
 
 impl Counters {
     pub(crate) fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Relaxed);
-    }
-
-    pub(crate) fn reset(&self) {
-        for c in [
-            &self.hits,
-            &self.memory_hits,
-            &self.misses,
-            &self.coalesced,
-            &self.derived_hits,
-            &self.computations,
-            &self.errors,
-            &self.not_cached,
-            &self.evictions,
-            &self.expirations,
-            &self.compute_nanos,
-            &self.saved_nanos,
-        ] {
-            c.store(0, Relaxed);
-        }
     }
 }
 
@@ -197,34 +199,130 @@ pub struct QueryCount {
     pub bytes: u64,
 }
 
-pub(crate) fn micros(nanos: u64) -> u64 {
+fn micros(nanos: u64) -> u64 {
     nanos / 1_000
 }
 
-pub(crate) fn load(counter: &AtomicU64) -> u64 {
+fn load(counter: &AtomicU64) -> u64 {
     counter.load(Relaxed)
 }
 
-impl super::CachedQuery {
-    /// Forged entries and messages, entries of the wrong shape (disk and
-    /// Redis together), Redis refusals and ignored messages.
-    pub(super) fn integrity_counts(&self) -> [u64; 4] {
-        let [disk_forged, disk_wrong_schema] = self.disk.as_ref().map_or([0; 2], |d| {
-            [&d.counters.forged, &d.counters.wrong_schema].map(load)
-        });
-        #[cfg(feature = "redis")]
-        let [redis_forged, redis_wrong_schema, refused, bad_messages] =
-            self.redis.as_ref().map_or([0; 4], |r| {
-                let c = &r.counters;
-                [&c.forged, &c.wrong_schema, &c.refused, &c.bad_messages].map(load)
-            });
-        #[cfg(not(feature = "redis"))]
-        let [redis_forged, redis_wrong_schema, refused, bad_messages] = [0; 4];
-        [
-            disk_forged + redis_forged,
-            disk_wrong_schema + redis_wrong_schema,
-            refused,
-            bad_messages,
-        ]
+impl CachedQuery {
+    /// Sets every counter back to zero.
+    pub fn reset_stats(&self) {
+        self.counters.reset();
+    }
+
+    /// A snapshot of the statistics.
+    pub fn cache_info(&self) -> CacheInfo {
+        self.memory.run_pending_tasks();
+        // Every counter struct is destructured whole, so that a counter
+        // added to one does not compile until it is reported here.
+        let Counters {
+            hits,
+            memory_hits,
+            misses,
+            coalesced,
+            derived_hits,
+            computations,
+            errors,
+            not_cached,
+            evictions,
+            expirations,
+            compute_nanos,
+            saved_nanos,
+        } = &*self.counters;
+        let no_disk = DiskCounters::default();
+        let DiskCounters {
+            hits: disk_hits,
+            writes: disk_writes,
+            errors: disk_errors,
+            rejected: disk_rejected,
+            forged: disk_forged,
+            wrong_schema: disk_wrong_schema,
+            evictions: disk_evictions,
+        } = self.tiers.disk_counters().unwrap_or(&no_disk);
+        let no_redis = RedisCounters::default();
+        let RedisCounters {
+            hits: redis_hits,
+            writes: redis_writes,
+            errors: redis_errors,
+            refused: redis_refused,
+            rejected: redis_rejected,
+            forged: redis_forged,
+            wrong_schema: redis_wrong_schema,
+            waits: redis_waits,
+            bypassed: redis_bypassed,
+            bad_messages: redis_bad_messages,
+        } = self.tiers.redis_counters().unwrap_or(&no_redis);
+        let (hits, misses) = (load(hits), load(misses));
+        let (disk_entries, disk_bytes) = self.tiers.disk_usage();
+        let (rollups, rollup_bytes) = {
+            let rollups = self.rollups.read();
+            (
+                rollups.len() as u64,
+                rollups.iter().map(|(_, e)| e.bytes).sum(),
+            )
+        };
+        CacheInfo {
+            hits,
+            misses,
+            computations: load(computations),
+            memory_hits: load(memory_hits),
+            disk_hits: load(disk_hits),
+            disk_writes: load(disk_writes),
+            disk_errors: load(disk_errors),
+            disk_rejected: load(disk_rejected),
+            disk_evictions: load(disk_evictions),
+            disk_entries,
+            disk_bytes,
+            derived_hits: load(derived_hits),
+            rollups,
+            rollup_bytes,
+            redis_hits: load(redis_hits),
+            redis_writes: load(redis_writes),
+            redis_errors: load(redis_errors),
+            redis_rejected: load(redis_rejected),
+            redis_waits: load(redis_waits),
+            redis_bypassed: load(redis_bypassed),
+            redis_refused: load(redis_refused),
+            redis_bad_messages: load(redis_bad_messages),
+            tier_forged: load(disk_forged) + load(redis_forged),
+            tier_wrong_schema: load(disk_wrong_schema) + load(redis_wrong_schema),
+            coalesced: load(coalesced),
+            errors: load(errors),
+            not_cached: load(not_cached),
+            entries: self.memory.entry_count(),
+            bytes: self.memory.weighted_size(),
+            max_bytes: self.config.max_bytes,
+            evictions: load(evictions),
+            expirations: load(expirations),
+            compute_time_us: micros(load(compute_nanos)),
+            time_saved_us: micros(load(saved_nanos)),
+            hit_ratio: if hits + misses == 0 {
+                0.0
+            } else {
+                hits as f64 / (hits + misses) as f64
+            },
+            top_queries: self.top_queries(),
+        }
+    }
+
+    /// The most-hit entries in memory, most hits first.
+    fn top_queries(&self) -> Vec<QueryCount> {
+        let mut top: Vec<QueryCount> = self
+            .memory
+            .iter()
+            .map(|(key, entry)| QueryCount {
+                query: key.to_string(),
+                hits: load(&entry.hits),
+                compute_time_us: entry.cost.as_micros() as u64,
+                bytes: entry.bytes,
+            })
+            .filter(|q| q.hits > 0)
+            .collect();
+        top.sort_by(|a, b| b.hits.cmp(&a.hits).then_with(|| a.query.cmp(&b.query)));
+        top.truncate(self.config.top_queries);
+        top
     }
 }

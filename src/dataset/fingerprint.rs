@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::str::FromStr;
 
 use polars::prelude::{CompatLevel, DataFrame, IpcStreamWriter, SerWriter};
 use xxhash_rust::xxh3::{Xxh3, xxh3_128};
@@ -23,6 +24,35 @@ impl fmt::Display for Fingerprint {
         write!(f, "{:032x}", self.0)
     }
 }
+
+/// Reads the form [`Display`](fmt::Display) writes: 1 to 32 hexadecimal
+/// digits, nothing else (no sign, no `0x`). Persisted tiers and snapshots
+/// name files, keys and messages with it.
+///
+/// ```
+/// use polars_query_cache::Fingerprint;
+///
+/// let fingerprint = Fingerprint(0xabc);
+/// assert_eq!(fingerprint.to_string().parse(), Ok(fingerprint));
+/// assert!("+abc".parse::<Fingerprint>().is_err());
+/// ```
+impl FromStr for Fingerprint {
+    type Err = ParseFingerprintError;
+
+    fn from_str(text: &str) -> Result<Fingerprint, ParseFingerprintError> {
+        if !(1..=32).contains(&text.len()) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ParseFingerprintError);
+        }
+        u128::from_str_radix(text, 16)
+            .map(Fingerprint)
+            .map_err(|_| ParseFingerprintError)
+    }
+}
+
+/// A text that is not a [`Fingerprint`]'s hexadecimal form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not a dataset fingerprint (1 to 32 hexadecimal digits)")]
+pub struct ParseFingerprintError;
 
 impl Fingerprint {
     /// The fingerprint of a CSV file's bytes read with `options`.

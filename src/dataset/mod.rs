@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use polars::prelude::{DataFrame, PlSmallStr};
 
-pub use fingerprint::Fingerprint;
+pub use fingerprint::{Fingerprint, ParseFingerprintError};
 pub use options::{ColumnType, LoadOptions};
 pub use schema::{ColumnInfo, ColumnKind};
 

@@ -23,7 +23,7 @@ use rayon::prelude::*;
 use xxhash_rust::xxh3::{Xxh3, xxh3_64, xxh3_128};
 
 use super::Fingerprint;
-use crate::tier::disk::write_atomically;
+use crate::files::{check_ipc_file, write_atomically};
 
 fn path_tag(csv: &Path) -> String {
     let canonical = fs::canonicalize(csv).unwrap_or_else(|_| csv.to_owned());
@@ -49,10 +49,7 @@ pub(super) fn latest(dir: &Path, csv: &Path) -> Option<(Fingerprint, PathBuf)> {
             .strip_prefix(&tag)?
             .strip_prefix('-')?
             .strip_suffix(".arrow")?;
-        Some((
-            Fingerprint(u128::from_str_radix(fingerprint, 16).ok()?),
-            path,
-        ))
+        Some((fingerprint.parse().ok()?, path))
     })
 }
 
@@ -83,8 +80,7 @@ fn read_frame(path: &Path) -> PolarsResult<DataFrame> {
         polars_bail!(ComputeError: "snapshot checksum mismatch: the file is damaged");
     }
     // What the Arrow reader will allocate, bounded before it does.
-    crate::tier::codec::check_ipc_file(&mut file, None)
-        .map_err(|e| polars_err!(ComputeError: "snapshot: {e}"))?;
+    check_ipc_file(&mut file, None).map_err(|e| polars_err!(ComputeError: "snapshot: {e}"))?;
     file.rewind()?;
     let dictionary = manifest.dictionary;
     let mut frame = IpcReader::new(file).finish()?;

@@ -11,38 +11,25 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, SystemTime};
 
 use parking_lot::Mutex;
 use polars::prelude::DataFrame;
-use xxhash_rust::xxh3::xxh3_128;
 
 use super::codec::{self, Decoded, Expected};
+use super::counters::DiskCounters;
+use super::entry_name;
 use super::secret::TierSecret;
 use crate::dataset::Fingerprint;
+use crate::files::{is_stale_temp, write_atomically};
 use crate::normalize::QueryKey;
 
 const EXTENSION: &str = "pqc";
 /// In each dataset directory: the path of the CSV file it belongs to.
 const SOURCE_FILE: &str = "source";
-
-/// Counters of the disk tier.
-#[derive(Default)]
-pub(crate) struct DiskCounters {
-    pub(crate) hits: AtomicU64,
-    pub(crate) writes: AtomicU64,
-    pub(crate) errors: AtomicU64,
-    pub(crate) rejected: AtomicU64,
-    /// Of `rejected`: entries without the MAC the tier secret requires, or
-    /// with a wrong one.
-    pub(crate) forged: AtomicU64,
-    /// Of `rejected`: entries whose frame is not what their key implies.
-    pub(crate) wrong_schema: AtomicU64,
-    pub(crate) evictions: AtomicU64,
-}
 
 struct FileInfo {
     bytes: u64,
@@ -133,11 +120,8 @@ impl DiskTier {
     /// Where `key`'s entry lives: named by the hash of its full key text;
     /// the file's header holds the key itself, checked on every read.
     pub(crate) fn path_of(&self, key: &QueryKey) -> PathBuf {
-        let name = format!(
-            "{:032x}.{EXTENSION}",
-            xxh3_128(key.stable_text().as_bytes())
-        );
-        self.dataset_dir(key.dataset()).join(name)
+        self.dataset_dir(key.dataset())
+            .join(format!("{}.{EXTENSION}", entry_name(key)))
     }
 
     /// The entry of `key`, if a valid one is on disk (and its frame is what
@@ -363,10 +347,10 @@ impl DiskTier {
             let fingerprint = path
                 .file_name()
                 .and_then(|n| n.to_str())
-                .and_then(|n| u128::from_str_radix(n, 16).ok());
+                .and_then(|n| n.parse::<Fingerprint>().ok());
             if let (true, Some(old)) = (same_source, fingerprint) {
-                tracing::info!(old = %Fingerprint(old), "disk tier: dropping the entries of an older version of the file");
-                self.remove_dataset(Fingerprint(old));
+                tracing::info!(old = %old, "disk tier: dropping the entries of an older version of the file");
+                self.remove_dataset(old);
             }
         }
     }
@@ -376,55 +360,4 @@ impl DiskTier {
         let index = self.index.lock();
         (index.files.len() as u64, index.total)
     }
-}
-
-/// Writes to a temporary file in the same directory, syncs it, then renames
-/// it into place and syncs the directory (where the platform allows):
-/// readers see the old file, the new one, or none; never half of one, even
-/// after a crash.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
-    let unique = format!(
-        ".{}.tmp-{}-{:x}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("entry"),
-        std::process::id(),
-        xxh3_128(format!("{:?}{:?}", std::thread::current().id(), SystemTime::now()).as_bytes())
-            as u64
-    );
-    let tmp = dir.join(unique);
-    let result = (|| {
-        let mut file = fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ignored = fs::remove_file(&tmp);
-        return result;
-    }
-    sync_dir(dir);
-    Ok(())
-}
-
-/// Makes a rename in `dir` durable. Only Unix can open a directory to sync
-/// it; elsewhere (and where the file system refuses) the rename stands
-/// as the platform keeps it.
-fn sync_dir(dir: &Path) {
-    #[cfg(unix)]
-    if let Err(e) = fs::File::open(dir).and_then(|d| d.sync_all()) {
-        tracing::debug!(path = %dir.display(), error = %e, "cannot sync a directory");
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
-}
-
-fn is_stale_temp(path: &Path, meta: &fs::Metadata) -> bool {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    let old = meta
-        .modified()
-        .ok()
-        .and_then(|m| m.elapsed().ok())
-        .is_some_and(|age| age > Duration::from_secs(3600));
-    name.starts_with('.') && name.contains(".tmp-") && old
 }

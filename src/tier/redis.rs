@@ -19,6 +19,12 @@
 //! version of the file), the old version's values are deleted in the
 //! background, a bounded `SCAN` at a time; compute locks are never deleted.
 //!
+//! Commands go through a pool of connections (r2d2); a caller waits at
+//! most [`connect_timeout`](RedisOptions::connect_timeout) for one. After
+//! a failure the pool starts afresh, and the first command past the
+//! back-off connects on its own first, so a refusing Redis is noticed at
+//! once.
+//!
 //! Redis failing never fails a query: a timeout or a refused connection
 //! opens a circuit breaker that bypasses Redis for a back-off period (1 s,
 //! doubling up to 30 s by default), counted in `redis_errors`; the tier comes back by
@@ -28,17 +34,19 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use polars::prelude::DataFrame;
 use xxhash_rust::xxh3::xxh3_128;
 
 use super::codec::{self, Decoded, Expected, Rejected};
+use super::counters::RedisCounters;
 use super::secret::TierSecret;
+use super::{Once, entry_name};
 use crate::dataset::Fingerprint;
 use crate::normalize::QueryKey;
 use crate::{Error, Result};
@@ -87,27 +95,6 @@ impl RedisOptions {
     }
 }
 
-/// Counters of the Redis tier.
-#[derive(Default)]
-pub(crate) struct RedisCounters {
-    pub(crate) hits: AtomicU64,
-    pub(crate) writes: AtomicU64,
-    /// Connection failures and timeouts (each opened the breaker).
-    pub(crate) errors: AtomicU64,
-    /// Commands Redis answered with an error (out of memory, wrong type).
-    pub(crate) refused: AtomicU64,
-    pub(crate) rejected: AtomicU64,
-    /// Values and messages without the MAC the secret requires, or with a
-    /// wrong one.
-    pub(crate) forged: AtomicU64,
-    /// Of `rejected`: values whose frame is not what their key implies.
-    pub(crate) wrong_schema: AtomicU64,
-    pub(crate) waits: AtomicU64,
-    pub(crate) bypassed: AtomicU64,
-    /// Invalidation messages ignored: malformed, unsigned or forged.
-    pub(crate) bad_messages: AtomicU64,
-}
-
 /// Opens after a failure; stays open for a back-off that doubles while
 /// failures continue.
 struct Breaker {
@@ -115,8 +102,18 @@ struct Breaker {
     backoff: Duration,
 }
 
+/// What the breaker lets a command do.
+enum Gate {
+    /// Go to Redis.
+    Closed,
+    /// Redis failed, and its back-off is over: try it again.
+    Probe,
+    /// Redis failed lately: go on without it.
+    Open,
+}
+
 /// What taking the compute lock gave.
-pub(crate) enum Lock {
+enum Lock {
     /// This worker computes; release with the token.
     Held(String),
     /// Another worker computes: wait for its value.
@@ -128,14 +125,24 @@ pub(crate) enum Lock {
 /// Invalidation messages: `key <name>` or `all <dataset>`; with a secret,
 /// `sig:<hex MAC> ` before either.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Invalidation {
+enum Invalidation {
     Key(String),
     Dataset(Fingerprint),
 }
 
+impl Invalidation {
+    /// Whether this drops the entry of `key`, named under `prefix`.
+    fn drops(&self, prefix: &str, key: &QueryKey) -> bool {
+        match self {
+            Invalidation::Key(target) => name(prefix, key) == *target,
+            Invalidation::Dataset(dataset) => key.dataset() == *dataset,
+        }
+    }
+}
+
 /// Why the subscriber ignored a message.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum BadMessage {
+enum BadMessage {
     /// Not a message this crate sends.
     Malformed,
     /// No MAC (and a secret is set), or a wrong one.
@@ -150,15 +157,23 @@ const PURGE_BATCH: usize = 500;
 const PURGE_MAX_TIME: Duration = Duration::from_secs(600);
 /// The longest time to live Redis is asked for (ten years, in ms).
 const MAX_TTL_MS: u64 = 10 * 365 * 24 * 3600 * 1000;
+/// The most connections open at once; a command beyond them waits for one
+/// to be free (at most the connect timeout, then counts as a failure).
+const POOL_SIZE: u32 = 64;
+
+type Pool = r2d2::Pool<redis::Client>;
 
 pub(crate) struct RedisTier {
     client: redis::Client,
     options: RedisOptions,
     secret: Option<TierSecret>,
     time_to_live: Duration,
-    pool: Mutex<Vec<redis::Connection>>,
+    /// Built when first needed, and dropped with its connections when
+    /// Redis fails (they may be half broken): the first command after the
+    /// back-off starts afresh.
+    pool: RwLock<Option<Pool>>,
     breaker: Mutex<Breaker>,
-    pub(crate) counters: Arc<RedisCounters>,
+    counters: Arc<RedisCounters>,
     stop: Arc<AtomicBool>,
     subscriber: Mutex<Option<JoinHandle<()>>>,
 }
@@ -186,16 +201,18 @@ impl RedisTier {
             options,
             secret,
             time_to_live,
-            pool: Mutex::new(Vec::new()),
+            pool: RwLock::new(None),
             counters: Arc::default(),
             stop: Arc::new(AtomicBool::new(false)),
             subscriber: Mutex::new(None),
         };
-        match tier.connection() {
+        // A connection of its own, outside the pool, whose error says
+        // whether the password was refused.
+        match connect(&tier.client, &tier.options) {
             Ok(mut con) => {
                 let pong: redis::RedisResult<String> = redis::cmd("PING").query(&mut con);
                 match pong {
-                    Ok(_) => tier.give_back(con),
+                    Ok(_) => {}
                     Err(e) if is_auth_error(&e) => return Err(auth_error(&e)),
                     Err(e) => tier.failed("ping", &e),
                 }
@@ -206,22 +223,24 @@ impl RedisTier {
         Ok(tier)
     }
 
-    fn connection(&self) -> redis::RedisResult<redis::Connection> {
-        if let Some(con) = self.pool.lock().pop() {
-            return Ok(con);
-        }
-        connect(&self.client, &self.options)
+    /// The counters this tier adds to [`CacheInfo`](crate::CacheInfo).
+    pub(crate) fn counters(&self) -> &RedisCounters {
+        &self.counters
     }
 
-    fn give_back(&self, con: redis::Connection) {
-        let mut pool = self.pool.lock();
-        if pool.len() < 16 {
-            pool.push(con);
+    /// The pool, built anew after a failure dropped the last one.
+    fn pool(&self) -> Pool {
+        if let Some(pool) = &*self.pool.read() {
+            return pool.clone();
         }
+        self.pool
+            .write()
+            .get_or_insert_with(|| build_pool(&self.client, &self.options))
+            .clone()
     }
 
     /// Redis is unreachable (or refuses this client): open the breaker.
-    fn failed(&self, what: &str, err: &redis::RedisError) {
+    fn failed(&self, what: &str, err: &dyn std::fmt::Display) {
         self.counters.errors.fetch_add(1, Relaxed);
         let mut breaker = self.breaker.lock();
         let backoff = breaker.backoff;
@@ -229,7 +248,7 @@ impl RedisTier {
         breaker.backoff = (backoff * 2).min(self.options.max_retry_after);
         drop(breaker);
         // Connections may be half broken: start afresh after the back-off.
-        self.pool.lock().clear();
+        *self.pool.write() = None;
         tracing::warn!(error = %err, backoff_ms = backoff.as_millis() as u64, "redis tier: cannot {what}; bypassing Redis for a while");
     }
 
@@ -242,32 +261,43 @@ impl RedisTier {
         breaker.backoff = self.options.retry_after;
     }
 
-    /// Whether Redis may be tried now (the breaker is closed, or its
-    /// back-off is over and this call is the probe).
-    fn usable(&self) -> bool {
+    /// Whether Redis may be tried now: the breaker is closed, or its
+    /// back-off is over and this call is a probe.
+    fn gate(&self) -> Gate {
         let breaker = self.breaker.lock();
         match breaker.open_until {
             Some(until) if Instant::now() < until => {
                 self.counters.bypassed.fetch_add(1, Relaxed);
-                false
+                Gate::Open
             }
-            _ => true,
+            Some(_) => Gate::Probe,
+            None => Gate::Closed,
         }
     }
 
     /// Runs one command on a pooled connection, feeding the breaker: only
-    /// a connection failure or a timeout opens it. An error Redis answers
-    /// with (a full Redis refusing a write) is counted and logged, and the
-    /// connection goes back to the pool.
+    /// a connection failure or a timeout (waiting for a connection
+    /// included) opens it. An error Redis answers with (a full Redis
+    /// refusing a write) is counted and logged, and the connection goes
+    /// back to the pool.
     fn run<T>(
         &self,
         what: &str,
         command: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
     ) -> Option<T> {
-        if !self.usable() {
-            return None;
+        match self.gate() {
+            Gate::Open => return None,
+            // A connection of its own first: a refused one fails now, not
+            // after the pool's wait of `connect_timeout`.
+            Gate::Probe => {
+                if let Err(e) = connect(&self.client, &self.options) {
+                    self.failed(what, &e);
+                    return None;
+                }
+            }
+            Gate::Closed => {}
         }
-        let mut con = match self.connection() {
+        let mut con = match self.pool().get() {
             Ok(con) => con,
             Err(e) => {
                 self.failed(what, &e);
@@ -276,7 +306,6 @@ impl RedisTier {
         };
         match command(&mut con) {
             Ok(value) => {
-                self.give_back(con);
                 self.answered();
                 Some(value)
             }
@@ -285,7 +314,6 @@ impl RedisTier {
                 None
             }
             Err(e) => {
-                self.give_back(con);
                 self.answered();
                 let n = self.counters.refused.fetch_add(1, Relaxed) + 1;
                 if n.is_power_of_two() {
@@ -375,8 +403,35 @@ impl RedisTier {
         }
     }
 
+    /// Runs `compute` as the one worker (of every worker sharing this
+    /// Redis) computing `key`, holding its compute lock; or, when another
+    /// worker holds it and `wait` allows, waits for that worker's value
+    /// (checked against `expected`). Computes without the lock when Redis
+    /// cannot give it, and when the wait ends without a value.
+    pub(crate) fn compute_once<T>(
+        &self,
+        key: &QueryKey,
+        wait: bool,
+        expected: Option<&Expected>,
+        compute: impl FnOnce() -> T,
+    ) -> Once<T> {
+        match self.lock(key) {
+            Lock::Held(token) => {
+                // The lock is renewed while this computes, however long.
+                let out = self.while_locked(key, &token, compute);
+                self.unlock(key, &token);
+                Once::Computed(out)
+            }
+            Lock::Busy if wait => match self.wait_for(key, expected) {
+                Some(found) => Once::Found(found),
+                None => Once::Computed(compute()),
+            },
+            Lock::Busy | Lock::Unavailable => Once::Computed(compute()),
+        }
+    }
+
     /// Tries to become the one worker computing `key`.
-    pub(crate) fn lock(&self, key: &QueryKey) -> Lock {
+    fn lock(&self, key: &QueryKey) -> Lock {
         let token = format!(
             "{}-{:?}-{:?}",
             std::process::id(),
@@ -401,7 +456,7 @@ impl RedisTier {
     }
 
     /// Releases the lock if this worker still holds it.
-    pub(crate) fn unlock(&self, key: &QueryKey, token: &str) {
+    fn unlock(&self, key: &QueryKey, token: &str) {
         let lock = lock_name(&self.name(key));
         self.run("unlock", |con| {
             redis::Script::new(UNLOCK)
@@ -429,12 +484,7 @@ impl RedisTier {
     /// renewing the lock every third of its life from a second thread so
     /// that no other worker starts the same computation however long this
     /// one takes. Renewal stops as soon as `work` returns (or panics).
-    pub(crate) fn while_locked<T>(
-        &self,
-        key: &QueryKey,
-        token: &str,
-        work: impl FnOnce() -> T,
-    ) -> T {
+    fn while_locked<T>(&self, key: &QueryKey, token: &str, work: impl FnOnce() -> T) -> T {
         let lock = lock_name(&self.name(key));
         let every = (self.options.lock_timeout / 3).max(Duration::from_millis(10));
         std::thread::scope(|scope| {
@@ -462,7 +512,7 @@ impl RedisTier {
     /// Waits for another worker's value of `key`: until it appears, the
     /// lock goes away (that worker failed or died: compute here), or
     /// [`max_wait`](RedisOptions::max_wait) has passed.
-    pub(crate) fn wait_for(&self, key: &QueryKey, expected: Option<&Expected>) -> Option<Decoded> {
+    fn wait_for(&self, key: &QueryKey, expected: Option<&Expected>) -> Option<Decoded> {
         self.counters.waits.fetch_add(1, Relaxed);
         let lock = lock_name(&self.name(key));
         let deadline = Instant::now() + self.options.max_wait;
@@ -539,8 +589,7 @@ impl RedisTier {
         });
         let recorded = previous
             .flatten()
-            .and_then(|p| u128::from_str_radix(&p, 16).ok())
-            .map(Fingerprint);
+            .and_then(|p| p.parse::<Fingerprint>().ok());
         let mut doomed: Vec<Fingerprint> = recorded.into_iter().chain(replaced).collect();
         doomed.sort_unstable_by_key(|f| f.0);
         doomed.dedup();
@@ -588,13 +637,16 @@ impl RedisTier {
         }
     }
 
-    /// Starts the thread that applies other workers' invalidations through
-    /// `apply`. It reconnects by itself and stops when the tier is dropped.
-    /// Messages it cannot parse or verify are counted and skipped: the
-    /// connection, and the messages after them, are kept.
-    pub(crate) fn subscribe(&self, apply: impl Fn(Invalidation) + Send + 'static) {
+    /// Starts the thread that applies other workers' invalidations: for
+    /// each, `forget` is handed what the invalidation drops (one key, or a
+    /// dataset version) and drops the matching entries of the caller's
+    /// memory. The thread reconnects by itself and stops when the tier is
+    /// dropped. Messages it cannot parse or verify are counted and skipped:
+    /// the connection, and the messages after them, are kept.
+    pub(crate) fn subscribe(&self, forget: impl Fn(&dyn Fn(&QueryKey) -> bool) + Send + 'static) {
         let client = self.client.clone();
         let channel = self.channel();
+        let prefix = self.options.prefix.clone();
         let stop = Arc::clone(&self.stop);
         let secret = self.secret.clone();
         let counters = Arc::clone(&self.counters);
@@ -614,7 +666,7 @@ impl RedisTier {
                     while !stop.load(Relaxed) {
                         match pubsub.get_message() {
                             Ok(msg) => match parse_message(msg.get_payload_bytes(), secret.as_ref()) {
-                                Ok(invalidation) => apply(invalidation),
+                                Ok(invalidation) => forget(&|key| invalidation.drops(&prefix, key)),
                                 Err(bad) => {
                                     if bad == BadMessage::Forged {
                                         counters.forged.fetch_add(1, Relaxed);
@@ -661,7 +713,34 @@ impl Drop for RedisTier {
     }
 }
 
-/// A fresh connection with the options' timeouts.
+/// The connection pool: connections open when needed (none at start),
+/// used without a `PING` first (a broken one fails its command, which
+/// feeds the breaker), each with the options' response timeout. A caller
+/// waits at most the connect timeout for one.
+fn build_pool(client: &redis::Client, options: &RedisOptions) -> Pool {
+    r2d2::Pool::builder()
+        .max_size(POOL_SIZE)
+        .min_idle(Some(0))
+        .test_on_check_out(false)
+        .connection_timeout(options.connect_timeout.max(Duration::from_millis(1)))
+        .connection_customizer(Box::new(ResponseTimeout(options.response_timeout)))
+        // Failures reach the breaker, which logs them.
+        .error_handler(Box::new(r2d2::NopErrorHandler))
+        .build_unchecked(client.clone())
+}
+
+/// Sets the response timeout of each connection the pool opens.
+#[derive(Debug)]
+struct ResponseTimeout(Duration);
+
+impl r2d2::CustomizeConnection<redis::Connection, redis::RedisError> for ResponseTimeout {
+    fn on_acquire(&self, con: &mut redis::Connection) -> redis::RedisResult<()> {
+        con.set_read_timeout(Some(self.0))?;
+        con.set_write_timeout(Some(self.0))
+    }
+}
+
+/// A fresh connection with the options' timeouts, outside the pool.
 fn connect(
     client: &redis::Client,
     options: &RedisOptions,
@@ -722,7 +801,7 @@ fn glob_escape(text: &str) -> String {
 /// Reads an invalidation message; with a `secret`, only a signed one.
 /// Without one, a signed message is read without checking its MAC (it
 /// cannot be).
-pub(crate) fn parse_message(
+fn parse_message(
     payload: &[u8],
     secret: Option<&TierSecret>,
 ) -> std::result::Result<Invalidation, BadMessage> {
@@ -745,23 +824,17 @@ pub(crate) fn parse_message(
     {
         return Ok(Invalidation::Key(name.to_owned()));
     }
-    if let Some(hex) = body.strip_prefix("all ")
-        && (1..=32).contains(&hex.len())
-        && hex.bytes().all(|b| b.is_ascii_hexdigit())
-        && let Ok(fingerprint) = u128::from_str_radix(hex, 16)
+    if let Some(fingerprint) = body.strip_prefix("all ")
+        && let Ok(fingerprint) = fingerprint.parse()
     {
-        return Ok(Invalidation::Dataset(Fingerprint(fingerprint)));
+        return Ok(Invalidation::Dataset(fingerprint));
     }
     Err(BadMessage::Malformed)
 }
 
 /// The Redis name of `key`, as values and invalidation messages carry it.
-pub(crate) fn name(prefix: &str, key: &QueryKey) -> String {
-    format!(
-        "{prefix}:{}:{:032x}",
-        key.dataset(),
-        xxh3_128(key.stable_text().as_bytes())
-    )
+fn name(prefix: &str, key: &QueryKey) -> String {
+    format!("{prefix}:{}:{}", key.dataset(), entry_name(key))
 }
 
 const LOCK_SUFFIX: &str = ":lock";
