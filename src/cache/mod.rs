@@ -34,7 +34,7 @@ use tiers::Tiers;
 use crate::dataset::Dataset;
 use crate::derive::DeriveIndex;
 use crate::frame::{Frame, Source};
-use crate::normalize::{self, BuildPassThrough, KeyBody, KeyedQuery, Projection, QueryKey};
+use crate::normalize::{self, BuildPassThrough, KeyBody, Projection, QueryKey};
 use crate::query::Query;
 use crate::{Error, Result, exec};
 
@@ -164,13 +164,9 @@ impl CachedQuery {
     /// key wait for one computation.
     pub fn get(&self, query: &Query) -> Result<Frame> {
         let dataset = self.dataset();
-        let KeyedQuery {
-            key,
-            query: canonical,
-            projection,
-        } = self.requests.normalize(query, &dataset)?;
-        self.lookup(&dataset, &key, &projection, |ds| {
-            exec::execute(&canonical, ds)
+        let keyed = self.requests.normalize(query, &dataset)?;
+        self.lookup(&dataset, keyed.key(), keyed.projection(), |ds| {
+            exec::execute(keyed.query(), ds)
         })
     }
 
@@ -180,13 +176,14 @@ impl CachedQuery {
     /// server does to keep hits off its blocking pool).
     pub fn get_cached(&self, query: &Query) -> Result<Option<Frame>> {
         let dataset = self.dataset();
-        let KeyedQuery {
-            key, projection, ..
-        } = self.requests.normalize(query, &dataset)?;
-        match self.memory.get(&key) {
+        let keyed = self.requests.normalize(query, &dataset)?;
+        match self.memory.get(keyed.key()) {
             Some(entry) => {
                 self.count_hit(&entry);
-                projection.apply(&entry.frame, Source::Memory).map(Some)
+                keyed
+                    .projection()
+                    .apply(&entry.frame, Source::Memory)
+                    .map(Some)
             }
             None => Ok(None),
         }
@@ -217,7 +214,7 @@ impl CachedQuery {
     /// The canonical key of `query`: equal for every query with the same
     /// answer on the current data.
     pub fn key(&self, query: &Query) -> Result<QueryKey> {
-        Ok(self.requests.normalize(query, &self.dataset())?.key)
+        Ok(self.requests.normalize(query, &self.dataset())?.into_key())
     }
 
     /// Memoizes any computation over the dataset, the way Flask-Caching's

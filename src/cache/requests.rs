@@ -19,7 +19,7 @@ use parking_lot::RwLock;
 use crate::Result;
 use crate::dataset::{Dataset, Fingerprint};
 use crate::normalize::{self, KeyedQuery};
-use crate::query::{Agg, Filter, Predicate, Query, SortKey, Value};
+use crate::query::{Agg, Filter, Predicate, Query, Value};
 
 /// The most requests remembered.
 pub(crate) const CAPACITY: usize = 4096;
@@ -95,7 +95,7 @@ impl NormalizedRequests {
         // The key's text form, kept in the key once made (the slower tiers
         // use it too), measures what the canonical form holds: a range
         // with holes is enumerated to up to a thousand values.
-        let weight = weight(query) + 2 * normalized.key.stable_text().len();
+        let weight = weight(query) + 2 * normalized.key().stable_text().len();
         if weight > MAX_BYTES / 64 {
             // One request this large would flush many small ones.
             return Ok(normalized);
@@ -179,20 +179,11 @@ fn hash_value<H: Hasher>(value: &Value, state: &mut H) {
     }
 }
 
-/// Every field of a query, for [`hash_query`] and [`same_query`]: the
-/// query is destructured whole, so that a new field of [`Query`] does not
-/// compile until it is added here, and then not until both hash and
-/// compare it (two requests differing in it would otherwise share an
-/// entry).
-type Fields<'a> = (
-    &'a [Filter],
-    &'a [String],
-    &'a [Agg],
-    &'a [SortKey],
-    Option<usize>,
-);
+// `hash_query` and `same_query` destructure the query whole, so that a new
+// field of [`Query`] does not compile until both hash and compare it (two
+// requests differing in it would otherwise share an entry).
 
-fn fields(q: &Query) -> Fields<'_> {
+fn hash_query<H: Hasher>(q: &Query, state: &mut H) {
     let Query {
         filters,
         group_by,
@@ -200,11 +191,6 @@ fn fields(q: &Query) -> Fields<'_> {
         sort,
         limit,
     } = q;
-    (filters, group_by, aggs, sort, *limit)
-}
-
-fn hash_query<H: Hasher>(q: &Query, state: &mut H) {
-    let (filters, group_by, aggs, sort, limit) = fields(q);
     state.write_usize(filters.len());
     for Filter { column, predicate } in filters {
         column.hash(state);
@@ -274,8 +260,20 @@ fn same_predicate(a: &Predicate, b: &Predicate) -> bool {
 }
 
 fn same_query(a: &Query, b: &Query) -> bool {
-    let (filters, group_by, aggs, sort, limit) = fields(a);
-    let (other_filters, other_group_by, other_aggs, other_sort, other_limit) = fields(b);
+    let Query {
+        filters,
+        group_by,
+        aggs,
+        sort,
+        limit,
+    } = a;
+    let Query {
+        filters: other_filters,
+        group_by: other_group_by,
+        aggs: other_aggs,
+        sort: other_sort,
+        limit: other_limit,
+    } = b;
     filters.len() == other_filters.len()
         && filters
             .iter()

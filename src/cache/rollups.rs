@@ -7,7 +7,7 @@ use rayon::prelude::*;
 
 use super::entry::Entry;
 use crate::dataset::Dataset;
-use crate::normalize::{self, KeyedQuery, QueryKey};
+use crate::normalize::{self, QueryKey};
 use crate::{Error, Query, Result, exec};
 
 /// Computes every declared roll-up on `dataset`.
@@ -20,14 +20,13 @@ pub(super) fn build(queries: &[Query], dataset: &Dataset) -> Result<Vec<(QueryKe
                     "a roll-up has no filters and no limit: it must contain every group".to_owned(),
                 ));
             }
-            let KeyedQuery {
-                key,
-                query: canonical,
-                ..
-            } = normalize::normalize(query, dataset)?.keyed(dataset.fingerprint());
+            let keyed = normalize::normalize(query, dataset)?.keyed(dataset.fingerprint());
             let started = Instant::now();
-            let frame = exec::execute(&canonical, dataset)?;
-            Ok((key, Arc::new(Entry::new(frame, started.elapsed()))))
+            let frame = exec::execute(keyed.query(), dataset)?;
+            Ok((
+                keyed.into_key(),
+                Arc::new(Entry::new(frame, started.elapsed())),
+            ))
         })
         .collect()
 }

@@ -86,6 +86,7 @@ fn in_range(value: &Scalar, low: Option<&Bound>, high: Option<&Bound>) -> bool {
 /// `filters` folded into at most one condition per column, in schema
 /// order, and whether they contradict each other. No row matches a
 /// contradiction, so then no condition is kept.
+#[inline]
 pub(super) fn fold_filters(
     filters: &[Filter],
     dataset: &Dataset,

@@ -232,9 +232,8 @@ impl fmt::Display for CanonicalQuery {
 /// What a key identifies.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum KeyBody {
-    /// A filter / group-by / aggregate query. Shared with whoever runs it,
-    /// so that holding the key and the query costs one copy.
-    Query(Arc<CanonicalQuery>),
+    /// A filter / group-by / aggregate query.
+    Query(CanonicalQuery),
     /// An arbitrary function of the frame, memoized with
     /// [`memoize`](crate::CachedQuery::memoize).
     Function {
@@ -305,7 +304,7 @@ impl QueryKey {
     /// The canonical query, unless this is a memoized computation.
     pub fn query(&self) -> Option<&CanonicalQuery> {
         match &self.0.body {
-            KeyBody::Query(q) => Some(q.as_ref()),
+            KeyBody::Query(q) => Some(q),
             KeyBody::Function { .. } => None,
         }
     }

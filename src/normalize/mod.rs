@@ -14,8 +14,6 @@ mod key;
 mod projection;
 mod scalar;
 
-use std::sync::Arc;
-
 pub use constraint::{Bound, Constraint};
 pub(crate) use key::{BuildPassThrough, sort_options};
 pub use key::{
@@ -33,47 +31,74 @@ use projection::Outputs;
 /// A query ready for the cache.
 #[derive(Debug, Clone)]
 pub struct Normalized {
-    /// The canonical form, shared by every query with the same answer.
-    pub query: Arc<CanonicalQuery>,
+    /// The canonical form, equal for every query with the same answer.
+    pub query: CanonicalQuery,
     /// This caller's view of the shared answer.
     pub projection: Projection,
 }
 
 impl Normalized {
     /// Adds the key the answer is cached under for the data version
-    /// `dataset`.
+    /// `dataset`. The key holds the canonical query: one allocation for
+    /// both, and one reference count to clone on a hit.
+    #[inline]
     pub fn keyed(self, dataset: Fingerprint) -> KeyedQuery {
-        let key = QueryKey::new(dataset, KeyBody::Query(Arc::clone(&self.query)));
         KeyedQuery {
-            key,
-            query: self.query,
+            key: QueryKey::new(dataset, KeyBody::Query(self.query)),
             projection: self.projection,
         }
     }
 }
 
-/// A normalized query and the key its answer is cached under.
+/// A normalized query and the key its answer is cached under. Only
+/// [`Normalized::keyed`] makes one, so its key always names a query.
 #[derive(Debug, Clone)]
 pub struct KeyedQuery {
+    key: QueryKey,
+    projection: Projection,
+}
+
+impl KeyedQuery {
     /// The shared key.
-    pub key: QueryKey,
+    #[inline]
+    pub fn key(&self) -> &QueryKey {
+        &self.key
+    }
+
     /// The canonical form the key names: what runs on a miss.
-    pub query: Arc<CanonicalQuery>,
+    #[inline]
+    pub fn query(&self) -> &CanonicalQuery {
+        match self.key.body() {
+            KeyBody::Query(query) => query,
+            // `keyed` is the only constructor, and it keys a query.
+            KeyBody::Function { .. } => unreachable!("a keyed query's key names a function"),
+        }
+    }
+
     /// This caller's view of the shared answer.
-    pub projection: Projection,
+    #[inline]
+    pub fn projection(&self) -> &Projection {
+        &self.projection
+    }
+
+    /// The key alone.
+    #[inline]
+    pub fn into_key(self) -> QueryKey {
+        self.key
+    }
 }
 
 /// Normalizes `query` against `dataset`.
 pub fn normalize(query: &Query, dataset: &Dataset) -> Result<Normalized> {
     let (filters, contradiction) = constraint::fold_filters(&query.filters, dataset)?;
     let group_by = group_set(&query.group_by, dataset)?;
-    let (aggs, requested) = aggregate_set(&query.aggs, dataset)?;
+    let aggs = aggregate_set(&query.aggs, dataset)?;
     require_output(&group_by, &aggs)?;
-    let outputs = Outputs::new(query, dataset, &group_by, &aggs, &requested)?;
+    let outputs = Outputs::new(query, dataset, &group_by, &aggs)?;
     let mut sort = outputs.sort_keys(&query.sort)?;
     let resort = outputs.order_groups(&mut sort, query.limit);
     let projection = outputs.projection(resort);
-    let canonical = CanonicalQuery {
+    let query = CanonicalQuery {
         filters,
         contradiction,
         group_by,
@@ -81,10 +106,7 @@ pub fn normalize(query: &Query, dataset: &Dataset) -> Result<Normalized> {
         sort,
         limit: query.limit,
     };
-    Ok(Normalized {
-        query: Arc::new(canonical),
-        projection,
-    })
+    Ok(Normalized { query, projection })
 }
 
 /// The column of `dataset` named `name`.
@@ -110,20 +132,15 @@ fn group_set(names: &[String], dataset: &Dataset) -> Result<Vec<ColumnRef>> {
     Ok(group_by)
 }
 
-/// The aggregates as a sorted set, and each one of `aggs` in canonical
-/// form, in the caller's order.
-fn aggregate_set(
-    aggs: &[Agg],
-    dataset: &Dataset,
-) -> Result<(Vec<CanonicalAgg>, Vec<CanonicalAgg>)> {
-    let requested = aggs
-        .iter()
-        .map(|agg| canonical_agg(agg, dataset))
-        .collect::<Result<Vec<_>>>()?;
-    let mut set = requested.clone();
+/// The aggregates as a sorted set.
+fn aggregate_set(aggs: &[Agg], dataset: &Dataset) -> Result<Vec<CanonicalAgg>> {
+    let mut set = Vec::with_capacity(aggs.len());
+    for agg in aggs {
+        set.push(canonical_agg(agg, dataset)?);
+    }
     set.sort_unstable();
     set.dedup();
-    Ok((set, requested))
+    Ok(set)
 }
 
 /// An error unless the query has an output column.

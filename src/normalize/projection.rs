@@ -14,7 +14,7 @@ use super::MAX_SUGGESTED_LEN;
 use super::key::{CanonicalAgg, CanonicalSort, ColumnRef, OutputRef, sort_options};
 use crate::dataset::Dataset;
 use crate::frame::{Frame, Source};
-use crate::query::{DefaultName, Query, SortKey, default_name};
+use crate::query::{Agg, DefaultName, Query, SortKey, default_name};
 use crate::{Error, Result};
 
 /// How to present a cached frame to one caller.
@@ -67,6 +67,7 @@ enum OutName<'a> {
 }
 
 impl OutName<'_> {
+    #[inline]
     fn matches(&self, s: &str) -> bool {
         match self {
             OutName::Text(t) => *t == s,
@@ -74,6 +75,7 @@ impl OutName<'_> {
         }
     }
 
+    #[inline]
     fn same(&self, other: &OutName<'_>) -> bool {
         match (*self, *other) {
             (OutName::Text(a), b) => b.matches(a),
@@ -122,14 +124,13 @@ pub(super) struct Outputs<'q> {
 
 impl<'q> Outputs<'q> {
     /// The outputs of `query`, whose group-by columns and aggregates are
-    /// `group_by` and `aggs` in canonical form; `requested` holds each of
-    /// the query's aggregates in canonical form, in the query's order.
+    /// `group_by` and `aggs` in canonical form.
+    #[inline]
     pub(super) fn new(
         query: &'q Query,
         dataset: &Dataset,
         group_by: &[ColumnRef],
         aggs: &[CanonicalAgg],
-        requested: &[CanonicalAgg],
     ) -> Result<Outputs<'q>> {
         let mut identity = query.group_by.len() == group_by.len() && query.aggs.len() == aggs.len();
         let mut columns: Vec<(OutputRef, OutName<'q>)> =
@@ -143,11 +144,14 @@ impl<'q> Outputs<'q> {
             identity &= pos == columns.len();
             columns.push((OutputRef::Group(pos), OutName::Text(name)));
         }
-        for (wanted, agg) in query.aggs.iter().zip(requested) {
-            let pos = aggs.iter().position(|a| a == agg).unwrap_or_default();
+        for wanted in &query.aggs {
+            let pos = aggs
+                .iter()
+                .position(|a| is_canonical_of(a, wanted))
+                .unwrap_or_default();
             let cached_name = match &wanted.column {
-                Some(column) => OutName::Default(default_name(agg.func, column)),
-                None => OutName::Text(agg.func.name()),
+                Some(column) => OutName::Default(default_name(wanted.func, column)),
+                None => OutName::Text(wanted.func.name()),
             };
             let name = match &wanted.alias {
                 Some(alias) => OutName::Text(alias),
@@ -169,6 +173,7 @@ impl<'q> Outputs<'q> {
     /// The query's sort keys, which name output columns, as columns of the
     /// cached frame. Two names of one column (two aliases of one
     /// aggregate) sort once, by the first.
+    #[inline]
     pub(super) fn sort_keys(&self, keys: &[SortKey]) -> Result<Vec<CanonicalSort>> {
         let mut sorted = Vec::new();
         if !keys.is_empty() {
@@ -200,6 +205,7 @@ impl<'q> Outputs<'q> {
     /// that order decides which rows survive, so it becomes part of the
     /// canonical sort; otherwise the cached frame is re-sorted for this
     /// caller, and the re-sort is returned.
+    #[inline]
     pub(super) fn order_groups(
         &self,
         sort: &mut Vec<CanonicalSort>,
@@ -238,6 +244,7 @@ impl<'q> Outputs<'q> {
 
     /// How to present the cached frame to this caller, re-sorted by
     /// `resort` if given.
+    #[inline]
     pub(super) fn projection(self, resort: Option<Resort>) -> Projection {
         if self.identity && resort.is_none() {
             return Projection::Identity;
@@ -254,6 +261,7 @@ impl<'q> Outputs<'q> {
     }
 
     /// The position of `target` in the cached frame.
+    #[inline]
     fn slot(&self, target: OutputRef) -> usize {
         match target {
             OutputRef::Group(i) => i,
@@ -262,6 +270,7 @@ impl<'q> Outputs<'q> {
     }
 
     /// The group-by outputs, in the caller's order.
+    #[inline]
     fn caller_groups(&self) -> impl Iterator<Item = (OutputRef, &OutName<'q>)> {
         self.columns.iter().filter_map(|(t, name)| match t {
             OutputRef::Group(_) => Some((*t, name)),
@@ -269,12 +278,26 @@ impl<'q> Outputs<'q> {
         })
     }
 
+    #[inline]
     fn name_of(&self, target: OutputRef) -> OutName<'q> {
         self.columns
             .iter()
             .find(|(t, _)| *t == target)
             .map_or(OutName::Text(""), |(_, n)| *n)
     }
+}
+
+/// Whether `canonical` is the canonical form of `agg`, an aggregate of the
+/// query it was normalized from. A column is found by its exact name, so
+/// the names compare as the columns do, without looking the column up again.
+#[inline]
+fn is_canonical_of(canonical: &CanonicalAgg, agg: &Agg) -> bool {
+    canonical.func == agg.func
+        && match (&canonical.column, &agg.column) {
+            (Some(column), Some(name)) => column.name() == name,
+            (None, None) => true,
+            _ => false,
+        }
 }
 
 /// Output columns and directions to re-sort a cached frame by.

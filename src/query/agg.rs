@@ -127,6 +127,7 @@ impl Agg {
 }
 
 /// The name an aggregate's output column gets without an alias.
+#[inline]
 pub(crate) fn default_name(func: AggFn, column: &str) -> DefaultName<'_> {
     DefaultName { func, column }
 }
@@ -143,6 +144,7 @@ pub(crate) struct DefaultName<'a> {
 
 impl DefaultName<'_> {
     /// Whether `name` is this name.
+    #[inline]
     pub(crate) fn matches(&self, name: &str) -> bool {
         let func = self.func.name();
         name.len() == func.len() + 1 + self.column.len()
