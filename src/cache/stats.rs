@@ -121,7 +121,8 @@ pub struct CacheInfo {
     pub redis_rejected: u64,
     /// Misses that waited for another worker's computation through Redis.
     pub redis_waits: u64,
-    /// Lookups that skipped Redis while its breaker was open.
+    /// Commands that went without Redis: its breaker was open, or every
+    /// pooled connection stayed busy for the connect timeout.
     pub redis_bypassed: u64,
     /// Commands Redis answered with an error, such as a write refused by
     /// a full Redis (`OOM ... maxmemory`): the breaker stays closed and

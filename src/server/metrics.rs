@@ -296,7 +296,7 @@ impl Collector for Scrape {
         )?;
         out.counter(
             "pqc_redis_bypassed",
-            "Lookups that skipped Redis while its breaker was open.",
+            "Commands that went without Redis: breaker open, or every connection busy.",
             redis_bypassed,
         )?;
         out.counter(
