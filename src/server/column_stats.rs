@@ -205,3 +205,44 @@ pub(crate) fn of_frame(df: &DataFrame) -> Result<Vec<ColumnStats>> {
     let dataset = crate::dataset::Dataset::from_frame(df.clone())?;
     read(&stats_frame(df)?, dataset.columns())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The statistics frame (with its list column) goes through the disk
+    /// tier like any memoized answer: a second server reads it, computing
+    /// nothing, and reads the same statistics.
+    #[test]
+    fn the_statistics_survive_the_disk_tier() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = || {
+            CachedQuery::builder()
+                .disk_dir(dir.path())
+                .build_from_csv(concat!(env!("CARGO_MANIFEST_DIR"), "/data/sales.csv"))
+                .unwrap()
+        };
+        let first = open();
+        let computed = schema_stats(&first).unwrap();
+        assert_eq!(first.cache_info().disk_writes, 1);
+        drop(first);
+        let second = open();
+        // Equal but for the categorical types, whose dictionary is per load.
+        let plain = |stats: Vec<ColumnStats>| -> Vec<ColumnStats> {
+            stats
+                .into_iter()
+                .map(|c| ColumnStats {
+                    dtype: DataType::Null,
+                    ..c
+                })
+                .collect()
+        };
+        assert_eq!(
+            plain(schema_stats(&second).unwrap()),
+            plain(computed.clone())
+        );
+        let info = second.cache_info();
+        assert_eq!((info.computations, info.disk_hits), (0, 1));
+        assert!(computed.iter().any(|c| c.values.is_some()));
+    }
+}
