@@ -293,7 +293,7 @@ async fn chart_is_svg() {
 
 #[tokio::test]
 async fn schema_lists_types_values_and_the_dashboard() {
-    let (_, app) = router(ServerConfig::default());
+    let (cache, app) = router(ServerConfig::default());
     let (status, _, body) = send(&app, get("/api/schema")).await;
     assert_eq!(status, StatusCode::OK);
     let schema = json_of(&body);
@@ -315,8 +315,52 @@ async fn schema_lists_types_values_and_the_dashboard() {
         "5000 distinct values are not listed"
     );
     assert!(column("revenue").get("values").is_none());
-    assert_eq!(schema["dashboard"]["filters"], json!(["category", "year"]));
-    assert_eq!(schema["dashboard"]["x"], "month");
+    let frame = cache.dataset().frame().clone();
+    let discount = frame.column("discount").unwrap();
+    assert!(discount.null_count() > 0);
+    assert_eq!(column("discount")["nulls"], discount.null_count());
+    assert_eq!(column("category")["distinct"], 8);
+    let dashboard = &schema["dashboard"];
+    let filters = dashboard["filters"].as_array().unwrap();
+    assert_eq!(filters[0], "category");
+    assert!(filters.contains(&json!("year")), "{filters:?}");
+    for filter in filters {
+        let values = &column(filter.as_str().unwrap())["values"];
+        assert!(
+            values.as_array().is_some_and(|v| v.len() >= 2),
+            "{filter} lists its values"
+        );
+    }
+    assert_eq!(dashboard["x"], "month");
+    assert_eq!(dashboard["dimensions"][0], "month");
+    assert_eq!(dashboard["aggregates"].as_array().unwrap().len(), 7);
+    let ranges = dashboard["ranges"].as_array().unwrap();
+    assert!(ranges.contains(&json!({"column": "year", "min": 2021, "max": 2024})));
+    let measures = dashboard["measures"].as_array().unwrap();
+    assert_eq!(
+        measures.last().unwrap(),
+        &json!({"label": "rows (len)", "fn": "len"})
+    );
+    assert!(measures.iter().all(|m| m["column"] != "order_id"));
+}
+
+/// The listing and the layout come from one computation over every column,
+/// once per data version.
+#[tokio::test]
+async fn schema_costs_one_computation_then_none() {
+    let (_, app) = router(ServerConfig::default());
+    let computations = |app: Router| async move {
+        let (_, _, body) = send(&app, get("/api/stats")).await;
+        json_of(&body)["computations"].as_u64().unwrap()
+    };
+    let before = computations(app.clone()).await;
+    assert_eq!(send(&app, get("/api/schema")).await.0, StatusCode::OK);
+    let first = computations(app.clone()).await;
+    assert_eq!(first - before, 1, "the first schema request");
+    let (status, _, body) = send(&app, get("/api/schema")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(json_of(&body)["columns"].as_array().unwrap().len() > 1);
+    assert_eq!(computations(app.clone()).await, first, "the second");
 }
 
 #[tokio::test]

@@ -14,10 +14,11 @@ use serde_json::{Value as Json_, json};
 
 use super::AppState;
 use super::chart::line_chart_svg;
+use super::column_stats::schema_stats;
 use super::dashboard::Dashboard;
 use super::error::AppError;
 use crate::output::{columns_json, rows_json};
-use crate::{ColumnKind, Frame, Query};
+use crate::{Frame, Query};
 
 /// The body of `/api/query` and `/api/chart`: a query in its JSON form.
 fn parse_query(state: &AppState, body: &Bytes) -> Result<Query, AppError> {
@@ -152,73 +153,38 @@ pub async fn chart(State(state): State<AppState>, body: Bytes) -> Result<Respons
     Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
 }
 
-/// Columns with at most this many distinct values list them in the schema.
-const LISTED_VALUES: usize = 100;
-
 pub async fn schema(State(state): State<AppState>) -> Result<Json<Json_>, AppError> {
     let cache = Arc::clone(state.cache());
     let listing = state
         .compute(move || -> Result<Json_, AppError> {
             let dataset = cache.dataset();
-            let mut columns = Vec::new();
-            for c in dataset.columns() {
-                let mut entry =
-                    json!({"name": c.name, "type": c.kind.name(), "dtype": c.dtype.to_string()});
-                if matches!(
-                    c.kind,
-                    ColumnKind::Categorical
-                        | ColumnKind::Int
-                        | ColumnKind::Str
-                        | ColumnKind::Bool
-                        | ColumnKind::Date
-                ) {
-                    // Memoized: the distinct values are computed once per data version.
-                    let values = cache.memoize("pqc.schema.distinct", &c.name, |df| {
-                        let column = df.column(&c.name)?;
-                        let distinct = column.drop_nulls().unique()?;
-                        let distinct = if distinct.len() > LISTED_VALUES {
-                            distinct.slice(0, 0)
-                        } else {
-                            distinct
-                        };
-                        let sorted = distinct
-                            .as_materialized_series()
-                            .cast(&DataType::String)?
-                            .sort(SortOptions::default())?;
-                        DataFrame::new(sorted.len(), vec![sorted.into()])
-                    })?;
-                    if values.height() > 0 {
-                        let listed: Vec<Json_> = rows_json(&values)
-                            .into_iter()
-                            .filter_map(|mut r| r.pop())
-                            .collect();
-                        entry["values"] = Json_::Array(sort_numeric(listed, c.kind));
+            // One memoized computation per data version for every column.
+            let stats = schema_stats(&cache)?;
+            let columns: Vec<Json_> = stats
+                .iter()
+                .map(|c| {
+                    let mut entry = json!({
+                        "name": c.name, "type": c.kind.name(), "dtype": c.dtype.to_string(),
+                        "nulls": c.nulls,
+                    });
+                    if let Some(distinct) = c.distinct {
+                        entry["distinct"] = distinct.into();
                     }
-                }
-                columns.push(entry);
-            }
+                    if let Some(values) = c.values.as_ref().filter(|v| !v.is_empty()) {
+                        entry["values"] = values.iter().map(|v| c.json(v)).collect();
+                    }
+                    entry
+                })
+                .collect();
             Ok(json!({
                 "rows": dataset.rows(),
                 "fingerprint": dataset.fingerprint().to_string(),
                 "columns": columns,
-                "dashboard": Dashboard::for_dataset(&dataset),
+                "dashboard": Dashboard::infer(dataset.rows(), &stats),
             }))
         })
         .await?;
     Ok(Json(listing))
-}
-
-/// Distinct values were sorted as text; numbers read better in number order.
-fn sort_numeric(values: Vec<Json_>, kind: ColumnKind) -> Vec<Json_> {
-    if kind != ColumnKind::Int {
-        return values;
-    }
-    let mut numbers: Vec<i64> = values
-        .iter()
-        .filter_map(|v| v.as_str()?.parse().ok())
-        .collect();
-    numbers.sort_unstable();
-    numbers.into_iter().map(Json_::from).collect()
 }
 
 pub async fn stats(State(state): State<AppState>) -> Result<Json<crate::CacheInfo>, AppError> {

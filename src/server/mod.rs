@@ -8,7 +8,7 @@
 //! | `GET /` | the dashboard page |
 //! | `POST /api/query` | a query's answer: JSON (`{"columns", "rows", "source", "elapsed_us"}`), or CSV / Arrow IPC by `Accept` |
 //! | `POST /api/chart` | a query's answer as an SVG line chart |
-//! | `GET /api/schema` | columns, types, distinct values of small columns, the page layout |
+//! | `GET /api/schema` | columns, types, distinct and null counts, values of small columns, the page layout (one memoized computation) |
 //! | `GET /api/stats` | the cache statistics (the `pqc --stats` JSON) |
 //! | `POST /api/invalidate` | drop a query, a column's entries, a value's, or all |
 //! | `POST /api/refresh` | re-read the data file |
@@ -54,6 +54,7 @@ mod admission;
 mod api;
 mod body;
 mod chart;
+mod column_stats;
 mod connections;
 mod dashboard;
 mod error;
