@@ -1,5 +1,8 @@
-// The dashboard: selectors from /api/schema, a query per change, the chart
-// drawn by the server, and the cache's statistics after every answer.
+// The dashboard: an explorer for any table. Its controls come from
+// /api/schema (`dashboard` and `columns`); every change is one query for the
+// table and one chart drawn by the server, then the cache's statistics. The
+// view lives in the address (`f.col=a,b&r.col=lo..hi&x=..&s=..&m=..&a=..`),
+// so it can be shared and the back button works; the token never goes there.
 "use strict";
 
 const params = new URLSearchParams(location.search);
@@ -21,14 +24,33 @@ const token = (() => {
   return given || sessionStorage.getItem("pqc-token");
 })();
 const authHeaders = token ? { Authorization: "Bearer " + token } : {};
+// Errors anywhere on the page are counted on <body data-errors> so a test
+// (or a person) sees them without a console.
+const pageErrors = [];
+function noteError(message) {
+  pageErrors.push(String(message));
+  document.body.dataset.errors = String(pageErrors.length);
+}
+window.addEventListener("error", (e) => noteError(e.message));
+window.addEventListener("unhandledrejection", (e) => noteError(e.reason && e.reason.message || e.reason));
+const consoleError = console.error.bind(console);
+console.error = (...args) => { noteError(args.join(" ")); consoleError(...args); };
+
 let layout = null;
+let columns = new Map();
+let lenLabel = "rows";
 let updates = 0;
 let pending = 0;
+let latest = 0;
+let answer = null;
+let sorting = null;
 
-async function api(path, body) {
+async function api(path, body, accept) {
+  const headers = { ...authHeaders };
+  if (accept) headers.Accept = accept;
   const options = body === undefined
-    ? { headers: authHeaders }
-    : { method: "POST", headers: { ...authHeaders, "Content-Type": "application/json" }, body: JSON.stringify(body) };
+    ? { headers }
+    : { method: "POST", headers: { ...headers, "Content-Type": "application/json" }, body: JSON.stringify(body) };
   const response = await fetch(path, options);
   if (!response.ok) {
     let message = response.statusText;
@@ -38,70 +60,293 @@ async function api(path, body) {
   return response;
 }
 
+function element(tag, props, ...children) {
+  const e = document.createElement(tag);
+  Object.assign(e, props);
+  e.append(...children);
+  return e;
+}
+
 function option(select, value, text) {
-  const o = document.createElement("option");
-  o.value = value;
-  o.textContent = text;
-  select.appendChild(o);
+  select.appendChild(element("option", { value, textContent: text }));
+}
+
+const $ = (id) => document.getElementById(id);
+
+// ---- The view: what is selected, to and from the address ----
+
+// A list of values in one parameter: commas separate them, so a comma (and
+// the percent sign escaping it) inside a value is escaped.
+const escapeValue = (v) => String(v).replace(/%/g, "%25").replace(/,/g, "%2C");
+const unescapeValue = (v) => v.replace(/%2C/gi, ",").replace(/%25/g, "%");
+
+function defaultView() {
+  const first = layout.measures[0];
+  return {
+    filters: {},
+    ranges: {},
+    x: layout.x || layout.dimensions[0] || "",
+    s: "",
+    m: first && first.column ? first.column : "",
+    a: first ? first.fn : "len",
+  };
+}
+
+function viewFromAddress(search) {
+  const p = new URLSearchParams(search);
+  const view = defaultView();
+  for (const [key, raw] of p) {
+    if (key.startsWith("f.") && layout.filters.includes(key.slice(2))) {
+      const column = columns.get(key.slice(2));
+      const wanted = raw.split(",").map(unescapeValue);
+      const values = (column.values || []).filter((v) => wanted.includes(String(v)));
+      if (values.length) view.filters[column.name] = values;
+    } else if (key.startsWith("r.") && layout.ranges.some((r) => r.column === key.slice(2))) {
+      const at = raw.indexOf("..");
+      if (at < 0) continue;
+      const numeric = columns.get(key.slice(2)).type !== "date";
+      const bounds = [raw.slice(0, at), raw.slice(at + 2)]
+        .map((b) => (numeric && !Number.isFinite(Number(b))) || (!numeric && !/^\d{4}-\d{2}-\d{2}$/.test(b)) ? "" : b);
+      if (bounds[0] || bounds[1]) view.ranges[key.slice(2)] = bounds;
+    }
+  }
+  if (p.has("x") && layout.dimensions.includes(p.get("x"))) view.x = p.get("x");
+  if (p.has("s") && layout.dimensions.includes(p.get("s")) && p.get("s") !== view.x) view.s = p.get("s");
+  if (p.get("a") === "len") {
+    view.m = "";
+    view.a = "len";
+  } else if (p.has("m") && measureColumns().includes(p.get("m"))) {
+    view.m = p.get("m");
+    view.a = layout.aggregates.includes(p.get("a")) ? p.get("a") : defaultAggregate(view.m);
+  }
+  return view;
+}
+
+function address(view) {
+  const parts = [];
+  const add = (key, value) => parts.push(encodeURIComponent(key) + "=" + encodeURIComponent(value).replace(/%2C/g, ","));
+  for (const [name, values] of Object.entries(view.filters)) add("f." + name, values.map(escapeValue).join(","));
+  for (const [name, [lo, hi]] of Object.entries(view.ranges)) add("r." + name, lo + ".." + hi);
+  if (view.x) add("x", view.x);
+  if (view.s) add("s", view.s);
+  if (view.m) add("m", view.m);
+  add("a", view.a);
+  return location.pathname + "?" + parts.join("&");
+}
+
+// ---- Controls ----
+
+function measureColumns() {
+  const names = [];
+  for (const m of layout.measures) if (m.column && !names.includes(m.column)) names.push(m.column);
+  return names;
+}
+
+function defaultAggregate(column) {
+  const m = layout.measures.find((m) => m.column === column);
+  return m ? m.fn : "sum";
 }
 
 function buildControls(schema) {
   layout = schema.dashboard;
-  document.getElementById("dataset").textContent =
+  columns = new Map(schema.columns.map((c) => [c.name, c]));
+  const len = layout.measures.find((m) => m.fn === "len");
+  if (len) lenLabel = len.label;
+  if (layout.title) {
+    $("title").textContent = layout.title;
+    document.title = layout.title;
+  }
+  $("dataset").textContent =
     schema.rows.toLocaleString() + " rows, fingerprint " + schema.fingerprint.slice(0, 12);
-  const filters = document.getElementById("filters");
+
+  const filters = $("filters");
   for (const name of layout.filters) {
-    const column = schema.columns.find((c) => c.name === name);
-    const label = document.createElement("label");
-    label.textContent = name + " ";
-    const select = document.createElement("select");
-    select.id = "filter-" + name;
-    select.dataset.column = name;
-    select.dataset.type = column.type;
-    option(select, "", "All");
-    for (const v of column.values || []) option(select, String(v), String(v));
-    if (params.has(name)) select.value = params.get(name);
-    select.addEventListener("change", update);
-    label.appendChild(select);
-    filters.appendChild(label);
+    const column = columns.get(name);
+    const box = element("fieldset", { className: "filter", id: "filter-" + name });
+    box.dataset.column = name;
+    box.appendChild(element("legend", { textContent: name }));
+    const list = element("div", { className: "values" });
+    (column.values || []).forEach((v, i) => {
+      const input = element("input", { type: "checkbox", value: String(v) });
+      input.dataset.index = String(i);
+      input.addEventListener("change", changed);
+      list.appendChild(element("label", {}, input, " " + String(v)));
+    });
+    box.appendChild(list);
+    filters.appendChild(box);
   }
-  const measure = document.getElementById("measure");
-  layout.measures.forEach((m, i) => option(measure, String(i), m.label));
-  if (params.has("measure")) measure.value = params.get("measure");
-  measure.addEventListener("change", update);
+
+  const ranges = $("ranges");
+  for (const range of layout.ranges) {
+    const column = columns.get(range.column);
+    const type = column.type === "date" ? "date" : ["int", "float"].includes(column.type) ? "number" : null;
+    if (!type) continue;
+    const input = (side, bound) => {
+      const i = element("input", { type, min: String(range.min), max: String(range.max), placeholder: String(bound) });
+      if (type === "number") i.step = "any";
+      i.className = side;
+      i.setAttribute("aria-label", range.column + " " + side);
+      i.addEventListener("change", changed);
+      return i;
+    };
+    const box = element("div", { className: "range", id: "range-" + range.column },
+      element("span", { className: "name", textContent: range.column }),
+      input("min", range.min), "\u2013", input("max", range.max));
+    box.dataset.column = range.column;
+    box.dataset.type = type;
+    ranges.appendChild(box);
+  }
+
+  const dimension = $("dimension");
+  for (const d of layout.dimensions) option(dimension, d, d);
+  if (!layout.dimensions.length) option(dimension, "", "nothing");
+  const series = $("series");
+  option(series, "", "none");
+  for (const d of layout.dimensions) option(series, d, d);
+  const measure = $("measure-column");
+  for (const c of measureColumns()) option(measure, c, c);
+  option(measure, "", "rows");
+  const fn = $("measure-fn");
+  for (const a of layout.aggregates) option(fn, a, a);
+  option(fn, "len", "len");
+  for (const id of ["dimension", "series", "measure-column", "measure-fn"]) $(id).addEventListener("change", changed);
 }
 
-function currentQuery() {
-  const filters = {};
-  for (const select of document.querySelectorAll("#filters select")) {
-    if (select.value === "") continue;
-    filters[select.dataset.column] = select.dataset.type === "int" ? Number(select.value) : select.value;
+function showView(view) {
+  for (const box of document.querySelectorAll("#filters fieldset")) {
+    const chosen = (view.filters[box.dataset.column] || []).map(String);
+    for (const input of box.querySelectorAll("input")) input.checked = chosen.includes(input.value);
   }
-  const m = layout.measures[Number(document.getElementById("measure").value)];
-  const agg = { fn: m.fn, alias: m.label };
-  if (m.column) agg.column = m.column;
-  return { filters, group_by: layout.x ? [layout.x] : [], aggs: [agg] };
+  for (const box of document.querySelectorAll("#ranges .range")) {
+    const [lo, hi] = view.ranges[box.dataset.column] || ["", ""];
+    box.querySelector(".min").value = lo;
+    box.querySelector(".max").value = hi;
+  }
+  $("dimension").value = view.x;
+  $("series").value = view.s;
+  for (const o of $("series").options) o.disabled = o.value !== "" && o.value === view.x;
+  $("measure-column").value = view.m;
+  $("measure-fn").value = view.a;
+  for (const o of $("measure-fn").options) o.disabled = view.m ? o.value === "len" : o.value !== "len";
 }
 
-function renderTable(result) {
-  const table = document.getElementById("table");
+function viewOfControls(changedId) {
+  const view = defaultView();
+  view.filters = {};
+  for (const box of document.querySelectorAll("#filters fieldset")) {
+    const values = columns.get(box.dataset.column).values || [];
+    const chosen = [...box.querySelectorAll("input:checked")].map((i) => values[Number(i.dataset.index)]);
+    if (chosen.length) view.filters[box.dataset.column] = chosen;
+  }
+  view.ranges = {};
+  for (const box of document.querySelectorAll("#ranges .range")) {
+    const lo = box.querySelector(".min").value;
+    const hi = box.querySelector(".max").value;
+    if (lo || hi) view.ranges[box.dataset.column] = [lo, hi];
+  }
+  view.x = $("dimension").value;
+  view.s = $("series").value === view.x ? "" : $("series").value;
+  view.m = $("measure-column").value;
+  view.a = $("measure-fn").value;
+  if (changedId === "measure-column") view.a = view.m ? defaultAggregate(view.m) : "len";
+  if (view.m && view.a === "len") view.a = defaultAggregate(view.m);
+  if (!view.m) view.a = "len";
+  return view;
+}
+
+function label(view) {
+  if (!view.m) return lenLabel;
+  const declared = layout.measures.find((m) => m.column === view.m && m.fn === view.a);
+  return declared ? declared.label : view.m + " (" + view.a + ")";
+}
+
+function rangeValue(type, text) {
+  return type === "number" ? Number(text) : text;
+}
+
+function queryOf(view) {
+  const filters = [];
+  for (const [column, values] of Object.entries(view.filters)) filters.push({ column, op: "in", value: values });
+  for (const [column, [lo, hi]] of Object.entries(view.ranges)) {
+    const box = $("range-" + column);
+    const type = box ? box.dataset.type : "number";
+    if (lo && hi) filters.push({ column, op: "between", value: [rangeValue(type, lo), rangeValue(type, hi)] });
+    else if (lo) filters.push({ column, op: "ge", value: rangeValue(type, lo) });
+    else if (hi) filters.push({ column, op: "le", value: rangeValue(type, hi) });
+  }
+  const group_by = [view.x, view.s].filter((c) => c);
+  const agg = { fn: view.a, alias: label(view) };
+  if (view.m) agg.column = view.m;
+  return { filters, group_by, aggs: [agg] };
+}
+
+function chartPath(view) {
+  return "/api/chart?kind=auto" + (view.s ? "&series=" + encodeURIComponent(view.s) : "");
+}
+
+function changed(event) {
+  const view = viewOfControls(event.target.id);
+  showView(view);
+  history.pushState(null, "", address(view));
+  update(view);
+}
+
+window.addEventListener("popstate", () => {
+  if (!layout) return;
+  const view = viewFromAddress(location.search);
+  showView(view);
+  update(view);
+});
+
+// ---- The answer ----
+
+function formatCell(cell) {
+  if (typeof cell !== "number") return String(cell);
+  if (Number.isInteger(cell)) return String(cell);
+  return Math.abs(cell) >= 1 ? cell.toFixed(2) : cell.toPrecision(3);
+}
+
+function compareCells(a, b) {
+  if (a === null || b === null) return a === b ? 0 : a === null ? 1 : -1;
+  if (typeof a === "number" && typeof b === "number") return a - b;
+  if (typeof a === "boolean" && typeof b === "boolean") return Number(a) - Number(b);
+  return String(a).localeCompare(String(b), undefined, { numeric: true });
+}
+
+function sortedRows() {
+  const rows = answer.rows.slice();
+  if (!sorting) return rows;
+  const i = answer.columns.indexOf(sorting.column);
+  if (i < 0) return rows;
+  const sign = sorting.descending ? -1 : 1;
+  return rows.sort((a, b) => {
+    // Nulls stay last in either direction.
+    if (a[i] === null || b[i] === null) return compareCells(a[i], b[i]);
+    return sign * compareCells(a[i], b[i]);
+  });
+}
+
+function renderTable() {
+  const table = $("table");
   const head = document.createElement("tr");
-  for (const c of result.columns) {
-    const th = document.createElement("th");
-    th.textContent = c;
+  for (const c of answer.columns) {
+    const th = element("th", { textContent: c, scope: "col" });
+    th.dataset.column = c;
+    if (sorting && sorting.column === c) th.setAttribute("aria-sort", sorting.descending ? "descending" : "ascending");
+    th.addEventListener("click", () => {
+      sorting = { column: c, descending: sorting && sorting.column === c ? !sorting.descending : false };
+      renderTable();
+    });
     head.appendChild(th);
   }
   table.tHead.replaceChildren(head);
-  const rows = result.rows.map((row) => {
+  const rows = sortedRows().map((row) => {
     const tr = document.createElement("tr");
     for (const cell of row) {
-      const td = document.createElement("td");
-      if (typeof cell === "number") {
-        td.className = "num";
-        td.textContent = Number.isInteger(cell) ? String(cell) : cell.toFixed(2);
-      } else {
-        td.textContent = cell === null ? "null" : String(cell);
-      }
+      const td = element("td", { textContent: cell === null ? "null" : formatCell(cell) });
+      td.dataset.value = JSON.stringify(cell);
+      if (cell === null) td.className = "null";
+      else if (typeof cell === "number") td.className = "num";
       tr.appendChild(td);
     }
     return tr;
@@ -110,7 +355,7 @@ function renderTable(result) {
 }
 
 function renderStats(stats) {
-  const set = (id, text) => { document.getElementById(id).textContent = text; };
+  const set = (id, text) => { $(id).textContent = text; };
   set("stat-ratio", (100 * stats.hit_ratio).toFixed(1) + " %");
   set("stat-hits", stats.hits + " (" + stats.memory_hits + ")");
   set("stat-misses", String(stats.misses));
@@ -120,26 +365,34 @@ function renderStats(stats) {
   set("stat-saved", (stats.time_saved_us / 1000).toFixed(1) + " ms");
 }
 
-async function update() {
-  const status = document.getElementById("status");
-  const query = currentQuery();
+let shown = null;
+
+async function update(view) {
+  const status = $("status");
+  const query = queryOf(view);
+  const turn = ++latest;
   pending += 1;
+  document.body.dataset.busy = "true";
   status.textContent = "";
   try {
     const started = performance.now();
+    // One after the other: the chart's query is then a hit on the table's.
     const result = await (await api("/api/query", query)).json();
     const roundTrip = performance.now() - started;
-    renderTable(result);
-    const source = document.getElementById("last-source");
+    const svg = await (await api(chartPath(view), query)).text();
+    if (turn !== latest) return;
+    shown = view;
+    answer = result;
+    renderTable();
+    const source = $("last-source");
     source.textContent = result.source;
     source.className = result.source;
-    document.getElementById("last-latency").textContent =
+    $("last-latency").textContent =
       (result.elapsed_us / 1000).toFixed(3) + " ms server, " + roundTrip.toFixed(1) + " ms round trip";
-    const svg = await (await api("/api/chart", query)).text();
-    document.getElementById("chart").innerHTML = svg;
+    $("chart").innerHTML = svg;
     renderStats(await (await api("/api/stats")).json());
   } catch (error) {
-    status.textContent = error.message;
+    if (turn === latest) status.textContent = error.message;
   } finally {
     pending -= 1;
     updates += 1;
@@ -148,7 +401,34 @@ async function update() {
   }
 }
 
+// ---- Downloads: the current answer in another encoding ----
+
+async function download(accept, extension) {
+  const status = $("status");
+  try {
+    const blob = await (await api("/api/query", queryOf(shown || viewOfControls()), accept)).blob();
+    const url = URL.createObjectURL(blob);
+    const a = element("a", { href: url, download: "answer." + extension });
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+    document.body.dataset.download = accept + " " + blob.size;
+  } catch (error) {
+    status.textContent = error.message;
+  }
+}
+
+$("download-csv").addEventListener("click", () => download("text/csv", "csv"));
+$("download-arrow").addEventListener("click", () => download("application/vnd.apache.arrow.stream", "arrows"));
+
 api("/api/schema")
   .then((r) => r.json())
-  .then((schema) => { buildControls(schema); return update(); })
-  .catch((error) => { document.getElementById("status").textContent = error.message; });
+  .then((schema) => {
+    buildControls(schema);
+    const view = viewFromAddress(location.search);
+    showView(view);
+    history.replaceState(null, "", address(view));
+    return update(view);
+  })
+  .catch((error) => { $("status").textContent = error.message; });

@@ -561,3 +561,39 @@ pub fn entry_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+/// A CSV of another shape than the bundled sample, with none of its column
+/// names: text with nulls, a comma and non-ASCII letters in values, a
+/// date with nulls, floats (one with negatives), a boolean and a
+/// high-cardinality identifier (`ticket`, one value a row).
+pub fn unfamiliar_csv(path: &std::path::Path, rows: usize, seed: u64) {
+    const CITIES: [&str; 7] = [
+        "Accra",
+        "Hanoi",
+        "Lisbon",
+        "Oslo",
+        "Perth",
+        "\"Quito, EC\"",
+        "São Paulo",
+    ];
+    const TIERS: [&str; 3] = ["bronze", "gold", "silver"];
+    let mut rng = Rng(seed);
+    let mut out = String::from("ticket,city,tier,shipped_on,weight_kg,margin,express\n");
+    let start = chrono::NaiveDate::from_ymd_opt(2024, 3, 1).unwrap();
+    for i in 0..rows {
+        let city = CITIES[rng.below(7) as usize];
+        let city = rng.maybe(8, city).unwrap_or("");
+        let tier = TIERS[rng.below(3) as usize];
+        let day = start + chrono::Days::new(rng.below(40));
+        let day = rng.maybe(5, day.to_string()).unwrap_or_default();
+        let weight = format!("{:.2}", 0.5 + rng.below(7_950) as f64 / 100.0);
+        let weight = rng.maybe(10, weight);
+        let margin = format!("{:.2}", rng.below(6_001) as f64 / 100.0 - 20.0);
+        let express = rng.below(4) == 0;
+        out += &format!(
+            "TK-{i:06},{city},{tier},{day},{},{margin},{express}\n",
+            weight.unwrap_or_default()
+        );
+    }
+    std::fs::write(path, out).unwrap();
+}
