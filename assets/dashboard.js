@@ -212,7 +212,15 @@ function buildControls(schema) {
   for (const id of ["dimension", "series", "measure-column", "measure-fn"]) $(id).addEventListener("change", changed);
 }
 
+// On a phone the filters fold away under their summary, so the chart is
+// on the first screen; wider, they are open.
+const phone = matchMedia("(max-width: 760px)");
+const foldFilters = () => { $("filter-panel").open = !phone.matches; };
+phone.addEventListener("change", foldFilters);
+
 function showView(view) {
+  const active = Object.keys(view.filters).length + Object.keys(view.ranges).length;
+  $("filter-count").textContent = active ? "(" + active + " active)" : "";
   for (const box of document.querySelectorAll("#filters fieldset")) {
     const chosen = (view.filters[box.dataset.column] || []).map(String);
     for (const input of box.querySelectorAll("input")) input.checked = chosen.includes(input.value);
@@ -426,6 +434,7 @@ api("/api/schema")
   .then((r) => r.json())
   .then((schema) => {
     buildControls(schema);
+    foldFilters();
     const view = viewFromAddress(location.search);
     showView(view);
     history.replaceState(null, "", address(view));

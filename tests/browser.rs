@@ -442,6 +442,17 @@ async fn check(client: &Client, server: &Server, dashboard: &Value, view: &View)
             }
         }
     }
+    let active = view.filters.len() + view.ranges.len();
+    let count = match active {
+        0 => String::new(),
+        n => format!("({n} active)"),
+    };
+    let shown_count = script(
+        client,
+        "return document.getElementById('filter-count').textContent",
+    )
+    .await;
+    assert_eq!(shown_count, json!(count), "the filters' summary");
     let url = client.current_url().await.unwrap();
     let params: BTreeMap<String, String> = url.query_pairs().into_owned().collect();
     assert_eq!(params, view.address(), "the address of {view:?}");
@@ -735,7 +746,8 @@ async fn explore(server: &Server, name: &str) {
 }
 
 /// Screenshots at a desktop and a phone width; on the phone the page fits
-/// the width (wide tables scroll inside their box).
+/// the width (wide tables scroll inside their box) and the chart starts on
+/// the first screen (the filters fold away under their summary).
 async fn screenshots(client: &Client, name: &str) {
     for (device, width, height) in [("desktop", 1280, 800), ("phone", 390, 844)] {
         client.set_window_size(width, height).await.unwrap();
@@ -755,6 +767,16 @@ async fn screenshots(client: &Client, name: &str) {
         )
         .await;
         assert_eq!(overflow, json!([]), "wider than a {device}: {overflow}");
+        let chart_top = script(
+            client,
+            "return document.getElementById('chart').getBoundingClientRect().top < innerHeight",
+        )
+        .await;
+        assert_eq!(
+            chart_top,
+            json!(true),
+            "the chart is below a {device}'s screen"
+        );
     }
 }
 
