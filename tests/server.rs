@@ -566,3 +566,438 @@ async fn identical_concurrent_requests_share_one_computation_even_uncached() {
     assert!(computed < 8, "no request shared a computation: {sources:?}");
     assert!(sources.iter().any(|s| s == "coalesced"), "{sources:?}");
 }
+
+fn chart_json(path: &str, body: &str) -> Request<Body> {
+    Request::post(path)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::ACCEPT, "application/json")
+        .body(Body::from(body.to_owned()))
+        .unwrap()
+}
+
+/// The rows of `/api/query` for `body`.
+async fn rows(app: &Router, body: &str) -> Vec<Value> {
+    let (status, _, bytes) = send(app, post("/api/query", body)).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&bytes)
+    );
+    json_of(&bytes)["rows"].as_array().unwrap().clone()
+}
+
+/// What `/api/chart` draws for `body`, as numbers.
+async fn chart_data(app: &Router, path: &str, body: &str) -> Value {
+    let (status, _, bytes) = send(app, chart_json(path, body)).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&bytes)
+    );
+    json_of(&bytes)
+}
+
+fn series_names(chart: &Value) -> Vec<String> {
+    chart["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The first series' value at the category labelled `label`.
+fn drawn(chart: &Value, series: usize, label: &str) -> f64 {
+    let labels = chart["labels"].as_array().unwrap();
+    let at = labels.iter().position(|l| l == label).unwrap();
+    chart["series"][series]["values"][at].as_f64().unwrap()
+}
+
+/// Whether the SVG writes `text` as a text element (a label, a legend).
+fn has_text(svg: &str, text: &str) -> bool {
+    svg.contains(&format!(">\n{text}\n</text>"))
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+}
+
+#[tokio::test]
+async fn a_bar_chart_has_one_bar_per_category() {
+    let (_, app) = router(ServerConfig::default());
+    let body = r#"{"group_by": ["category"], "aggs": [{"fn": "sum", "column": "revenue"}]}"#;
+    let categories = rows(&app, body).await;
+    assert_eq!(categories.len(), 8);
+    // `auto`: a bar chart for text along x.
+    let (status, _, svg) = send(&app, post("/api/chart", body)).await;
+    assert_eq!(status, StatusCode::OK);
+    let svg = String::from_utf8(svg).unwrap();
+    let bars = svg.matches(r##"fill="#1F77B4""##).count();
+    assert_eq!(bars, categories.len(), "{svg}");
+    for row in &categories {
+        let name = row[0].as_str().unwrap();
+        assert!(has_text(&svg, name), "no label {name}: {svg}");
+    }
+    assert!(
+        !svg.contains(r#"stroke-width="2""#),
+        "a bar chart draws no line"
+    );
+    // The same with `kind=bar` explicitly; `kind=line` draws a line.
+    let (_, _, explicit) = send(&app, post("/api/chart?kind=bar", body)).await;
+    assert_eq!(String::from_utf8(explicit).unwrap(), svg);
+    let (_, _, line) = send(&app, post("/api/chart?kind=line", body)).await;
+    assert!(
+        String::from_utf8(line)
+            .unwrap()
+            .contains(r#"stroke-width="2""#)
+    );
+    // Numbers along x: a line by default.
+    let (_, _, months) = send(&app, post("/api/chart", BOOKS_BY_MONTH)).await;
+    assert!(
+        String::from_utf8(months)
+            .unwrap()
+            .contains(r#"stroke-width="2""#)
+    );
+}
+
+#[tokio::test]
+async fn top_folds_the_rest_into_other_for_any_aggregate() {
+    let (_, app) = router(ServerConfig::default());
+    // 200 products: the 12 largest and "other" by default.
+    let sum = r#"{"group_by": ["product"], "aggs": [{"fn": "sum", "column": "revenue"}]}"#;
+    let chart = chart_data(&app, "/api/chart?kind=bar", sum).await;
+    assert_eq!(chart["labels"].as_array().unwrap().len(), 13);
+    let (_, _, svg) = send(&app, post("/api/chart?kind=bar", sum)).await;
+    let svg = String::from_utf8(svg).unwrap();
+    assert_eq!(svg.matches(r##"fill="#1F77B4""##).count(), 13, "{svg}");
+    assert!(has_text(&svg, "other"));
+
+    for top in [3usize, 12] {
+        let mut all: Vec<(String, f64)> = rows(&app, sum)
+            .await
+            .iter()
+            .map(|r| (r[0].as_str().unwrap().to_owned(), r[1].as_f64().unwrap()))
+            .collect();
+        let total: f64 = all.iter().map(|(_, v)| v).sum();
+        all.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let chart = chart_data(&app, &format!("/api/chart?top={top}"), sum).await;
+        let labels = chart["labels"].as_array().unwrap();
+        assert_eq!(labels.len(), top + 1);
+        for (name, value) in &all[..top] {
+            assert!(close(drawn(&chart, 0, name), *value), "{name}");
+        }
+        let kept: f64 = all[..top].iter().map(|(_, v)| v).sum();
+        assert!(close(drawn(&chart, 0, "other"), total - kept));
+    }
+
+    // A mean does not add up: "other" is the mean over the other rows.
+    let mean = r#"{"group_by": ["product"], "aggs": [{"fn": "mean", "column": "revenue"}]}"#;
+    let mut all: Vec<(String, f64)> = rows(&app, mean)
+        .await
+        .iter()
+        .map(|r| (r[0].as_str().unwrap().to_owned(), r[1].as_f64().unwrap()))
+        .collect();
+    all.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let chart = chart_data(&app, "/api/chart?top=5", mean).await;
+    let kept: Vec<&str> = all[..5].iter().map(|(n, _)| n.as_str()).collect();
+    let direct = rows(
+        &app,
+        &json!({"filters": [{"column": "product", "op": "not_in", "value": kept}],
+                "aggs": [{"fn": "mean", "column": "revenue"}]})
+        .to_string(),
+    )
+    .await;
+    let other = drawn(&chart, 0, "other");
+    assert!(
+        close(other, direct[0][0].as_f64().unwrap()),
+        "{other} {direct:?}"
+    );
+    let naive: f64 = all[5..].iter().map(|(_, v)| v).sum::<f64>() / (all.len() - 5) as f64;
+    assert!(!close(other, naive), "the mean of means is not the mean");
+}
+
+#[tokio::test]
+async fn series_draw_one_line_or_bar_group_each() {
+    let (_, app) = router(ServerConfig::default());
+    let body = r#"{"group_by": ["month", "year"], "aggs": [{"fn": "sum", "column": "revenue"}]}"#;
+    let (status, _, svg) = send(&app, post("/api/chart?series=year", body)).await;
+    assert_eq!(status, StatusCode::OK);
+    let svg = String::from_utf8(svg).unwrap();
+    // One line a year, and its legend's stroke, each in its colour.
+    let strokes = |colour: &str| {
+        svg.matches(&format!(
+            r#"<polyline fill="none" opacity="1" stroke="{colour}" stroke-width="2""#
+        ))
+        .count()
+    };
+    for colour in ["#1F77B4", "#FF7F0E", "#2CA02C", "#D62728"] {
+        assert_eq!(strokes(colour), 2, "{colour}: {svg}");
+    }
+    assert_eq!(strokes("#9467BD"), 0, "a fifth line: {svg}");
+    for year in 2021..=2024 {
+        assert!(has_text(&svg, &year.to_string()), "{year}: {svg}");
+    }
+    let chart = chart_data(&app, "/api/chart?series=year", body).await;
+    assert_eq!(chart["kind"], "line");
+    assert_eq!(series_names(&chart), ["2021", "2022", "2023", "2024"]);
+    let direct = rows(
+        &app,
+        r#"{"filters": {"year": 2023, "month": 7}, "aggs": [{"fn": "sum", "column": "revenue"}]}"#,
+    )
+    .await;
+    assert!(close(drawn(&chart, 2, "7"), direct[0][0].as_f64().unwrap()));
+
+    // Bars: more than 8 series fold into "other", by their total.
+    let products =
+        r#"{"group_by": ["region", "product"], "aggs": [{"fn": "mean", "column": "units"}]}"#;
+    let chart = chart_data(&app, "/api/chart?series=product&kind=bar", products).await;
+    let names = series_names(&chart);
+    assert_eq!(names.len(), 9);
+    assert_eq!(names[8], "other");
+    let kept = &names[..8];
+    let direct = rows(
+        &app,
+        &json!({"filters": [{"column": "product", "op": "not_in", "value": kept},
+                            {"column": "region", "op": "eq", "value": "East"}],
+                "aggs": [{"fn": "mean", "column": "units"}]})
+        .to_string(),
+    )
+    .await;
+    assert!(close(
+        drawn(&chart, 8, "East"),
+        direct[0][0].as_f64().unwrap()
+    ));
+    let (_, _, svg) = send(&app, post("/api/chart?series=product&kind=bar", products)).await;
+    let svg = String::from_utf8(svg).unwrap();
+    assert!(has_text(&svg, "other") && has_text(&svg, "East"), "{svg}");
+}
+
+#[tokio::test]
+async fn bad_chart_parameters_are_400() {
+    let (_, app) = router(ServerConfig::default());
+    let body = r#"{"group_by": ["month", "category"], "aggs": [{"fn": "len"}]}"#;
+    let cases = [
+        ("/api/chart?kind=pie", "pie"),
+        ("/api/chart?colour=red", "unknown chart parameter `colour`"),
+        ("/api/chart?series=region", "series `region` is not among"),
+        ("/api/chart?series=month", "exactly [x, month]"),
+        ("/api/chart?top=0", "positive"),
+        ("/api/chart?top=many", "positive"),
+        (
+            "/api/chart?top=3",
+            "`top` needs a query grouped by its x column",
+        ),
+    ];
+    for (path, expected) in cases {
+        let (status, _, bytes) = send(&app, post(path, body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
+        let message = json_of(&bytes)["error"].as_str().unwrap().to_owned();
+        assert!(message.contains(expected), "{path}: {message}");
+    }
+    // The token may ride in the address: not an unknown parameter.
+    let (status, _, _) = send(&app, post("/api/chart?token=x&series=category", body)).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+const DECLARED: &str = r#"{"title": "Sales",
+    "filters": ["category", "channel"],
+    "dimensions": ["month", "region", "year"],
+    "measures": [{"column": "revenue", "fn": "sum", "label": "Revenue", "format": "$,.0f"},
+                 {"column": "revenue", "fn": "mean", "label": "Average order"},
+                 {"column": "units", "fn": "max", "label": "Largest order"},
+                 {"fn": "len", "label": "Orders"}]}"#;
+
+// Multi-threaded: building the roll-up runs Polars, which blocks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declared_dashboard_answers_every_view_without_computing() {
+    use polars_query_cache::server::DeclaredDashboard;
+    let declared = DeclaredDashboard::from_json(DECLARED).unwrap();
+    let mut builder = CachedQuery::builder();
+    for rollup in declared.rollups() {
+        builder = builder.rollup(rollup);
+    }
+    let cache = Arc::new(
+        builder
+            .build_from_csv(concat!(env!("CARGO_MANIFEST_DIR"), "/data/sales.csv"))
+            .unwrap(),
+    );
+    declared.check(&cache).unwrap();
+    let app = app(
+        Arc::clone(&cache),
+        ServerConfig {
+            dashboard: Some(declared),
+            ..ServerConfig::default()
+        },
+    );
+    let (_, _, bytes) = send(&app, get("/api/schema")).await;
+    let schema = json_of(&bytes);
+    let dashboard = &schema["dashboard"];
+    assert_eq!(dashboard["title"], "Sales");
+    assert_eq!(dashboard["declared"], true);
+    assert_eq!(dashboard["x"], "month");
+    assert_eq!(dashboard["filters"], json!(["category", "channel"]));
+    assert_eq!(dashboard["dimensions"], json!(["month", "region", "year"]));
+    assert_eq!(dashboard["aggregates"], json!(["sum", "mean", "max"]));
+    assert_eq!(dashboard["measures"][0]["format"], "$,.0f");
+    assert_eq!(
+        dashboard["measures"][3],
+        json!({"label": "Orders", "fn": "len"})
+    );
+    let ranged: Vec<&str> = dashboard["ranges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["column"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ranged,
+        ["year", "month"],
+        "ranges only where the roll-up groups"
+    );
+
+    let computations = |bytes: &[u8]| json_of(bytes)["computations"].as_u64().unwrap();
+    let (_, _, bytes) = send(&app, get("/api/stats")).await;
+    let before = computations(&bytes);
+
+    let measures: Vec<Value> = dashboard["measures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| match &m["column"] {
+            Value::Null => json!({"fn": "len"}),
+            column => json!({"fn": m["fn"], "column": column}),
+        })
+        .collect();
+    let values = |column: &str| -> Vec<Value> {
+        schema["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == column)
+            .unwrap()["values"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let mut views = Vec::new();
+    for measure in &measures {
+        for x in ["month", "region", "year"] {
+            views.push(json!({"group_by": [x], "aggs": [measure]}));
+        }
+        for filter in ["category", "channel"] {
+            for value in values(filter) {
+                views.push(
+                    json!({"filters": [{"column": filter, "op": "in", "value": [value]}],
+                                  "group_by": ["month"], "aggs": [measure]}),
+                );
+            }
+        }
+        views.push(
+            json!({"filters": [{"column": "category", "op": "in", "value": ["Books", "Toys"]},
+                                      {"column": "channel", "op": "in", "value": ["Online"]}],
+                          "group_by": ["month", "region"], "aggs": [measure]}),
+        );
+    }
+    for view in &views {
+        let (status, _, bytes) = send(&app, post("/api/query", view.to_string())).await;
+        assert_eq!(status, StatusCode::OK, "{view}");
+        assert_ne!(json_of(&bytes)["source"], "computed", "{view}");
+        let (status, _, _) = send(&app, post("/api/chart", view.to_string())).await;
+        assert_eq!(status, StatusCode::OK, "{view}");
+    }
+    // Bars with series and "other" for a mean: the folded rest too.
+    let series = r#"{"filters": [{"column": "channel", "op": "in", "value": ["Store"]}],
+        "group_by": ["region", "year"], "aggs": [{"fn": "mean", "column": "revenue"}]}"#;
+    for path in [
+        "/api/chart?series=year&top=2",
+        "/api/chart?kind=bar&series=year",
+    ] {
+        let (status, _, _) = send(&app, post(path, series)).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (_, _, bytes) = send(&app, get("/api/stats")).await;
+    assert_eq!(computations(&bytes), before, "{} views", views.len());
+    assert!(json_of(&bytes)["derived_hits"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn a_declared_dashboard_naming_an_unknown_column_is_refused() {
+    use polars_query_cache::server::DeclaredDashboard;
+    let typo = DECLARED.replace(r#"["category", "channel"]"#, r#"["catgory", "channel"]"#);
+    let declared = DeclaredDashboard::from_json(&typo).unwrap();
+    let mut builder = CachedQuery::builder();
+    for rollup in declared.rollups() {
+        builder = builder.rollup(rollup);
+    }
+    let refused = builder
+        .build_from_csv(concat!(env!("CARGO_MANIFEST_DIR"), "/data/sales.csv"))
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("unknown column `catgory`"), "{refused}");
+    let refused = declared.check(&sample_cache()).unwrap_err().to_string();
+    assert!(
+        refused.contains("`catgory`; did you mean `category`?"),
+        "{refused}"
+    );
+    let median = DECLARED.replace(r#""fn": "mean""#, r#""fn": "median""#);
+    let refused = DeclaredDashboard::from_json(&median)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("`median` cannot be answered from a roll-up"),
+        "{refused}"
+    );
+}
+
+#[cfg(feature = "cli")]
+#[test]
+fn pqc_serve_refuses_a_dashboard_naming_an_unknown_column() {
+    let dir = std::env::temp_dir().join(format!("pqc-dashboard-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("dashboard.json");
+    std::fs::write(&file, DECLARED.replace("\"units\"", "\"unitz\"")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pqc"))
+        .args([
+            "serve",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/data/sales.csv"),
+        ])
+        .arg("--dashboard")
+        .arg(&file)
+        .args(["--bind", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--dashboard") && stderr.contains("`unitz`"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn null_categories_and_series_are_labelled_null() {
+    let frame = df!(
+        "shop" => [Some("a"), None, Some("b"), None, Some("a")],
+        "kind" => [Some("x"), Some("y"), None, Some("x"), Some("y")],
+        "amount" => [1.0, 2.0, 3.0, 4.0, 5.0],
+    )
+    .unwrap();
+    let app = app(
+        Arc::new(CachedQuery::from_frame(frame).unwrap()),
+        ServerConfig::default(),
+    );
+    let body = r#"{"group_by": ["shop", "kind"], "aggs": [{"fn": "sum", "column": "amount"}]}"#;
+    let chart = chart_data(&app, "/api/chart?series=kind&top=1", body).await;
+    assert_eq!(chart["kind"], "bar");
+    // `a` (6) is the top one, `null` is never folded, `b` is "other".
+    assert_eq!(chart["labels"], json!(["a", "null", "other"]));
+    assert_eq!(series_names(&chart), ["x", "y", "null"]);
+    assert_eq!(drawn(&chart, 0, "null"), 4.0);
+    assert_eq!(drawn(&chart, 2, "other"), 3.0);
+    let (status, _, svg) = send(&app, post("/api/chart?series=kind", body)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(has_text(&String::from_utf8(svg).unwrap(), "null"));
+}

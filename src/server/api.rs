@@ -6,17 +6,18 @@ use std::time::Instant;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, Uri, header};
 use axum::response::{IntoResponse, Response};
 use polars::prelude::*;
 use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 
 use super::AppState;
-use super::chart::line_chart_svg;
+use super::chart::{bar_svg, line_svg};
 use super::column_stats::schema_stats;
 use super::dashboard::Dashboard;
 use super::error::AppError;
+use super::plot::{ChartParams, Kind, plot};
 use crate::output::{columns_json, rows_json};
 use crate::{Frame, Query};
 
@@ -122,32 +123,45 @@ fn encoded(
     Ok(body)
 }
 
-pub async fn chart(State(state): State<AppState>, body: Bytes) -> Result<Response, AppError> {
+pub async fn chart(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let params = ChartParams::from_uri(&uri)?;
     let query = parse_query(&state, &body)?;
-    let frame = state.answer(query).await?;
-    let names = columns_json(&frame);
-    let title = match names.as_slice() {
-        [x, y, ..] => format!("{y} by {x}"),
-        _ => String::new(),
-    };
-    let series = frame
-        .columns()
-        .iter()
-        .skip(1)
-        .filter(|c| c.dtype().is_primitive_numeric())
-        .count()
-        .max(1);
-    let points = frame.height().saturating_mul(series);
+    let (plot, kind) = plot(&state, query, &params).await?;
+    let points = plot.points();
     let max = state.limits().max_chart_points;
     if points > max {
         return Err(AppError::OverLimit(format!(
             "the chart would have {points} points, more than the {max} a chart may draw; \
-             add a `limit` or group by a column with fewer values"
+             add a `limit`, a `top`, or group by a column with fewer values"
         )));
+    }
+    // What would be drawn, as numbers: for tooltips, tables and tests.
+    let wants_json = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/json"));
+    if wants_json {
+        let body = json!({
+            "kind": if kind == Kind::Bar { "bar" } else { "line" },
+            "title": plot.title,
+            "x": plot.x_name,
+            "labels": plot.labels,
+            "series": plot.series.iter().map(|(name, values)| json!({"name": name, "values": values})).collect::<Vec<_>>(),
+        });
+        return Ok(Json(body).into_response());
     }
     let svg = state
         .encode(points, move || {
-            line_chart_svg(&frame, &title).map(String::into_bytes)
+            match kind {
+                Kind::Bar => bar_svg(&plot),
+                Kind::Line | Kind::Auto => line_svg(&plot),
+            }
+            .map(String::into_bytes)
         })
         .await?;
     Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
@@ -155,6 +169,7 @@ pub async fn chart(State(state): State<AppState>, body: Bytes) -> Result<Respons
 
 pub async fn schema(State(state): State<AppState>) -> Result<Json<Json_>, AppError> {
     let cache = Arc::clone(state.cache());
+    let declared = state.declared().cloned();
     let listing = state
         .compute(move || -> Result<Json_, AppError> {
             let dataset = cache.dataset();
@@ -180,7 +195,10 @@ pub async fn schema(State(state): State<AppState>) -> Result<Json<Json_>, AppErr
                 "rows": dataset.rows(),
                 "fingerprint": dataset.fingerprint().to_string(),
                 "columns": columns,
-                "dashboard": Dashboard::infer(dataset.rows(), &stats),
+                "dashboard": match &declared {
+                    Some(declared) => Dashboard::declared(declared, &stats),
+                    None => Dashboard::infer(dataset.rows(), &stats),
+                },
             }))
         })
         .await?;

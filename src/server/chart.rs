@@ -1,115 +1,140 @@
-//! Line charts of query results as SVG, drawn by plotters on the server so
-//! the page needs no charting script and no CDN.
+//! Line and bar charts of query results as SVG, drawn by plotters on the
+//! server so the page needs no charting script and no CDN.
 
+use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
-use polars::prelude::{DataFrame, DataType};
 
 use super::error::AppError;
 
-const COLORS: [RGBColor; 4] = [
+/// The ten colours of matplotlib's `tab10`: up to 8 series, `null` and
+/// "other" each get their own.
+const COLORS: [RGBColor; 10] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
     RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
 ];
 
-/// The first column along x (numbers, or text as evenly spaced labels),
-/// every later numeric column as a line.
-pub fn line_chart_svg(frame: &DataFrame, title: &str) -> Result<String, AppError> {
-    let internal = |e: &dyn std::fmt::Display| AppError::Internal(format!("chart: {e}"));
-    let columns = frame.columns();
-    let Some(x) = columns.first() else {
-        return Err(AppError::BadRequest(
-            "a chart needs at least one output column".to_owned(),
-        ));
-    };
-    let labels: Vec<String> = (0..frame.height())
-        .map(|i| {
-            x.get(i)
-                .map(|v| v.to_string().trim_matches('"').to_owned())
-                .unwrap_or_default()
-        })
-        .collect();
-    let xs: Vec<f64> = if x.dtype().is_primitive_numeric() {
-        let floats = x.cast(&DataType::Float64).map_err(|e| internal(&e))?;
-        let floats = floats.f64().map_err(|e| internal(&e))?;
-        floats
-            .iter()
-            .enumerate()
-            .map(|(i, v)| v.unwrap_or(i as f64))
-            .collect()
-    } else {
-        (0..frame.height()).map(|i| i as f64).collect()
-    };
-    let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
-    for column in &columns[1..] {
-        if !column.dtype().is_primitive_numeric() {
-            continue;
+const SIZE: (u32, u32) = (760, 360);
+
+/// What a chart draws: categories along x and, for each series, one value
+/// per category.
+#[derive(Debug, Clone)]
+pub(crate) struct Plot {
+    pub(crate) title: String,
+    /// The x axis's name.
+    pub(crate) x_name: String,
+    /// Each category's label.
+    pub(crate) labels: Vec<String>,
+    /// Where each category sits on a numeric x axis; `None` spaces them
+    /// evenly.
+    pub(crate) positions: Option<Vec<f64>>,
+    /// Each series' name and its value at each category.
+    pub(crate) series: Vec<(String, Vec<Option<f64>>)>,
+}
+
+impl Plot {
+    /// How many points (or bars) the chart draws.
+    pub(crate) fn points(&self) -> usize {
+        self.labels.len().saturating_mul(self.series.len().max(1))
+    }
+
+    fn xs(&self) -> Vec<f64> {
+        match &self.positions {
+            Some(p) => p.clone(),
+            None => (0..self.labels.len()).map(|i| i as f64).collect(),
         }
-        let floats = column.cast(&DataType::Float64).map_err(|e| internal(&e))?;
-        let floats = floats.f64().map_err(|e| internal(&e))?;
-        let points = xs
-            .iter()
-            .zip(floats.iter())
-            .filter_map(|(x, y)| Some((*x, y?)))
-            .collect();
-        series.push((column.name().to_string(), points));
     }
-    if series.is_empty() {
-        return Err(AppError::BadRequest(
-            "a chart needs a numeric column after the first".to_owned(),
-        ));
+
+    /// The range of y, zero included, refused when its span is beyond f64.
+    fn y_range(&self) -> Result<(f64, f64), AppError> {
+        if self.series.is_empty() {
+            return Err(AppError::BadRequest(
+                "a chart needs a numeric column after the first".to_owned(),
+            ));
+        }
+        let range = bounds(
+            self.series
+                .iter()
+                .flat_map(|(_, v)| v.iter().flatten().copied())
+                .chain([0.0]),
+        );
+        finite(range)
     }
-    let (x_min, x_max) = bounds(xs.iter().copied());
-    let (y_min, y_max) = bounds(
-        series
-            .iter()
-            .flat_map(|(_, p)| p.iter().map(|(_, y)| *y))
-            .chain([0.0]),
-    );
-    // An axis whose span is not a finite number has no tick marks to
-    // compute (plotters would loop forever looking for them).
-    if !((x_max - x_min).is_finite() && (y_max - y_min).is_finite()) {
-        return Err(AppError::OverLimit(
+}
+
+/// An axis whose span is not a finite number has no tick marks to compute
+/// (plotters would loop forever looking for them).
+fn finite((lo, hi): (f64, f64)) -> Result<(f64, f64), AppError> {
+    if (hi - lo).is_finite() {
+        Ok((lo, hi))
+    } else {
+        Err(AppError::OverLimit(
             "the values are too far apart to chart (their span is beyond f64); \
              ask /api/query for the numbers"
                 .to_owned(),
-        ));
+        ))
     }
+}
 
+fn internal(e: &dyn std::fmt::Display) -> AppError {
+    AppError::Internal(format!("chart: {e}"))
+}
+
+/// The label of the category at `v` on an evenly spaced axis (none
+/// between categories).
+fn category(labels: &[String], v: f64) -> String {
+    let i = v.round();
+    if (v - i).abs() > 1e-6 || i < 0.0 {
+        return String::new();
+    }
+    labels.get(i as usize).cloned().unwrap_or_default()
+}
+
+/// One line per series, the categories along x (at their positions when
+/// numeric).
+pub(crate) fn line_svg(plot: &Plot) -> Result<String, AppError> {
+    let xs = plot.xs();
+    let (y_min, y_max) = plot.y_range()?;
+    let (x_min, x_max) = finite(bounds(xs.iter().copied()))?;
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (760, 360)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| internal(&e))?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(32)
-            .y_label_area_size(72)
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        let mut chart = frame(&root, &plot.title)?
             .build_cartesian_2d(x_min..x_max, y_min..y_max)
             .map_err(|e| internal(&e))?;
-        let numeric_x = x.dtype().is_primitive_numeric();
+        let numeric_x = plot.positions.is_some();
         let label_of = |v: &f64| {
-            if numeric_x {
-                if v.fract() == 0.0 {
-                    format!("{v:.0}")
-                } else {
-                    format!("{v:.2}")
-                }
+            if !numeric_x {
+                category(&plot.labels, *v)
+            } else if v.fract() == 0.0 {
+                format!("{v:.0}")
             } else {
-                labels.get(v.round() as usize).cloned().unwrap_or_default()
+                format!("{v:.2}")
             }
         };
         chart
             .configure_mesh()
-            .x_desc(x.name().as_str())
-            .x_labels(frame.height().clamp(2, 12))
+            .x_desc(plot.x_name.as_str())
+            .x_labels(plot.labels.len().clamp(2, 12))
             .x_label_formatter(&label_of)
             .y_label_formatter(&|v| compact(*v))
             .draw()
             .map_err(|e| internal(&e))?;
-        for (i, (name, points)) in series.iter().enumerate() {
+        for (i, (name, values)) in plot.series.iter().enumerate() {
             let color = COLORS[i % COLORS.len()];
+            let points: Vec<(f64, f64)> = xs
+                .iter()
+                .zip(values)
+                .filter_map(|(x, y)| Some((*x, (*y)?)))
+                .collect();
             chart
                 .draw_series(LineSeries::new(
                     points.iter().copied(),
@@ -124,15 +149,85 @@ pub fn line_chart_svg(frame: &DataFrame, title: &str) -> Result<String, AppError
                 .draw_series(points.iter().map(|p| Circle::new(*p, 3, color.filled())))
                 .map_err(|e| internal(&e))?;
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK.mix(0.3))
-            .draw()
-            .map_err(|e| internal(&e))?;
+        legend(&mut chart)?;
         root.present().map_err(|e| internal(&e))?;
     }
     Ok(svg)
+}
+
+/// One bar per category and series, the series of a category side by side;
+/// a legend when there is more than one series.
+pub(crate) fn bar_svg(plot: &Plot) -> Result<String, AppError> {
+    let (y_min, y_max) = plot.y_range()?;
+    let n = plot.labels.len().max(1);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        let mut chart = frame(&root, &plot.title)?
+            .build_cartesian_2d(-0.5..n as f64 - 0.5, y_min..y_max)
+            .map_err(|e| internal(&e))?;
+        // Asked for as many labels as categories, plotters puts its ticks
+        // on the whole numbers: one under each group of bars.
+        let label_of = |v: &f64| category(&plot.labels, *v);
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_desc(plot.x_name.as_str())
+            .x_labels(n)
+            .x_label_formatter(&label_of)
+            .y_label_formatter(&|v| compact(*v))
+            .draw()
+            .map_err(|e| internal(&e))?;
+        let width = 0.8 / plot.series.len().max(1) as f64;
+        for (j, (name, values)) in plot.series.iter().enumerate() {
+            let color = COLORS[j % COLORS.len()];
+            let bars = values.iter().enumerate().filter_map(|(i, v)| {
+                let v = (*v).filter(|v| v.is_finite())?;
+                let left = i as f64 - 0.4 + j as f64 * width;
+                Some(Rectangle::new(
+                    [(left, 0.0), (left + width, v)],
+                    color.filled(),
+                ))
+            });
+            let drawn = chart.draw_series(bars).map_err(|e| internal(&e))?;
+            if plot.series.len() > 1 {
+                drawn.label(name.as_str()).legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
+                });
+            }
+        }
+        if plot.series.len() > 1 {
+            legend(&mut chart)?;
+        }
+        root.present().map_err(|e| internal(&e))?;
+    }
+    Ok(svg)
+}
+
+/// The white canvas, title and margins every chart shares.
+fn frame<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    title: &str,
+) -> Result<ChartBuilder<'a, 'b, SVGBackend<'b>>, AppError> {
+    root.fill(&WHITE).map_err(|e| internal(&e))?;
+    let mut builder = ChartBuilder::on(root);
+    builder
+        .caption(title, ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(32)
+        .y_label_area_size(72);
+    Ok(builder)
+}
+
+type Axes = Cartesian2d<RangedCoordf64, RangedCoordf64>;
+
+fn legend<'a>(chart: &mut ChartContext<'a, SVGBackend<'a>, Axes>) -> Result<(), AppError> {
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK.mix(0.3))
+        .draw()
+        .map_err(|e| internal(&e))
 }
 
 /// A range that contains every value, never empty.
@@ -166,17 +261,26 @@ fn compact(v: f64) -> String {
 mod tests {
     use super::*;
 
+    fn plot(ys: [f64; 2]) -> Plot {
+        Plot {
+            title: "t".to_owned(),
+            x_name: "x".to_owned(),
+            labels: vec!["1".to_owned(), "2".to_owned()],
+            positions: Some(vec![1.0, 2.0]),
+            series: vec![("y".to_owned(), ys.map(Some).to_vec())],
+        }
+    }
+
     #[test]
     fn values_too_far_apart_are_refused_not_drawn() {
-        let frame = polars::df!("x" => [1i64, 2], "y" => [-1.0e308, 1.0e308]).unwrap();
-        let refused = line_chart_svg(&frame, "t");
-        assert!(matches!(refused, Err(AppError::OverLimit(_))));
-        let frame = polars::df!("x" => [1i64, 2], "y" => [0.0, 1.75e308]).unwrap();
-        assert!(matches!(
-            line_chart_svg(&frame, "t"),
-            Err(AppError::OverLimit(_))
-        ));
-        let fine = polars::df!("x" => [1i64, 2], "y" => [0.0, 1.0e300]).unwrap();
-        assert!(line_chart_svg(&fine, "t").unwrap().starts_with("<svg"));
+        for draw in [line_svg, bar_svg] {
+            let refused = draw(&plot([-1.0e308, 1.0e308]));
+            assert!(matches!(refused, Err(AppError::OverLimit(_))));
+            assert!(matches!(
+                draw(&plot([0.0, 1.75e308])),
+                Err(AppError::OverLimit(_))
+            ));
+            assert!(draw(&plot([0.0, 1.0e300])).unwrap().starts_with("<svg"));
+        }
     }
 }

@@ -17,6 +17,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::column_stats::{ColumnStats, LISTED_VALUES};
+use super::declared::DeclaredDashboard;
 use crate::dataset::ColumnKind;
 
 /// The aggregates the page may offer for any measure column (`len`, the row
@@ -50,6 +51,9 @@ pub(crate) struct Measure {
     /// The aggregated column (`None` for `len`).
     #[serde(skip_serializing_if = "Option::is_none")]
     column: Option<String>,
+    /// A declared number format, passed through to the page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    format: Option<String>,
 }
 
 /// A range filter: the column's smallest and largest value.
@@ -63,6 +67,11 @@ pub(crate) struct Range {
 /// The page's layout.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Dashboard {
+    /// A declared dashboard's title.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<String>,
+    /// Declared ([`DeclaredDashboard`]) rather than inferred.
+    declared: bool,
     /// Columns offered as selectors (equality filters), most useful first.
     filters: Vec<String>,
     /// The column along the chart's x axis (grouped by).
@@ -75,7 +84,7 @@ pub(crate) struct Dashboard {
     /// then dates.
     dimensions: Vec<String>,
     /// The aggregates a measure column may take.
-    aggregates: [&'static str; 7],
+    aggregates: Vec<&'static str>,
 }
 
 fn distinct(c: &ColumnStats) -> usize {
@@ -125,6 +134,21 @@ fn default_aggregate(c: &ColumnStats) -> &'static str {
         Some((min, max)) if c.kind == ColumnKind::Float && min >= 0.0 && max <= 1.0 => "mean",
         _ => "sum",
     }
+}
+
+/// Numeric and date columns (those `keep` accepts) with their range.
+fn ranges(stats: &[ColumnStats], keep: impl Fn(&ColumnStats) -> bool) -> Vec<Range> {
+    stats
+        .iter()
+        .filter(|c| c.is_ranged() && distinct(c) >= 2 && keep(c))
+        .filter_map(|c| {
+            Some(Range {
+                column: c.name.clone(),
+                min: c.json(c.min.as_deref()?),
+                max: c.json(c.max.as_deref()?),
+            })
+        })
+        .collect()
 }
 
 impl Dashboard {
@@ -177,6 +201,7 @@ impl Dashboard {
                     label: format!("{} ({func})", c.name),
                     func,
                     column: Some(c.name.clone()),
+                    format: None,
                 }
             })
             .collect();
@@ -184,27 +209,56 @@ impl Dashboard {
             label: "rows (len)".to_owned(),
             func: "len",
             column: None,
+            format: None,
         });
 
-        let ranges = stats
-            .iter()
-            .filter(|c| c.is_ranged() && distinct(c) >= 2)
-            .filter_map(|c| {
-                Some(Range {
-                    column: c.name.clone(),
-                    min: c.json(c.min.as_deref()?),
-                    max: c.json(c.max.as_deref()?),
-                })
-            })
-            .collect();
-
         Dashboard {
+            title: None,
+            declared: false,
             filters,
             x,
             measures,
-            ranges,
+            ranges: ranges(stats, |_| true),
             dimensions,
-            aggregates: AGGREGATES,
+            aggregates: AGGREGATES.to_vec(),
+        }
+    }
+
+    /// The layout of a declared dashboard: its filters, dimensions (the
+    /// first along x) and measures; range filters only on its filters and
+    /// dimensions, and only its measures' aggregates, so that every view
+    /// stays inside the declared roll-up.
+    pub(crate) fn declared(declared: &DeclaredDashboard, stats: &[ColumnStats]) -> Dashboard {
+        let grouped = |c: &ColumnStats| {
+            declared.filters.contains(&c.name) || declared.dimensions.contains(&c.name)
+        };
+        let aggregates = AGGREGATES
+            .into_iter()
+            .filter(|a| {
+                declared
+                    .measures
+                    .iter()
+                    .any(|m| m.column.is_some() && m.func.name() == *a)
+            })
+            .collect();
+        Dashboard {
+            title: Some(declared.title.clone()),
+            declared: true,
+            filters: declared.filters.clone(),
+            x: declared.dimensions.first().cloned(),
+            measures: declared
+                .measures
+                .iter()
+                .map(|m| Measure {
+                    label: m.label.clone(),
+                    func: m.func.name(),
+                    column: m.column.clone(),
+                    format: m.format.clone(),
+                })
+                .collect(),
+            ranges: ranges(stats, grouped),
+            dimensions: declared.dimensions.clone(),
+            aggregates,
         }
     }
 

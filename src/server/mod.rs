@@ -7,7 +7,7 @@
 //! | --- | --- |
 //! | `GET /` | the dashboard page |
 //! | `POST /api/query` | a query's answer: JSON (`{"columns", "rows", "source", "elapsed_us"}`), or CSV / Arrow IPC by `Accept` |
-//! | `POST /api/chart` | a query's answer as an SVG line chart |
+//! | `POST /api/chart` | a query's answer as an SVG line or bar chart (`?kind=line\|bar\|auto&series=<column>&top=<n>`); with `Accept: application/json`, the numbers drawn |
 //! | `GET /api/schema` | columns, types, distinct and null counts, values of small columns, the page layout (one memoized computation) |
 //! | `GET /api/stats` | the cache statistics (the `pqc --stats` JSON) |
 //! | `POST /api/invalidate` | drop a query, a column's entries, a value's, or all |
@@ -57,12 +57,14 @@ mod chart;
 mod column_stats;
 mod connections;
 mod dashboard;
+mod declared;
 mod error;
 mod flights;
 mod limits;
 mod metrics;
 mod origin;
 mod page;
+mod plot;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,6 +81,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 pub use connections::{Connections, ctrl_c, serve, serve_with};
+pub use declared::{DeclaredDashboard, DeclaredMeasure};
 pub use error::AppError;
 pub use limits::Limits;
 pub use origin::{LocalAddr, OriginPolicy};
@@ -104,6 +107,11 @@ pub struct ServerConfig {
     pub token: Option<String>,
     /// Origins and host names accepted from browsers.
     pub origins: OriginPolicy,
+    /// The page's layout, declared; inferred from the data when `None`.
+    /// Build the cache with its [`rollups`](DeclaredDashboard::rollups)
+    /// and [`check`](DeclaredDashboard::check) it against the cache, so
+    /// that every view it offers is answered from memory.
+    pub dashboard: Option<DeclaredDashboard>,
 }
 
 /// The state handlers share: one cache, the limits, the counters.
@@ -163,6 +171,11 @@ impl AppState {
     /// The request limits.
     pub fn limits(&self) -> &Limits {
         &self.0.config.limits
+    }
+
+    /// The declared dashboard, if any.
+    pub(crate) fn declared(&self) -> Option<&DeclaredDashboard> {
+        self.0.config.dashboard.as_ref()
     }
 
     /// The server's metrics.

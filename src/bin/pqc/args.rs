@@ -295,6 +295,13 @@ pub struct ServeArgs {
     /// Compute these JSON queries (one a line) before serving.
     #[arg(long, value_name = "FILE")]
     pub prewarm: Option<PathBuf>,
+    /// Declare the dashboard: a JSON file {"title", "filters": [col...],
+    /// "dimensions": [col...], "measures": [{"column", "fn", "label",
+    /// "format"}]} with fn one of sum, count, len, min, max, mean. Its
+    /// roll-up is built at start and pinned, so every view is answered
+    /// from memory.
+    #[arg(long, value_name = "FILE")]
+    pub dashboard: Option<PathBuf>,
     /// Largest request body, e.g. 64KiB.
     #[arg(
         long,

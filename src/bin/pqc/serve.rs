@@ -3,7 +3,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use polars_query_cache::server::{self, Connections, Limits, OriginPolicy, ServerConfig};
+use polars_query_cache::Error;
+use polars_query_cache::server::{
+    self, Connections, DeclaredDashboard, Limits, OriginPolicy, ServerConfig,
+};
 
 use crate::args::ServeArgs;
 use crate::fail::Failure;
@@ -14,7 +17,14 @@ const SAMPLE: &[u8] = include_bytes!("../../../data/sales.csv");
 
 pub fn run(args: &ServeArgs, show_progress: bool) -> Result<(), Failure> {
     let defaults = Limits::default();
-    let config = ServerConfig {
+    let dashboard = match &args.dashboard {
+        Some(path) => Some(
+            DeclaredDashboard::from_file(path)
+                .map_err(|e| Failure::usage(format!("--dashboard {}: {e}", path.display())))?,
+        ),
+        None => None,
+    };
+    let mut config = ServerConfig {
         limits: Limits {
             max_body_bytes: usize::try_from(options::parse_size(&args.max_body)?)
                 .unwrap_or(usize::MAX),
@@ -37,6 +47,7 @@ pub fn run(args: &ServeArgs, show_progress: bool) -> Result<(), Failure> {
             allowed_origins: args.allow_origins.clone(),
             allowed_hosts: args.allow_hosts.clone(),
         },
+        dashboard: None,
     };
     let connections = Connections {
         header_timeout: options::parse_duration(&args.header_timeout)?,
@@ -45,15 +56,46 @@ pub fn run(args: &ServeArgs, show_progress: bool) -> Result<(), Failure> {
         max_connections_per_address: args.max_connections_per_address,
         ..Connections::default()
     };
-    let builder = options::cache_builder(&args.cache, &args.load)?;
+    let mut builder = options::cache_builder(&args.cache, &args.load)?;
+    for rollup in dashboard.iter().flat_map(DeclaredDashboard::rollups) {
+        builder = builder.rollup(rollup);
+    }
     let local_sample = Path::new("data/sales.csv");
     let spinner = progress::spinner(show_progress, "loading");
-    let cache = match &args.data {
-        Some(path) => builder.build_from_csv(path)?,
-        None if local_sample.exists() => builder.build_from_csv(local_sample)?,
-        None => builder.build_from_csv_bytes("sales.csv (built in)", SAMPLE.to_vec())?,
+    let built = match &args.data {
+        Some(path) => builder.build_from_csv(path),
+        None if local_sample.exists() => builder.build_from_csv(local_sample),
+        None => builder.build_from_csv_bytes("sales.csv (built in)", SAMPLE.to_vec()),
     };
     spinner.finish_and_clear();
+    // The declared roll-up is built with the data: a column it names that
+    // the data lacks is the declaration's mistake, not a query's.
+    let dashboard_failure = |e: &dyn std::fmt::Display| {
+        let path = args.dashboard.as_deref().unwrap_or(Path::new("")).display();
+        Failure::usage(format!("--dashboard {path}: {e}"))
+    };
+    let cache = match (built, &dashboard) {
+        (
+            Err(Error::UnknownColumn {
+                column,
+                suggestions,
+                available,
+            }),
+            Some(declared),
+        ) if declared.columns().contains(&column.as_str()) => {
+            let e = Error::UnknownColumn {
+                column,
+                suggestions,
+                available,
+            };
+            return Err(dashboard_failure(&e));
+        }
+        (built, _) => built?,
+    };
+    if let Some(declared) = dashboard {
+        declared.check(&cache).map_err(|e| dashboard_failure(&e))?;
+        config.dashboard = Some(declared);
+    }
     let dataset = cache.dataset();
     tracing::info!(rows = dataset.rows(), fingerprint = %dataset.fingerprint(), load_ms = dataset.load_time().as_millis() as u64, "loaded");
     drop(dataset);
