@@ -76,7 +76,8 @@ pub(crate) struct Dashboard {
     filters: Vec<String>,
     /// The column along the chart's x axis (grouped by).
     x: Option<String>,
-    /// Measures to choose from; the first is the default, `len` the last.
+    /// Measures to choose from; the first is the default. `len` comes after
+    /// the float measures and before the integer ones.
     measures: Vec<Measure>,
     /// Numeric and date columns with their range.
     ranges: Vec<Range>,
@@ -185,7 +186,12 @@ impl Dashboard {
         // Measures: not an identifier, not the x axis, not a small integer
         // set (a calendar field or a code, grouped by rather than added up),
         // not a constant. Continuous quantities (floats) first, then the
-        // column with the most distinct values, which says the most.
+        // column with the most distinct values, which says the most. The
+        // row count goes after the floats and before the integers: the
+        // first measure is the page's default, and an integer column may be
+        // a code the data cannot tell from a quantity (nycflights13's
+        // flight numbers and clock times), while a count of rows is never
+        // meaningless.
         let mut columns: Vec<&ColumnStats> = stats
             .iter()
             .filter(|c| c.kind.is_numeric() && distinct(c) >= 2)
@@ -193,6 +199,10 @@ impl Dashboard {
             .filter(|c| !(c.kind == ColumnKind::Int && dimensions.contains(&c.name)))
             .collect();
         columns.sort_by_key(|c| (c.kind != ColumnKind::Float, std::cmp::Reverse(distinct(c))));
+        let floats = columns
+            .iter()
+            .take_while(|c| c.kind == ColumnKind::Float)
+            .count();
         let mut measures: Vec<Measure> = columns
             .into_iter()
             .map(|c| {
@@ -205,12 +215,15 @@ impl Dashboard {
                 }
             })
             .collect();
-        measures.push(Measure {
-            label: "rows (len)".to_owned(),
-            func: "len",
-            column: None,
-            format: None,
-        });
+        measures.insert(
+            floats,
+            Measure {
+                label: "rows (len)".to_owned(),
+                func: "len",
+                column: None,
+                format: None,
+            },
+        );
 
         Dashboard {
             title: None,
@@ -349,7 +362,10 @@ mod tests {
             "an identifier: {measures:?}"
         );
         assert!(!measures.contains(&"month") && !measures.contains(&"year"));
-        assert_eq!(d.measures.last().unwrap().func, "len");
+        assert_eq!(d.measures[0].column.as_deref(), Some("revenue"));
+        // The row count comes after the float measures, before integers.
+        let len = d.measures.iter().position(|m| m.func == "len").unwrap();
+        assert!(d.measures[..len].iter().all(|m| m.column.is_some()));
         assert_eq!(d.dimensions[0], "month");
         assert!(d.ranges.iter().any(|r| r.column == "date"));
         // The statistics agree with Polars on every column.
