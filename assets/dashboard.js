@@ -308,8 +308,50 @@ window.addEventListener("popstate", () => {
 
 // ---- The answer ----
 
-function formatCell(cell) {
+// A declared measure's `format`: a small subset of d3-format specs, drawn
+// with Intl.NumberFormat (en-US): an optional `$` (US dollars), an optional
+// `,` (group thousands), an optional `.N` precision (0 to 20; 6 when
+// omitted, as in d3) and a type: `f` (N decimals), `%` (times 100, N
+// decimals, a percent sign) or `d` (rounded to an integer, no precision).
+// So `,.0f` 1,235  `,.2f` 1,234.57  `$,.0f` $1,235  `.1%` 12.3%  `,d` 1,235.
+// Any other spec, or `$` with `%`, returns null: the numbers stay plain.
+function numberFormat(spec) {
+  const parts = /^(\$)?(,)?(?:\.(\d{1,2}))?([fd%])$/.exec(typeof spec === "string" ? spec : "");
+  if (!parts) return null;
+  const [, currency, grouped, precision, type] = parts;
+  if ((currency && type === "%") || (type === "d" && precision !== undefined)) return null;
+  const digits = type === "d" ? 0 : precision === undefined ? 6 : Number(precision);
+  if (digits > 20) return null;
+  const options = { useGrouping: Boolean(grouped), minimumFractionDigits: digits, maximumFractionDigits: digits };
+  if (type === "%") options.style = "percent";
+  if (currency) {
+    options.style = "currency";
+    options.currency = "USD";
+  }
+  // As d3, no minus sign on a number that rounds to zero (where the
+  // browser knows `signDisplay: "negative"`).
+  for (const extra of [{ signDisplay: "negative" }, {}]) {
+    try {
+      const format = new Intl.NumberFormat("en-US", { ...options, ...extra });
+      return (n) => format.format(n);
+    } catch (_) { /* try the next */ }
+  }
+  return null;
+}
+
+// The number format of each column of the answer to `view`: the declared
+// measure's for its column, none for the others.
+function columnFormats(view, columnNames) {
+  const declared = view.m && layout.measures.find((m) => m.column === view.m && m.fn === view.a);
+  const format = numberFormat(view.m ? declared && declared.format
+    : (layout.measures.find((m) => m.fn === "len") || {}).format);
+  const name = label(view);
+  return columnNames.map((c) => (format && c === name ? format : null));
+}
+
+function formatCell(cell, format) {
   if (typeof cell !== "number") return String(cell);
+  if (format) return format(cell);
   if (Number.isInteger(cell)) return String(cell);
   return Math.abs(cell) >= 1 ? cell.toFixed(2) : cell.toPrecision(3);
 }
@@ -336,6 +378,7 @@ function sortedRows() {
 
 function renderTable() {
   const table = $("table");
+  const formats = columnFormats(shown, answer.columns);
   const head = document.createElement("tr");
   for (const c of answer.columns) {
     const th = element("th", { textContent: c, scope: "col" });
@@ -350,8 +393,8 @@ function renderTable() {
   table.tHead.replaceChildren(head);
   const rows = sortedRows().map((row) => {
     const tr = document.createElement("tr");
-    for (const cell of row) {
-      const td = element("td", { textContent: cell === null ? "null" : formatCell(cell) });
+    for (const [i, cell] of row.entries()) {
+      const td = element("td", { textContent: cell === null ? "null" : formatCell(cell, formats[i]) });
       td.dataset.value = JSON.stringify(cell);
       if (cell === null) td.className = "null";
       else if (typeof cell === "number") td.className = "num";
@@ -371,6 +414,67 @@ function renderStats(stats) {
   set("stat-entries", String(stats.entries));
   set("stat-bytes", (stats.bytes / 1024).toFixed(1) + " KiB");
   set("stat-saved", (stats.time_saved_us / 1000).toFixed(1) + " ms");
+  ratios.push(stats.hit_ratio);
+  if (ratios.length > RATIO_READINGS) ratios.shift();
+  renderSparkline();
+  renderTopQueries(stats.top_queries || []);
+}
+
+// ---- The cache panel: the last answers, the hit ratio over time, the
+// most-hit queries ----
+
+const RECENT = 10;
+const RATIO_READINGS = 60;
+const recent = [];
+const ratios = [];
+
+function noteAnswer(result, roundTrip) {
+  recent.unshift({ source: result.source, server: result.elapsed_us / 1000, roundTrip });
+  if (recent.length > RECENT) recent.pop();
+  const items = recent.map((a) => {
+    const source = element("span", { className: "source " + a.source, textContent: a.source });
+    const li = element("li", {}, source, " " + a.server.toFixed(3) + " ms, " + a.roundTrip.toFixed(1) + " ms");
+    li.dataset.source = a.source;
+    li.title = a.server.toFixed(3) + " ms in the server, " + a.roundTrip.toFixed(1) + " ms round trip";
+    return li;
+  });
+  $("recent").replaceChildren(...items);
+}
+
+// One point a reading of /api/stats (the cumulative hit ratio then), the
+// oldest on the left, 0 at the bottom and 1 at the top.
+function renderSparkline() {
+  const svg = $("ratio-spark");
+  const width = 100;
+  const height = 24;
+  const step = ratios.length > 1 ? width / (ratios.length - 1) : 0;
+  const points = ratios.map((r, i) => (i * step).toFixed(2) + "," + (height - r * height).toFixed(2)).join(" ");
+  const ns = "http://www.w3.org/2000/svg";
+  const line = document.createElementNS(ns, ratios.length > 1 ? "polyline" : "circle");
+  if (ratios.length > 1) line.setAttribute("points", points);
+  else {
+    line.setAttribute("cx", "0");
+    line.setAttribute("cy", String(height - ratios[0] * height));
+    line.setAttribute("r", "1.5");
+  }
+  line.setAttribute("class", "ratio");
+  svg.replaceChildren(line);
+  svg.dataset.readings = String(ratios.length);
+  const first = (100 * ratios[0]).toFixed(0);
+  const last = (100 * ratios[ratios.length - 1]).toFixed(0);
+  svg.setAttribute("aria-label", "hit ratio over the last " + ratios.length + " readings: " + first + " % to " + last + " %");
+}
+
+function renderTopQueries(top) {
+  const items = top.slice(0, 5).map((q) => {
+    const li = element("li", {},
+      element("code", { textContent: q.query }),
+      element("span", { className: "hits", textContent: q.hits + (q.hits === 1 ? " hit" : " hits") }));
+    li.dataset.hits = String(q.hits);
+    li.title = q.query;
+    return li;
+  });
+  $("top-queries").replaceChildren(...items);
 }
 
 let shown = null;
@@ -387,6 +491,7 @@ async function update(view) {
     // One after the other: the chart's query is then a hit on the table's.
     const result = await (await api("/api/query", query)).json();
     const roundTrip = performance.now() - started;
+    noteAnswer(result, roundTrip);
     const svg = await (await api(chartPath(view), query)).text();
     if (turn !== latest) return;
     shown = view;

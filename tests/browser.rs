@@ -6,6 +6,10 @@
 //! back button restore it), the downloads are the answer, the statistics
 //! count a hit when a view comes back, and no error reaches the console.
 //! Screenshots at a desktop and a phone width are saved as test artifacts.
+//! A declared dashboard (`pqc serve --dashboard`) shows its title and its
+//! measures' number formats, and clicking through every filter value and
+//! dimension computes nothing after the first load; the cache panel lists
+//! the last answers, the hit ratio over time and the top queries.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -248,6 +252,17 @@ async fn assert_clean(client: &Client) {
         "",
         "the page reported an error"
     );
+}
+
+/// Opens the page served on `port` and waits for its first update, which
+/// must be clean.
+async fn open(client: &Client, port: u16) {
+    client
+        .goto(&format!("http://127.0.0.1:{port}/"))
+        .await
+        .unwrap();
+    until_updates(client, 1).await;
+    assert_clean(client).await;
 }
 
 /// One HTTP/1.1 request: (status, body).
@@ -845,12 +860,7 @@ async fn the_dashboard_updates_and_counts_a_hit() {
     };
     let client = &browser.client;
     let (cache, port) = sample_server().await;
-    client
-        .goto(&format!("http://127.0.0.1:{port}/"))
-        .await
-        .unwrap();
-    until_updates(client, 1).await;
-    assert_clean(client).await;
+    open(client, port).await;
     assert_eq!(text(client, "#last-source").await, "computed");
     let all = table(client).await;
     assert_eq!(all.cells.len(), 12, "one row a month: {all:?}");
@@ -908,6 +918,229 @@ async fn the_dashboard_updates_and_counts_a_hit() {
     let png = client.screenshot().await.unwrap();
     assert!(png.starts_with(b"\x89PNG"));
     let path = artifacts().join("dashboard.png");
+    std::fs::write(&path, png).unwrap();
+    eprintln!("screenshot: {}", path.display());
+    browser.client.close().await.unwrap();
+}
+
+/// Parses a number the page formatted with a d3-like spec: an optional
+/// `$`, thousands grouped by commas, exactly `decimals` decimals; checks
+/// the shape and that it is `value` rounded.
+fn formatted(text: &str, dollar: bool, decimals: usize, value: f64) {
+    let (negative, rest) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let rest = match (dollar, rest.strip_prefix('$')) {
+        (true, Some(rest)) => rest,
+        (false, None) => rest,
+        _ => panic!("{text:?}: a dollar sign expected: {dollar}"),
+    };
+    let (whole, fraction) = rest.split_once('.').unwrap_or((rest, ""));
+    assert_eq!(fraction.len(), decimals, "{text:?}: decimals");
+    let groups: Vec<&str> = whole.split(',').collect();
+    assert!(
+        (1..=3).contains(&groups[0].len())
+            && groups[1..].iter().all(|g| g.len() == 3)
+            && groups.iter().all(|g| g.bytes().all(|b| b.is_ascii_digit())),
+        "{text:?}: thousands grouped by commas"
+    );
+    let digits = format!("{}.{fraction}0", groups.concat());
+    let mut parsed: f64 = digits.parse().unwrap();
+    if negative {
+        parsed = -parsed;
+    }
+    let half = 0.5 * 10f64.powi(-(decimals as i32));
+    assert!(
+        (parsed - value).abs() <= half + 1e-9 * value.abs().max(1.0),
+        "{text:?} is not {value} with {decimals} decimals"
+    );
+}
+
+/// A declared dashboard in the browser: its title, its measures' number
+/// formats in the table, and a walk through every value of every filter
+/// (each alone), every dimension as x and one series, every view what
+/// `/api/query` answers, with no computation after the first page load
+/// (the roll-up pinned at start answers all of them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declared_dashboard_is_formatted_and_clicked_through_without_computing() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let client = &browser.client;
+    let dir = tempfile::tempdir().unwrap();
+    let declaration = dir.path().join("dashboard.json");
+    std::fs::write(
+        &declaration,
+        json!({
+            "title": "Sales by channel",
+            "filters": ["category", "channel"],
+            "dimensions": ["month", "region", "year"],
+            "measures": [
+                {"column": "revenue", "fn": "mean", "label": "Average order", "format": "$,.2f"},
+                {"column": "revenue", "fn": "sum", "label": "Revenue", "format": ",.0f"},
+                {"fn": "len", "label": "Orders"}
+            ]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let port = common::free_port();
+    let _server = Child(
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("pqc"))
+            .arg("serve")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/data/sales.csv"))
+            .arg("--dashboard")
+            .arg(&declaration)
+            .args(["--bind", &format!("127.0.0.1:{port}"), "--quiet"])
+            .spawn()
+            .unwrap(),
+    );
+    assert!(
+        common::wait_for_port(port, Duration::from_secs(60)),
+        "pqc serve did not start"
+    );
+    let server = Server { port, token: None };
+    let schema = server.json("GET", "/api/schema", "");
+    let dashboard = schema["dashboard"].clone();
+    assert_eq!(dashboard["declared"], json!(true), "{dashboard}");
+
+    open(client, port).await;
+    let computations = || server.json("GET", "/api/stats", "")["computations"].clone();
+    let settled = computations();
+
+    // The title, in the page and the tab.
+    assert_eq!(text(client, "#title").await, "Sales by channel");
+    assert_eq!(
+        script(client, "return document.title").await,
+        json!("Sales by channel")
+    );
+
+    // The format subset, and its fallback to plain numbers.
+    let formats = script(
+        client,
+        "const f = (spec, n) => { const g = numberFormat(spec); return g ? g(n) : null; };
+         return [f(',.0f', 1234.5), f(',.2f', 1234.567), f('$,.0f', 1234.4), f('.1%', 0.1234),
+                 f(',d', -0.2), f('~s', 1234), f(',.0e', 1), f(42, 1)];",
+    )
+    .await;
+    assert_eq!(
+        formats,
+        json!([
+            "1,235", "1,234.57", "$1,234", "12.3%", "0", null, null, null
+        ])
+    );
+
+    let mut view = View::default_of(&dashboard);
+    let mut n = 1;
+    // Checks the page shows `view` (the table is `/api/query`'s, the
+    // address holds it), answered without computing.
+    async fn step(client: &Client, server: &Server, dashboard: &Value, view: &View) -> Table {
+        check(client, server, dashboard, view).await;
+        let source = script(
+            client,
+            "return document.querySelector('#recent li').dataset.source",
+        )
+        .await;
+        assert!(
+            source == json!("memory") || source == json!("derived"),
+            "{view:?} answered from {source}"
+        );
+        table(client).await
+    }
+
+    // The mean, as `$,.2f`; the other columns plain.
+    let shown = step(client, &server, &dashboard, &view).await;
+    assert_eq!(shown.headers, ["month", "Average order"]);
+    assert_eq!(shown.cells.len(), 12, "{shown:?}");
+    for row in &shown.cells {
+        assert_eq!(row[0].1, as_text(&row[0].0));
+        formatted(&row[1].1, true, 2, number(&row[1].0));
+    }
+
+    // Every value of every filter, each alone.
+    for filter in dashboard["filters"].as_array().unwrap() {
+        let name = filter.as_str().unwrap();
+        let column = schema["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == *filter)
+            .unwrap();
+        let values = column["values"].as_array().unwrap();
+        assert!(values.len() >= 2, "{column}");
+        for (i, value) in values.iter().enumerate() {
+            n += 1;
+            tick(client, name, i, n).await;
+            view.filters = vec![(name.to_owned(), vec![value.clone()])];
+            step(client, &server, &dashboard, &view).await;
+            n += 1;
+            tick(client, name, i, n).await;
+            view.filters.clear();
+            step(client, &server, &dashboard, &view).await;
+        }
+    }
+
+    // Every dimension as x, back to the first, then one series.
+    let dimensions: Vec<String> = serde_json::from_value(dashboard["dimensions"].clone()).unwrap();
+    for x in dimensions[1..].iter().chain(&dimensions[..1]) {
+        n += 1;
+        select(client, "#dimension", x, n).await;
+        view.x = x.clone();
+        step(client, &server, &dashboard, &view).await;
+    }
+    n += 1;
+    select(client, "#series", &dimensions[1], n).await;
+    view.series = Some(dimensions[1].clone());
+    step(client, &server, &dashboard, &view).await;
+
+    // The other measures: the sum as `,.0f`, the row count plain.
+    n += 1;
+    select(client, "#measure-fn", "sum", n).await;
+    view.aggregate = "sum".into();
+    let shown = step(client, &server, &dashboard, &view).await;
+    assert_eq!(shown.headers, ["month", "region", "Revenue"]);
+    for row in &shown.cells {
+        formatted(&row[2].1, false, 0, number(&row[2].0));
+    }
+    n += 1;
+    select(client, "#measure-column", "", n).await;
+    view.measure = None;
+    view.aggregate = "len".into();
+    let shown = step(client, &server, &dashboard, &view).await;
+    assert_eq!(shown.headers, ["month", "region", "Orders"]);
+    for row in &shown.cells {
+        assert_eq!(row[2].1, as_text(&row[2].0));
+    }
+
+    // Not one computation since the first page load settled.
+    assert_eq!(computations(), settled, "clicks computed");
+
+    // The cache panel: the last ten answers, newest first; one reading of
+    // the hit ratio a completed update; the most-hit queries.
+    let panel = script(
+        client,
+        "return {
+           recent: [...document.querySelectorAll('#recent li')].map((li) => li.dataset.source),
+           readings: Number(document.getElementById('ratio-spark').dataset.readings),
+           line: document.querySelectorAll('#ratio-spark polyline').length,
+           top: [...document.querySelectorAll('#top-queries li')].map((li) => [li.querySelector('code').textContent, Number(li.dataset.hits)])};",
+    )
+    .await;
+    assert_eq!(panel["recent"].as_array().unwrap().len(), 10, "{panel}");
+    assert_eq!(panel["readings"], json!(n.min(60)), "{panel}");
+    assert_eq!(panel["line"], json!(1), "{panel}");
+    let top = panel["top"].as_array().unwrap();
+    assert!(!top.is_empty(), "{panel}");
+    assert!(
+        top.windows(2).all(|w| w[0][1].as_u64() >= w[1][1].as_u64())
+            && top.iter().all(|q| q[1].as_u64() > Some(0)),
+        "{panel}"
+    );
+    assert_clean(client).await;
+
+    let png = client.screenshot().await.unwrap();
+    let path = artifacts().join("declared.png");
     std::fs::write(&path, png).unwrap();
     eprintln!("screenshot: {}", path.display());
     browser.client.close().await.unwrap();
