@@ -81,14 +81,37 @@ pub struct DeclaredMeasure {
     pub format: Option<String>,
 }
 
+/// The largest declaration file read.
+const MAX_FILE_BYTES: u64 = 1 << 20;
+/// The most filters and dimensions together (the roll-up's group-by).
+const MAX_GROUPED: usize = 16;
+/// The most measures.
+const MAX_MEASURES: usize = 32;
+
 impl DeclaredDashboard {
     /// Reads and checks a declaration (see [`from_json`](Self::from_json)).
     pub fn from_file(path: impl AsRef<Path>) -> Result<DeclaredDashboard> {
+        use std::io::Read;
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        let io = |source| Error::Io {
             path: path.to_path_buf(),
             source: std::sync::Arc::new(source),
-        })?;
+        };
+        // Read at most one byte past the limit: `/dev/zero` or a huge file
+        // named by mistake is refused instead of filling memory.
+        let mut text = String::new();
+        std::fs::File::open(path)
+            .map_err(io)?
+            .take(MAX_FILE_BYTES + 1)
+            .read_to_string(&mut text)
+            .map_err(io)?;
+        if text.len() as u64 > MAX_FILE_BYTES {
+            return Err(Error::InvalidQuery(format!(
+                "the dashboard declaration `{}` is larger than {} KiB",
+                path.display(),
+                MAX_FILE_BYTES >> 10
+            )));
+        }
         Self::from_json(&text)
     }
 
@@ -103,6 +126,16 @@ impl DeclaredDashboard {
             return invalid(
                 "a dashboard declares at least one dimension and one measure".to_owned(),
             );
+        }
+        // The pinned roll-up groups by every filter and dimension together:
+        // past a handful of columns it approaches the table's size.
+        let grouped = declared.filters.len() + declared.dimensions.len();
+        if grouped > MAX_GROUPED || declared.measures.len() > MAX_MEASURES {
+            return invalid(format!(
+                "a dashboard declares at most {MAX_GROUPED} filters and dimensions together \
+                 and {MAX_MEASURES} measures (this one: {grouped} and {})",
+                declared.measures.len()
+            ));
         }
         for m in &declared.measures {
             if !ROLLED_UP.contains(&m.func) {
@@ -218,6 +251,32 @@ mod tests {
                 "{refused}"
             );
         }
+    }
+
+    #[test]
+    fn oversized_declarations_are_refused() {
+        let dimensions: Vec<String> = (0..MAX_GROUPED + 1).map(|i| format!("\"c{i}\"")).collect();
+        let json = format!(
+            r#"{{"title": "t", "dimensions": [{}],
+                "measures": [{{"fn": "len", "label": "rows"}}]}}"#,
+            dimensions.join(",")
+        );
+        let refused = DeclaredDashboard::from_json(&json).unwrap_err().to_string();
+        assert!(refused.contains("at most 16"), "{refused}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huge.json");
+        let padding = " ".repeat(MAX_FILE_BYTES as usize);
+        std::fs::write(
+            &path,
+            format!(
+                r#"{{"title": "t", "dimensions": ["month"],{padding}
+                    "measures": [{{"fn": "len", "label": "rows"}}]}}"#
+            ),
+        )
+        .unwrap();
+        let refused = DeclaredDashboard::from_file(&path).unwrap_err().to_string();
+        assert!(refused.contains("larger than 1024 KiB"), "{refused}");
     }
 
     #[test]
