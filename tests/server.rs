@@ -1001,3 +1001,145 @@ async fn null_categories_and_series_are_labelled_null() {
     assert_eq!(status, StatusCode::OK);
     assert!(has_text(&String::from_utf8(svg).unwrap(), "null"));
 }
+
+#[tokio::test]
+async fn a_chart_with_too_many_points_or_too_large_a_top_is_refused_up_front() {
+    let limits = Limits {
+        max_in_list: 3,
+        max_chart_points: 5,
+        ..Limits::default()
+    };
+    let (_, app) = router(ServerConfig {
+        limits,
+        ..ServerConfig::default()
+    });
+    let sum = r#"{"group_by": ["product"], "aggs": [{"fn": "sum", "column": "revenue"}]}"#;
+    for (path, needles) in [
+        ("/api/chart?top=6", ["`top` 6", "points"]),
+        // 4 bars and "other" are 5 points, but a `not_in` of 4 values is
+        // over the list limit.
+        ("/api/chart?top=4", ["`top` 4", "`not_in`"]),
+    ] {
+        let (status, _, bytes) = send(&app, chart_json(path, sum)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{path}");
+        let error = json_of(&bytes)["error"].as_str().unwrap().to_owned();
+        for needle in needles {
+            assert!(error.contains(needle), "{path}: {error}");
+        }
+    }
+
+    // Every row its own category and series: 3000 categories by 9 series
+    // drawn is refused before the 9M cells are laid out.
+    let n = 3000i64;
+    let frame = df!(
+        "a" => (0..n).map(|i| format!("a{i}")).collect::<Vec<_>>(),
+        "b" => (0..n).map(|i| format!("b{i}")).collect::<Vec<_>>(),
+        "y" => vec![1.0; n as usize],
+    )
+    .unwrap();
+    let app = polars_query_cache::server::app(
+        Arc::new(CachedQuery::from_frame(frame).unwrap()),
+        ServerConfig::default(),
+    );
+    let body = r#"{"group_by": ["a", "b"], "aggs": [{"fn": "sum", "column": "y"}]}"#;
+    let started = std::time::Instant::now();
+    let (status, _, bytes) = send(&app, chart_json("/api/chart?series=b&kind=line", body)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let error = json_of(&bytes)["error"].as_str().unwrap().to_owned();
+    assert!(error.contains("27000 points"), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[tokio::test]
+async fn float_categories_and_series_are_never_folded() {
+    let frame = df!(
+        "x" => [Some(1.0), Some(f64::NAN), Some(2.0), Some(3.0), None, Some(f64::NAN), Some(f64::INFINITY)],
+        "amount" => [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0],
+    )
+    .unwrap();
+    let app = polars_query_cache::server::app(
+        Arc::new(CachedQuery::from_frame(frame).unwrap()),
+        ServerConfig::default(),
+    );
+    let mean = r#"{"group_by": ["x"], "aggs": [{"fn": "mean", "column": "amount"}]}"#;
+    let direct = rows(&app, mean).await;
+    let chart = chart_data(&app, "/api/chart?top=1&kind=bar", mean).await;
+    let labels: Vec<&str> = chart["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    // No "other" that a `not_in` would fill with the NaN rows again.
+    assert!(!labels.contains(&"other"), "{labels:?}");
+    assert_eq!(labels.len(), direct.len(), "{labels:?}");
+    for label in ["NaN", "null", "inf"] {
+        assert!(labels.contains(&label), "{labels:?}");
+    }
+    let mut drawn: Vec<f64> = chart["series"][0]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let mut asked: Vec<f64> = direct.iter().map(|r| r[1].as_f64().unwrap()).collect();
+    drawn.sort_by(f64::total_cmp);
+    asked.sort_by(f64::total_cmp);
+    assert_eq!(drawn, asked);
+    assert_eq!(drawn.iter().sum::<f64>(), 1.0 + 4.0 + 3.0 + 4.0 + 5.0 + 7.0);
+
+    // A float series: NaN and null are two series, not one.
+    let frame = df!(
+        "shop" => ["a", "a", "a", "b"],
+        "kind" => [Some(f64::NAN), None, Some(1.0), Some(f64::NAN)],
+        "amount" => [1.0, 2.0, 3.0, 4.0],
+    )
+    .unwrap();
+    let app = polars_query_cache::server::app(
+        Arc::new(CachedQuery::from_frame(frame).unwrap()),
+        ServerConfig::default(),
+    );
+    let body = r#"{"group_by": ["shop", "kind"], "aggs": [{"fn": "sum", "column": "amount"}]}"#;
+    let chart = chart_data(&app, "/api/chart?series=kind&top=1", body).await;
+    assert_eq!(chart["labels"], json!(["a", "b"]));
+    let mut names = series_names(&chart);
+    names.sort();
+    assert_eq!(names, ["1.0", "NaN", "null"]);
+    let nan = series_names(&chart)
+        .iter()
+        .position(|n| n == "NaN")
+        .unwrap();
+    assert_eq!(drawn_at(&chart, nan, "a"), Some(1.0));
+    assert_eq!(drawn_at(&chart, nan, "b"), Some(4.0));
+}
+
+fn drawn_at(chart: &Value, series: usize, label: &str) -> Option<f64> {
+    let labels = chart["labels"].as_array().unwrap();
+    let at = labels.iter().position(|l| l == label).unwrap();
+    chart["series"][series]["values"][at].as_f64()
+}
+
+#[tokio::test]
+async fn an_other_over_infinite_values_is_never_a_finite_number() {
+    let frame = df!(
+        "shop" => ["a", "b", "c", "d"],
+        "amount" => [1.0, 2.0, f64::INFINITY, 5.0],
+    )
+    .unwrap();
+    let app = polars_query_cache::server::app(
+        Arc::new(CachedQuery::from_frame(frame).unwrap()),
+        ServerConfig::default(),
+    );
+    let sum = r#"{"group_by": ["shop"], "aggs": [{"fn": "sum", "column": "amount"}]}"#;
+    let chart = chart_data(&app, "/api/chart?top=1", sum).await;
+    assert_eq!(chart["labels"], json!(["d", "other"]));
+    assert_eq!(drawn_at(&chart, 0, "d"), Some(5.0));
+    // The folded values hold +inf: not the 3.0 the finite ones add to.
+    assert_eq!(drawn_at(&chart, 0, "other"), None, "{chart}");
+    assert!(
+        chart["title"].as_str().unwrap().contains("left out"),
+        "{chart}"
+    );
+    let (status, _, _) = send(&app, post("/api/chart?top=1", sum)).await;
+    assert_eq!(status, StatusCode::OK);
+}

@@ -17,7 +17,7 @@ use super::chart::{bar_svg, line_svg};
 use super::column_stats::schema_stats;
 use super::dashboard::Dashboard;
 use super::error::AppError;
-use super::plot::{ChartParams, Kind, plot};
+use super::plot::{ChartParams, Kind, plot, too_many_points};
 use crate::output::{columns_json, rows_json};
 use crate::{Frame, Query};
 
@@ -135,10 +135,8 @@ pub async fn chart(
     let points = plot.points();
     let max = state.limits().max_chart_points;
     if points > max {
-        return Err(AppError::OverLimit(format!(
-            "the chart would have {points} points, more than the {max} a chart may draw; \
-             add a `limit`, a `top`, or group by a column with fewer values"
-        )));
+        // Checked in `plot` before the layout: kept here as a backstop.
+        return Err(too_many_points(points, max));
     }
     // What would be drawn, as numbers: for tooltips, tables and tests.
     let wants_json = headers

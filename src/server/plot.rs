@@ -6,7 +6,10 @@
 //! `max` fold the values drawn from; any other aggregate is asked of the
 //! cache again, with the same filters plus `not_in` the values kept. Null
 //! categories and series are labelled `null` and never folded (`not_in`
-//! does not select nulls).
+//! does not select nulls). Float categories and series are never folded
+//! (NaN and ±inf would be counted twice); when a measure holds ±inf or NaN,
+//! "other" is asked of the cache, and left out (the title says so) when it
+//! is not finite.
 
 use std::collections::HashMap;
 
@@ -163,7 +166,9 @@ impl Fold {
                 rest: Vec::new(),
             };
         };
-        ranked.sort_by(|a, b| total(*b).total_cmp(&total(*a)));
+        // Each total once: a total may cost a pass over every line.
+        let totals: Vec<f64> = (0..keys.len()).map(total).collect();
+        ranked.sort_by(|a, b| totals[*b].total_cmp(&totals[*a]));
         let rest: Vec<usize> = ranked.split_off(n);
         let mut folded = vec![false; keys.len()];
         for &i in &rest {
@@ -172,6 +177,16 @@ impl Fold {
         Fold {
             kept: (0..keys.len()).filter(|&i| !folded[i]).collect(),
             rest,
+        }
+    }
+
+    /// How many [`Fold::largest`] keeps, "other" included: known before
+    /// any total is computed.
+    fn drawn(keys: &[Json], n: Option<usize>) -> usize {
+        let nulls = keys.iter().filter(|k| k.is_null()).count();
+        match n {
+            Some(n) if keys.len() - nulls > n => n + nulls + 1,
+            _ => keys.len(),
         }
     }
 
@@ -220,6 +235,9 @@ fn fold_local(func: AggFn, values: impl Iterator<Item = Option<f64>>) -> Option<
 struct Rest {
     names: Vec<String>,
     rows: Vec<Vec<Json>>,
+    /// Each column as numbers, read from the frame (JSON writes ±inf and
+    /// NaN as `null`).
+    numbers: Vec<Option<Vec<Option<f64>>>>,
 }
 
 impl Rest {
@@ -242,22 +260,72 @@ impl Rest {
         }
         state.limits().check(&rest)?;
         let frame = state.answer(rest).await?;
+        let df = frame.dataframe();
         Ok(Rest {
-            names: columns_json(frame.dataframe()),
-            rows: rows_json(frame.dataframe()),
+            names: columns_json(df),
+            rows: rows_json(df),
+            numbers: df.columns().iter().map(numbers).collect(),
         })
     }
 
     /// The measure in the row whose first column is `key` (the only row
     /// when `key` is `None`).
-    fn value(&self, key: Option<&Json>, measure: &str) -> Option<f64> {
-        let column = self.names.iter().position(|n| n == measure)?;
-        let row = match key {
-            Some(key) => self.rows.iter().find(|r| r.first() == Some(key))?,
-            None => self.rows.first()?,
+    /// A value that is not finite is `Err`: it cannot be drawn.
+    fn value(&self, key: Option<&Json>, measure: &str) -> Result<Option<f64>, ()> {
+        let Some(column) = self.names.iter().position(|n| n == measure) else {
+            return Ok(None);
         };
-        row.get(column)?.as_f64()
+        let row = match key {
+            Some(key) => self.rows.iter().position(|r| r.first() == Some(key)),
+            None => (!self.rows.is_empty()).then_some(0),
+        };
+        let Some(row) = row else { return Ok(None) };
+        match self.numbers[column].as_ref().and_then(|v| v[row]) {
+            Some(v) if !v.is_finite() => Err(()),
+            v => Ok(v),
+        }
     }
+}
+
+/// A numeric column's values as f64 (`None` for other columns).
+fn numbers(column: &polars::prelude::Column) -> Option<Vec<Option<f64>>> {
+    if !column.dtype().is_primitive_numeric() {
+        return None;
+    }
+    let column = column.cast(&polars::prelude::DataType::Float64).ok()?;
+    Some(column.f64().ok()?.iter().collect())
+}
+
+/// For a float column, each value's grouping key and label: NaN and ±inf
+/// are written `null` in JSON but are neither null nor one another.
+fn float_keys(
+    column: &polars::prelude::Column,
+    json: impl Iterator<Item = Json>,
+) -> Option<Vec<(String, String)>> {
+    if !column.dtype().is_float() {
+        return None;
+    }
+    let values = numbers(column)?;
+    Some(
+        values
+            .into_iter()
+            .zip(json)
+            .map(|(v, j)| match v {
+                None => ("null".to_owned(), "null".to_owned()),
+                Some(v) if v.is_nan() => ("nan".to_owned(), "NaN".to_owned()),
+                Some(v) if v.is_infinite() => (format!("{v}"), format!("{v}")),
+                Some(_) => (j.to_string(), label(&j)),
+            })
+            .collect(),
+    )
+}
+
+/// The refusal of a chart with more points than `max`.
+pub(crate) fn too_many_points(points: usize, max: usize) -> AppError {
+    AppError::OverLimit(format!(
+        "the chart would have {points} points, more than the {max} a chart may draw; \
+         add a `limit`, a `top`, or group by a column with fewer values"
+    ))
 }
 
 /// The answer as categories and series, with what to keep of each.
@@ -266,6 +334,11 @@ struct Layout {
     numeric_x: bool,
     names: Vec<String>,
     xs: Vec<Json>,
+    /// Each category's label.
+    x_labels: Vec<String>,
+    /// Whether a measure drawn holds a value that is not finite: its
+    /// "other" cannot be folded from the JSON values.
+    non_finite: bool,
     lines: Vec<Line>,
     /// Each line's series value (`null` for measure columns).
     keys: Vec<Json>,
@@ -273,8 +346,28 @@ struct Layout {
     by_series: Fold,
 }
 
-/// Answers over more rows than this are laid out on the blocking pool.
-const INLINE_ROWS: usize = 4096;
+/// Layouts touching more cells than this run on the blocking pool.
+const INLINE_CELLS: usize = 16_384;
+
+/// Whether laying out `df` is cheap enough for the async worker: decided
+/// by the cells the layout touches (categories × series with `series`,
+/// else rows × columns), not by the answer's rows.
+fn inline(df: &polars::prelude::DataFrame, series: bool) -> bool {
+    let rows = df.height();
+    if rows.saturating_mul(df.width()) > INLINE_CELLS {
+        return false;
+    }
+    if !series {
+        return true;
+    }
+    let distinct = |i: usize| {
+        df.columns()
+            .get(i)
+            .and_then(|c| c.n_unique().ok())
+            .unwrap_or(rows)
+    };
+    distinct(0).saturating_mul(distinct(1)) <= INLINE_CELLS
+}
 
 /// Answers the query and lays it out for the chart `params` ask for.
 pub(crate) async fn plot(
@@ -283,16 +376,33 @@ pub(crate) async fn plot(
     params: &ChartParams,
 ) -> Result<(Plot, Kind), AppError> {
     params.check(&query)?;
+    let limits = state.limits();
+    let max_points = limits.max_chart_points;
+    if let Some(top) = params.top {
+        if top > max_points {
+            return Err(AppError::OverLimit(format!(
+                "`top` {top} is more than the {max_points} points a chart may draw; \
+                 ask for a smaller `top`"
+            )));
+        }
+        if top > limits.max_in_list {
+            return Err(AppError::OverLimit(format!(
+                "`top` {top} would keep more values than the {} a `not_in` list may hold \
+                 (the limit on query lists); ask for a smaller `top`",
+                limits.max_in_list
+            )));
+        }
+    }
     let frame = state.answer(query.clone()).await?;
     let limits = state.limits();
     limits.check_cells(frame.height(), frame.width())?;
     let max_cells = limits.max_cells;
-    let layout = if frame.height() <= INLINE_ROWS {
-        layout(frame.dataframe(), &query, params, max_cells)?
+    let layout = if inline(frame.dataframe(), params.series.is_some()) {
+        layout(frame.dataframe(), &query, params, max_cells, max_points)?
     } else {
         let (query, params) = (query.clone(), params.clone());
         state
-            .offload(move || layout(frame.dataframe(), &query, &params, max_cells))
+            .offload(move || layout(frame.dataframe(), &query, &params, max_cells, max_points))
             .await?
     };
     let (kind, names) = (layout.kind, &layout.names);
@@ -300,7 +410,15 @@ pub(crate) async fn plot(
     let (by_x, by_series) = (&layout.by_x, &layout.by_series);
 
     // "other" for aggregates that do not fold: asked of the cache.
-    let local = lines.iter().all(|l| l.func.is_some_and(folds));
+    let local = !layout.non_finite && lines.iter().all(|l| l.func.is_some_and(folds));
+    // An "other" that is not finite is left out, and the title says so.
+    let mut left_out = false;
+    let mut asked = |value: Result<Option<f64>, ()>| {
+        value.unwrap_or_else(|()| {
+            left_out = true;
+            None
+        })
+    };
     let x_column = query.group_by.first().map(String::as_str).unwrap_or("");
     let series_column = params.series.as_deref().unwrap_or("");
     let series_by = if params.series.is_some() {
@@ -350,7 +468,7 @@ pub(crate) async fn plot(
         let mut values: Vec<Option<f64>> = by_x.kept.iter().map(|&x| line.values[x]).collect();
         if !by_x.rest.is_empty() {
             values.push(match &rest_x {
-                Some(rest) => rest.value(line.key.as_ref(), &line.measure),
+                Some(rest) => asked(rest.value(line.key.as_ref(), &line.measure)),
                 None => folded(
                     line.func,
                     by_x.rest.iter().map(|&x| line.values[x]).collect(),
@@ -365,7 +483,7 @@ pub(crate) async fn plot(
             .kept
             .iter()
             .map(|&x| match &rest_series {
-                Some(rest) => rest.value(Some(&xs[x]), &measure),
+                Some(rest) => asked(rest.value(Some(&xs[x]), &measure)),
                 None => folded(
                     func,
                     by_series.rest.iter().map(|&l| lines[l].values[x]).collect(),
@@ -374,7 +492,7 @@ pub(crate) async fn plot(
             .collect();
         if !by_x.rest.is_empty() {
             values.push(match &rest_both {
-                Some(rest) => rest.value(None, &measure),
+                Some(rest) => asked(rest.value(None, &measure)),
                 None => folded(
                     func,
                     by_series
@@ -389,7 +507,11 @@ pub(crate) async fn plot(
         series.push(("other".to_owned(), values));
     }
 
-    let mut labels: Vec<String> = by_x.kept.iter().map(|&x| label(&xs[x])).collect();
+    let mut labels: Vec<String> = by_x
+        .kept
+        .iter()
+        .map(|&x| layout.x_labels[x].clone())
+        .collect();
     if !by_x.rest.is_empty() {
         labels.push("other".to_owned());
     }
@@ -400,11 +522,14 @@ pub(crate) async fn plot(
             .map(|(i, &x)| xs[x].as_f64().unwrap_or(i as f64))
             .collect()
     });
-    let title = match (names.as_slice(), &params.series) {
+    let mut title = match (names.as_slice(), &params.series) {
         ([x, s, y, ..], Some(_)) => format!("{y} by {x} and {s}"),
         ([x, y, ..], None) => format!("{y} by {x}"),
         _ => String::new(),
     };
+    if left_out {
+        title.push_str(" (\"other\" left out: not finite)");
+    }
     Ok((
         Plot {
             title,
@@ -424,6 +549,7 @@ fn layout(
     query: &Query,
     params: &ChartParams,
     max_cells: usize,
+    max_points: usize,
 ) -> Result<Layout, AppError> {
     let names = columns_json(df);
     let Some(x) = df.columns().first() else {
@@ -448,8 +574,40 @@ fn layout(
             .map(|a| a.func)
     };
 
+    // Float categories or series are never folded: NaN and ±inf are
+    // `null` in JSON, and `not_in` would count their rows in "other".
+    let float_x = dtype.is_float();
+    let float_series = params.series.is_some() && df.columns()[1].dtype().is_float();
+    let foldable = params.foldable(query) && !float_x && !float_series;
+    let top = match (params.top, kind) {
+        (Some(n), _) => Some(n),
+        (None, Kind::Bar) if foldable => Some(DEFAULT_TOP),
+        _ => None,
+    };
+    let x_keys = float_keys(x, rows.iter().map(|r| r[0].clone()));
+    let key_of = |keys: &Option<Vec<(String, String)>>, i: usize, json: &Json| match keys {
+        Some(k) => k[i].clone(),
+        None => (json.to_string(), label(json)),
+    };
+    // The points drawn, refused before the values are laid out.
+    let check_points = |xs: &[Json], lines: usize| {
+        let labels = Fold::drawn(xs, top.filter(|_| foldable));
+        let series = if params.series.is_some() && foldable {
+            Fold::drawn(&vec![Json::Bool(true); lines], Some(MAX_SERIES))
+        } else {
+            lines
+        };
+        let points = labels.saturating_mul(series.max(1));
+        if points > max_points {
+            return Err(too_many_points(points, max_points));
+        }
+        Ok(())
+    };
+
     let mut xs: Vec<Json> = Vec::new();
+    let mut x_labels: Vec<String> = Vec::new();
     let mut lines: Vec<Line> = Vec::new();
+    let mut non_finite = false;
     if params.series.is_some() {
         let measure = grouped;
         if !df.columns()[measure].dtype().is_primitive_numeric() {
@@ -458,18 +616,24 @@ fn layout(
                 names[measure]
             )));
         }
+        non_finite = numbers(&df.columns()[measure])
+            .is_some_and(|v| v.iter().flatten().any(|v| !v.is_finite()));
+        let s_keys = float_keys(&df.columns()[1], rows.iter().map(|r| r[1].clone()));
         let mut x_index: HashMap<String, usize> = HashMap::new();
         let mut s_index: HashMap<String, usize> = HashMap::new();
         let mut cells: HashMap<(usize, usize), f64> = HashMap::new();
-        for row in &rows {
-            let xi = *x_index.entry(row[0].to_string()).or_insert_with(|| {
+        for (i, row) in rows.iter().enumerate() {
+            let (x_key, x_label) = key_of(&x_keys, i, &row[0]);
+            let xi = *x_index.entry(x_key).or_insert_with(|| {
                 xs.push(row[0].clone());
+                x_labels.push(x_label);
                 xs.len() - 1
             });
-            let si = *s_index.entry(row[1].to_string()).or_insert_with(|| {
+            let (s_key, s_label) = key_of(&s_keys, i, &row[1]);
+            let si = *s_index.entry(s_key).or_insert_with(|| {
                 lines.push(Line {
                     key: Some(row[1].clone()),
-                    label: label(&row[1]),
+                    label: s_label,
                     measure: names[measure].clone(),
                     func: func_of(measure),
                     values: Vec::new(),
@@ -490,6 +654,7 @@ fn layout(
                 lines.len()
             )));
         }
+        check_points(&xs, lines.len())?;
         for (si, line) in lines.iter_mut().enumerate() {
             line.values = (0..xs.len())
                 .map(|xi| cells.get(&(si, xi)).copied())
@@ -497,8 +662,20 @@ fn layout(
         }
     } else {
         xs = rows.iter().map(|r| r[0].clone()).collect();
+        x_labels = (0..xs.len())
+            .map(|i| key_of(&x_keys, i, &xs[i]).1)
+            .collect();
+        let measures = df
+            .columns()
+            .iter()
+            .skip(1)
+            .filter(|c| c.dtype().is_primitive_numeric())
+            .count();
+        check_points(&xs, measures)?;
         for (i, column) in df.columns().iter().enumerate().skip(1) {
             if column.dtype().is_primitive_numeric() {
+                non_finite |=
+                    numbers(column).is_some_and(|v| v.iter().flatten().any(|v| !v.is_finite()));
                 lines.push(Line {
                     key: None,
                     label: names[i].clone(),
@@ -510,12 +687,6 @@ fn layout(
         }
     }
 
-    let foldable = params.foldable(query);
-    let top = match (params.top, kind) {
-        (Some(n), _) => Some(n),
-        (None, Kind::Bar) if foldable => Some(DEFAULT_TOP),
-        _ => None,
-    };
     let keys: Vec<Json> = lines
         .iter()
         .map(|l| l.key.clone().unwrap_or(Json::Null))
@@ -533,9 +704,47 @@ fn layout(
         numeric_x,
         names,
         xs,
+        x_labels,
+        non_finite,
         lines,
         keys,
         by_x,
         by_series,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_offload_decision_counts_the_cells_laid_out_not_the_rows() {
+        // 3000 rows, each a category and a series of its own: few rows,
+        // but 9M cells with `series`.
+        let n = 3000u32;
+        let df = polars::df!(
+            "a" => (0..n).collect::<Vec<_>>(),
+            "b" => (0..n).collect::<Vec<_>>(),
+            "y" => vec![1.0; n as usize],
+        )
+        .unwrap();
+        assert!(df.height() <= 4096);
+        assert!(!inline(&df, true), "categories × series is 9M cells");
+        assert!(inline(&df, false), "3000 rows × 3 columns");
+        let small = df.head(Some(100));
+        assert!(inline(&small, true));
+    }
+
+    #[test]
+    fn ranking_computes_each_total_once() {
+        let keys: Vec<Json> = (0..50).map(Json::from).collect();
+        let calls = std::cell::Cell::new(0);
+        let fold = Fold::largest(&keys, Some(3), |i| {
+            calls.set(calls.get() + 1);
+            i as f64
+        });
+        assert_eq!(calls.get(), 50);
+        assert_eq!(fold.rest.len(), 47);
+        assert!(fold.kept == [47, 48, 49]);
+    }
 }
