@@ -1042,12 +1042,10 @@ async fn a_chart_with_too_many_points_or_too_large_a_top_is_refused_up_front() {
         ServerConfig::default(),
     );
     let body = r#"{"group_by": ["a", "b"], "aggs": [{"fn": "sum", "column": "y"}]}"#;
-    let started = std::time::Instant::now();
     let (status, _, bytes) = send(&app, chart_json("/api/chart?series=b&kind=line", body)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let error = json_of(&bytes)["error"].as_str().unwrap().to_owned();
     assert!(error.contains("27000 points"), "{error}");
-    assert!(started.elapsed() < Duration::from_secs(10));
 }
 
 #[tokio::test]
