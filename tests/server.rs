@@ -796,6 +796,17 @@ async fn bad_chart_parameters_are_400() {
         let message = json_of(&bytes)["error"].as_str().unwrap().to_owned();
         assert!(message.contains(expected), "{path}: {message}");
     }
+    // A long series name is quoted as an excerpt: the message stays short.
+    let long = "s".repeat(20_000);
+    let (status, _, bytes) = send(&app, post(&format!("/api/chart?series={long}"), body)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let message = json_of(&bytes)["error"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains("is not among") && message.len() < 1024,
+        "{} bytes: {}",
+        message.len(),
+        &message[..200.min(message.len())]
+    );
     // The token may ride in the address: not an unknown parameter.
     let (status, _, _) = send(&app, post("/api/chart?token=x&series=category", body)).await;
     assert_eq!(status, StatusCode::OK);

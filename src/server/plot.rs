@@ -95,7 +95,13 @@ impl ChartParams {
     }
 
     fn check(&self, query: &Query) -> Result<(), AppError> {
-        let bad = |m: String| Err(AppError::BadRequest(m));
+        // The series name and the group-by list are the caller's text:
+        // quoted as excerpts, the whole message bounded.
+        let bad = |m: String| {
+            Err(AppError::BadRequest(
+                crate::error::excerpt_quoted(&m).into_owned(),
+            ))
+        };
         if let Some(series) = &self.series {
             if !query.group_by.contains(series) {
                 return bad(format!(
@@ -613,7 +619,7 @@ fn layout(
         if !df.columns()[measure].dtype().is_primitive_numeric() {
             return Err(AppError::BadRequest(format!(
                 "the measure `{}` is not numeric",
-                names[measure]
+                crate::error::excerpt(&names[measure])
             )));
         }
         non_finite = numbers(&df.columns()[measure])
