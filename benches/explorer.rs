@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use fantoccini::wd::TimeoutConfiguration;
 use fantoccini::{Client, ClientBuilder};
+use polars_query_cache::sample::SplitMix64;
 use polars_query_cache::server::{DeclaredDashboard, ServerConfig, app, serve};
 use polars_query_cache::{CachedQuery, Query};
 use serde_json::{Value, json};
@@ -125,20 +126,6 @@ const STATS: &str = r#"
 const done = arguments[arguments.length - 1];
 fetch("/api/stats").then((r) => r.json()).then(done, (e) => done({ error: String(e) }));
 "#;
-
-/// SplitMix64 (the generator of `src/sample.rs`, which is private there):
-/// the seeded sequence of clicks.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u32 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 32) as u32
-    }
-}
 
 /// A process killed when dropped.
 struct Killed(std::process::Child);
@@ -242,13 +229,13 @@ async fn run(name: &str, cache: Arc<CachedQuery>, config: ServerConfig, n: usize
         loading.elapsed().as_secs_f64()
     );
     let before = client.execute_async(STATS, vec![]).await.expect("stats");
-    let mut rng = Rng(42);
+    let mut rng = SplitMix64::new(42);
     let mut clicks = Vec::with_capacity(n);
     for i in 0..n {
         // Chromium ignores history changes beyond 200 in 10 s, so the
         // clicks are paced to at most one every 60 ms (untimed).
         let pace = tokio::time::sleep(Duration::from_millis(60));
-        let args = vec![click_space(), json!(rng.next()), json!(rng.next())];
+        let args = vec![click_space(), json!(rng.next_u32()), json!(rng.next_u32())];
         let out = client.execute_async(CLICK, args).await.expect("a click");
         let text = |key: &str| out[key].as_str().unwrap_or_default().to_string();
         assert_eq!(out["errors"], json!(0), "{name}: page errors after {out}");

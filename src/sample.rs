@@ -40,10 +40,20 @@ const BLOCK_ROWS: u64 = 65_536;
 /// SplitMix64: tiny, fast, and stable across releases (unlike the generators
 /// of general-purpose crates, whose streams may change between versions).
 /// It is also a [`rand_core::Rng`], so `rand_distr`'s distributions draw
-/// from it.
-struct SplitMix64(u64);
+/// from it; the benches draw their seeded sequences from it too.
+pub struct SplitMix64(u64);
 
 impl SplitMix64 {
+    /// The generator seeded with `seed`.
+    pub fn new(seed: u64) -> SplitMix64 {
+        SplitMix64(seed)
+    }
+
+    /// The next 32 bits: the high half, SplitMix64's best bits.
+    pub fn next_u32(&mut self) -> u32 {
+        (self.next() >> 32) as u32
+    }
+
     fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
@@ -62,8 +72,7 @@ impl rand_core::TryRng for SplitMix64 {
     type Error = Infallible;
 
     fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        // The high half: SplitMix64's best bits.
-        Ok((self.next() >> 32) as u32)
+        Ok(self.next_u32())
     }
 
     fn try_next_u64(&mut self) -> Result<u64, Infallible> {
