@@ -104,9 +104,8 @@ function viewFromAddress(search) {
     } else if (key.startsWith("r.") && layout.ranges.some((r) => r.column === key.slice(2))) {
       const at = raw.indexOf("..");
       if (at < 0) continue;
-      const numeric = columns.get(key.slice(2)).type !== "date";
-      const bounds = [raw.slice(0, at), raw.slice(at + 2)]
-        .map((b) => (numeric && !Number.isFinite(Number(b))) || (!numeric && !/^\d{4}-\d{2}-\d{2}$/.test(b)) ? "" : b);
+      const form = inputForm(columns.get(key.slice(2)).type);
+      const bounds = [raw.slice(0, at), raw.slice(at + 2)].map((b) => (form.test(b) ? b : ""));
       if (bounds[0] || bounds[1]) view.ranges[key.slice(2)] = bounds;
     }
   }
@@ -179,21 +178,29 @@ function buildControls(schema) {
   const ranges = $("ranges");
   for (const range of layout.ranges) {
     const column = columns.get(range.column);
-    const type = column.type === "date" ? "date" : ["int", "float"].includes(column.type) ? "number" : null;
+    const type = inputType(column.type);
     if (!type) continue;
+    // A datetime-local input takes "2013-01-01T05:00:00", without the
+    // fraction the column's text has.
+    const shown = (bound) => (type === "datetime-local" ? String(bound).replace(" ", "T").slice(0, 19) : String(bound));
     const input = (side, bound) => {
-      const i = element("input", { type, min: String(range.min), max: String(range.max), placeholder: String(bound) });
+      const i = element("input", { type, min: shown(range.min), max: shown(range.max), placeholder: shown(bound) });
       if (type === "number") i.step = "any";
+      if (type === "datetime-local") i.step = "1";
       i.className = side;
       i.setAttribute("aria-label", range.column + " " + side);
       i.addEventListener("change", changed);
       return i;
     };
+    // Times in a column with a time zone are read as UTC (the page knows
+    // no zone rules); the label says so.
+    const zoned = type === "datetime-local" && /,\s*[^\]\s]/.test(column.dtype);
     const box = element("div", { className: "range", id: "range-" + range.column },
-      element("span", { className: "name", textContent: range.column }),
+      element("span", { className: "name", textContent: range.column + (zoned ? " (UTC)" : "") }),
       input("min", range.min), "\u2013", input("max", range.max));
     box.dataset.column = range.column;
     box.dataset.type = type;
+    if (zoned) box.dataset.zoned = "true";
     ranges.appendChild(box);
   }
 
@@ -268,8 +275,24 @@ function label(view) {
   return declared ? declared.label : view.m + " (" + view.a + ")";
 }
 
-function rangeValue(type, text) {
-  return type === "number" ? Number(text) : text;
+/** The input that edits a column of this schema type, if any. */
+function inputType(type) {
+  if (type === "date") return "date";
+  if (type === "datetime") return "datetime-local";
+  return ["int", "float"].includes(type) ? "number" : null;
+}
+
+/** What a bound of this schema type looks like in the address. */
+function inputForm(type) {
+  if (type === "date") return /^\d{4}-\d{2}-\d{2}$/;
+  if (type === "datetime") return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/;
+  return { test: (b) => b !== "" && Number.isFinite(Number(b)) };
+}
+
+function rangeValue(box, text) {
+  const type = box ? box.dataset.type : "number";
+  if (type === "number") return Number(text);
+  return box && box.dataset.zoned ? text + "Z" : text;
 }
 
 function queryOf(view) {
@@ -277,10 +300,9 @@ function queryOf(view) {
   for (const [column, values] of Object.entries(view.filters)) filters.push({ column, op: "in", value: values });
   for (const [column, [lo, hi]] of Object.entries(view.ranges)) {
     const box = $("range-" + column);
-    const type = box ? box.dataset.type : "number";
-    if (lo && hi) filters.push({ column, op: "between", value: [rangeValue(type, lo), rangeValue(type, hi)] });
-    else if (lo) filters.push({ column, op: "ge", value: rangeValue(type, lo) });
-    else if (hi) filters.push({ column, op: "le", value: rangeValue(type, hi) });
+    if (lo && hi) filters.push({ column, op: "between", value: [rangeValue(box, lo), rangeValue(box, hi)] });
+    else if (lo) filters.push({ column, op: "ge", value: rangeValue(box, lo) });
+    else if (hi) filters.push({ column, op: "le", value: rangeValue(box, hi) });
   }
   const group_by = [view.x, view.s].filter((c) => c);
   const agg = { fn: view.a, alias: label(view) };
@@ -289,7 +311,9 @@ function queryOf(view) {
 }
 
 function chartPath(view) {
-  return "/api/chart?kind=auto" + (view.s ? "&series=" + encodeURIComponent(view.s) : "");
+  const spec = formatSpec(view);
+  return "/api/chart?kind=auto" + (view.s ? "&series=" + encodeURIComponent(view.s) : "")
+    + (numberFormat(spec) ? "&format=" + encodeURIComponent(spec) : "");
 }
 
 function changed(event) {
@@ -339,12 +363,17 @@ function numberFormat(spec) {
   return null;
 }
 
+// The declared format spec of the measure `view` shows, if any.
+function formatSpec(view) {
+  const declared = view.m ? layout.measures.find((m) => m.column === view.m && m.fn === view.a)
+    : layout.measures.find((m) => m.fn === "len");
+  return (declared && declared.format) || null;
+}
+
 // The number format of each column of the answer to `view`: the declared
 // measure's for its column, none for the others.
 function columnFormats(view, columnNames) {
-  const declared = view.m && layout.measures.find((m) => m.column === view.m && m.fn === view.a);
-  const format = numberFormat(view.m ? declared && declared.format
-    : (layout.measures.find((m) => m.fn === "len") || {}).format);
+  const format = numberFormat(formatSpec(view));
   const name = label(view);
   return columnNames.map((c) => (format && c === name ? format : null));
 }

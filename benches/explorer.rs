@@ -396,21 +396,18 @@ fn main() {
     // (b) `pqc serve FILE --dashboard FILE.json`: the roll-up pinned at start.
     let declared = DeclaredDashboard::from_json(DECLARED).expect("the declaration");
     let started = Instant::now();
-    let mut builder = CachedQuery::builder();
-    for rollup in declared.rollups() {
-        builder = builder.rollup(rollup);
-    }
-    let pinned = Arc::new(builder.build_from_csv(&csv).expect("load"));
-    declared.check(&pinned).expect("declared columns");
+    let pinned = CachedQuery::builder()
+        .rollups(declared.rollups())
+        .build_from_csv(&csv)
+        .expect("load");
+    let config = ServerConfig::default()
+        .with_dashboard(declared, &pinned)
+        .expect("the declaration fits the data");
     println!(
         "declared: loaded {rows} rows and built the roll-up in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    let config = ServerConfig {
-        dashboard: Some(declared),
-        ..ServerConfig::default()
-    };
-    let b = runtime.block_on(run("declared", pinned, config, n));
+    let b = runtime.block_on(run("declared", Arc::new(pinned), config, n));
 
     let same = a
         .clicks

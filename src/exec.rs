@@ -103,6 +103,9 @@ fn literal(value: &Scalar) -> Expr {
         Scalar::Float(f) => typed(*f),
         Scalar::Str(s) => lit(s.as_str()),
         Scalar::Date(d) => typed(*d).cast(DataType::Date),
+        // Compared with the column's physical values (see `filter_expr`):
+        // no unit or time zone to match, exactly as normalized.
+        Scalar::Datetime(t, _) => typed(*t),
     }
 }
 
@@ -126,6 +129,10 @@ fn list(values: &[Scalar]) -> Expr {
         Some(Scalar::Float(_)) => {
             Series::new(name, values.iter().filter_map(as_float).collect::<Vec<_>>())
         }
+        Some(Scalar::Datetime(..)) => Series::new(
+            name,
+            values.iter().filter_map(as_timestamp).collect::<Vec<_>>(),
+        ),
         Some(Scalar::Date(_)) => {
             let days = Series::new(name, values.iter().filter_map(as_date).collect::<Vec<_>>());
             return lit(days).cast(DataType::Date).implode(false);
@@ -173,6 +180,13 @@ fn as_date(s: &Scalar) -> Option<i32> {
         None
     }
 }
+fn as_timestamp(s: &Scalar) -> Option<i64> {
+    if let Scalar::Datetime(t, _) = s {
+        Some(*t)
+    } else {
+        None
+    }
+}
 fn as_str(s: &Scalar) -> Option<&str> {
     if let Scalar::Str(v) = s {
         Some(v)
@@ -184,6 +198,13 @@ fn as_str(s: &Scalar) -> Option<&str> {
 /// The filter as a Polars predicate on a column of `kind`.
 pub(crate) fn filter_expr(filter: &ColumnFilter, kind: ColumnKind) -> Expr {
     let column = col(&*filter.column.name);
+    // Datetimes compare as their physical `i64`, which normalization has
+    // already put in the column's unit and time zone.
+    let column = if kind == ColumnKind::Datetime {
+        column.to_physical()
+    } else {
+        column
+    };
     // Categoricals compare with text directly for equality; ranges are by
     // text order, so those go through strings.
     let ordered = if kind == ColumnKind::Categorical {

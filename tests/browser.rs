@@ -354,7 +354,8 @@ fn as_text(v: &Value) -> String {
 #[derive(Debug, Clone)]
 struct View {
     filters: Vec<(String, Vec<Value>)>,
-    /// column, low, high (as typed; empty for none), whether a date.
+    /// column, low, high (as typed; empty for none), whether text (a date
+    /// or a datetime) rather than a number.
     ranges: Vec<(String, String, String, bool)>,
     x: String,
     series: Option<String>,
@@ -646,6 +647,33 @@ async fn explore(server: &Server, name: &str) {
     set_range(client, &measure, "max", &at(0.8), n).await;
     walk.view.ranges[0].2 = at(0.8);
     walk.changed("a range's high end").await;
+
+    // A range on a datetime column, through its datetime-local input.
+    let datetime = dashboard["ranges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|r| {
+            let name = r["column"].as_str()?;
+            (column(name)["type"] == json!("datetime")).then(|| (name.to_owned(), r["min"].clone()))
+        });
+    if let Some((datetime, min)) = datetime {
+        // A day after the first value, to the minute, as the input gives it.
+        let first = chrono::NaiveDateTime::parse_from_str(
+            &min.as_str().unwrap()[..19],
+            "%Y-%m-%d %H:%M:%S",
+        )
+        .unwrap();
+        let low = (first + chrono::TimeDelta::days(1))
+            .format("%Y-%m-%dT%H:%M")
+            .to_string();
+        let n = walk.next();
+        set_range(client, &datetime, "min", &low, n).await;
+        walk.view.ranges.push((datetime, low, String::new(), true));
+        walk.changed("a datetime range").await;
+    } else {
+        assert_eq!(name, "sample", "the generated table has a datetime column");
+    }
 
     // Another dimension along the x axis.
     let x = names("dimensions")

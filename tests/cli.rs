@@ -293,6 +293,38 @@ fn info_describes_the_sample() {
     );
     assert!(info["memory_bytes"].as_u64().unwrap() < info["file_bytes"].as_u64().unwrap());
     assert_eq!(info["fingerprint"].as_str().unwrap().len(), 32);
+    assert_eq!(info["hints"], serde_json::json!([]));
+}
+
+/// A CSV written by R: numbers with `NA` load as text, and `pqc info`
+/// says which option reads them as numbers.
+#[test]
+fn info_hints_at_na_in_numeric_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("flights.csv");
+    std::fs::write(
+        &csv,
+        "carrier,dep_delay,origin\nUA,2,NA\nAA,NA,EWR\nB6,-4,NA\n",
+    )
+    .unwrap();
+    let out = stdout(pqc().arg("info").arg(&csv));
+    assert!(
+        out.contains("hint: column `dep_delay` holds numbers and \"NA\"")
+            && out.contains("--null-value NA")
+            && !out.contains("`origin`"),
+        "{out}"
+    );
+    let out = stdout(pqc().arg("info").arg(&csv).args([
+        "--null-value",
+        "",
+        "--null-value",
+        "NA",
+        "--format",
+        "json",
+    ]));
+    let info: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(info["hints"], serde_json::json!([]));
+    assert_eq!(info["columns"][1]["type"], "int");
 }
 
 #[test]

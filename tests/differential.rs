@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use polars_query_cache::{Agg, AggFn, CachedQuery, Filter, Predicate, Query, Value};
+use polars_query_cache::{Agg, AggFn, CachedQuery, Filter, Query, Value};
 use proptest::prelude::*;
 
 use crate::common::{self, CATS, Row};
@@ -57,29 +57,8 @@ fn value_for(column: &'static str) -> BoxedStrategy<Value> {
 
 fn filter() -> impl Strategy<Value = Filter> {
     proptest::sample::select(&["cat", "k", "x", "y", "d", "b"][..]).prop_flat_map(|column| {
-        let v = value_for(column);
-        let list = proptest::collection::vec(value_for(column), 1..4);
-        let ordered = column != "b";
-        let mut options: Vec<BoxedStrategy<Predicate>> = vec![
-            v.clone().prop_map(Predicate::Eq).boxed(),
-            v.clone().prop_map(Predicate::Ne).boxed(),
-            list.clone().prop_map(Predicate::In).boxed(),
-            list.prop_map(Predicate::NotIn).boxed(),
-            Just(Predicate::IsNull).boxed(),
-            Just(Predicate::IsNotNull).boxed(),
-        ];
-        if ordered {
-            options.extend([
-                v.clone().prop_map(Predicate::Lt).boxed(),
-                v.clone().prop_map(Predicate::Le).boxed(),
-                v.clone().prop_map(Predicate::Gt).boxed(),
-                v.clone().prop_map(Predicate::Ge).boxed(),
-                (v.clone(), v)
-                    .prop_map(|(a, b)| Predicate::Between(a, b))
-                    .boxed(),
-            ]);
-        }
-        proptest::strategy::Union::new(options).prop_map(move |p| Filter::new(column, p))
+        common::predicates(value_for(column), 3, column != "b")
+            .prop_map(move |p| Filter::new(column, p))
     })
 }
 
@@ -133,11 +112,7 @@ fn query() -> impl Strategy<Value = Query> {
                 ..Query::default()
             };
             q = q.group_by(groups);
-            for (i, a) in aggs.into_iter().enumerate() {
-                // Aliases keep repeated aggregates apart.
-                q = q.agg(a.alias(format!("a{i}")));
-            }
-            q
+            common::with_aliased(q, aggs)
         })
 }
 
@@ -147,16 +122,7 @@ proptest! {
     #[test]
     fn cached_equals_uncached_equals_oracle(q in query()) {
         let (rows, cache) = fixture();
-        let expected = common::oracle(rows, &q);
-        let uncached = cache.get_uncached(&q).unwrap();
-        let first = cache.get(&q).unwrap();
-        let second = cache.get(&q).unwrap();
-        let context = q.to_json();
-        common::assert_same(&common::frame_cells(&uncached), &expected, &context);
-        common::assert_same(&common::frame_cells(&first), &expected, &context);
-        common::assert_same(&common::frame_cells(&second), &expected, &context);
-        let names: Vec<String> = first.get_column_names().iter().map(|s| s.to_string()).collect();
-        prop_assert_eq!(names, q.output_names());
+        common::check_answers(cache, &q, &common::oracle(rows, &q));
     }
 }
 

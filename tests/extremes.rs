@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use polars::prelude::*;
 use polars_query_cache::normalize::{Bound, Constraint, Scalar};
-use polars_query_cache::{Agg, AggFn, CachedQuery, Filter, Predicate, Query, Value};
+use polars_query_cache::{Agg, AggFn, CachedQuery, Filter, Query, Value};
 use proptest::prelude::*;
 
 use crate::common::{self, Cell, Rng};
@@ -278,24 +278,7 @@ fn value_for(column: &'static str) -> BoxedStrategy<Value> {
 
 fn filter() -> impl Strategy<Value = Filter> {
     proptest::sample::select(&["i64", "i32", "u32", "u64", "f", "d"][..]).prop_flat_map(|column| {
-        let v = value_for(column);
-        let list = proptest::collection::vec(value_for(column), 1..5);
-        let options: Vec<BoxedStrategy<Predicate>> = vec![
-            v.clone().prop_map(Predicate::Eq).boxed(),
-            v.clone().prop_map(Predicate::Ne).boxed(),
-            list.clone().prop_map(Predicate::In).boxed(),
-            list.prop_map(Predicate::NotIn).boxed(),
-            Just(Predicate::IsNull).boxed(),
-            Just(Predicate::IsNotNull).boxed(),
-            v.clone().prop_map(Predicate::Lt).boxed(),
-            v.clone().prop_map(Predicate::Le).boxed(),
-            v.clone().prop_map(Predicate::Gt).boxed(),
-            v.clone().prop_map(Predicate::Ge).boxed(),
-            (v.clone(), v)
-                .prop_map(|(a, b)| Predicate::Between(a, b))
-                .boxed(),
-        ];
-        proptest::strategy::Union::new(options).prop_map(move |p| Filter::new(column, p))
+        common::predicates(value_for(column), 4, true).prop_map(move |p| Filter::new(column, p))
     })
 }
 
@@ -329,10 +312,7 @@ fn query() -> impl Strategy<Value = Query> {
             if grouped {
                 q = q.group_by(["g"]);
             }
-            for (i, a) in aggs.into_iter().enumerate() {
-                q = q.agg(a.alias(format!("a{i}")));
-            }
-            q
+            common::with_aliased(q, aggs)
         })
 }
 

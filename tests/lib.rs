@@ -9,6 +9,7 @@ mod browser;
 mod cache_behaviour;
 mod cli;
 mod concurrency;
+mod datetimes;
 mod derive;
 mod differential;
 mod disk;

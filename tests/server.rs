@@ -825,23 +825,15 @@ const DECLARED: &str = r#"{"title": "Sales",
 async fn a_declared_dashboard_answers_every_view_without_computing() {
     use polars_query_cache::server::DeclaredDashboard;
     let declared = DeclaredDashboard::from_json(DECLARED).unwrap();
-    let mut builder = CachedQuery::builder();
-    for rollup in declared.rollups() {
-        builder = builder.rollup(rollup);
-    }
-    let cache = Arc::new(
-        builder
-            .build_from_csv(concat!(env!("CARGO_MANIFEST_DIR"), "/data/sales.csv"))
-            .unwrap(),
-    );
-    declared.check(&cache).unwrap();
-    let app = app(
-        Arc::clone(&cache),
-        ServerConfig {
-            dashboard: Some(declared),
-            ..ServerConfig::default()
-        },
-    );
+    let cache = CachedQuery::builder()
+        .rollups(declared.rollups())
+        .build_from_csv(concat!(env!("CARGO_MANIFEST_DIR"), "/data/sales.csv"))
+        .unwrap();
+    let config = ServerConfig::default()
+        .with_dashboard(declared, &cache)
+        .unwrap();
+    let cache = Arc::new(cache);
+    let app = app(Arc::clone(&cache), config);
     let (_, _, bytes) = send(&app, get("/api/schema")).await;
     let schema = json_of(&bytes);
     let dashboard = &schema["dashboard"];
@@ -938,11 +930,8 @@ fn a_declared_dashboard_naming_an_unknown_column_is_refused() {
     use polars_query_cache::server::DeclaredDashboard;
     let typo = DECLARED.replace(r#"["category", "channel"]"#, r#"["catgory", "channel"]"#);
     let declared = DeclaredDashboard::from_json(&typo).unwrap();
-    let mut builder = CachedQuery::builder();
-    for rollup in declared.rollups() {
-        builder = builder.rollup(rollup);
-    }
-    let refused = builder
+    let refused = CachedQuery::builder()
+        .rollups(declared.rollups())
         .build_from_csv(concat!(env!("CARGO_MANIFEST_DIR"), "/data/sales.csv"))
         .unwrap_err()
         .to_string();
@@ -950,6 +939,48 @@ fn a_declared_dashboard_naming_an_unknown_column_is_refused() {
     let refused = declared.check(&sample_cache()).unwrap_err().to_string();
     assert!(
         refused.contains("`catgory`; did you mean `category`?"),
+        "{refused}"
+    );
+    // A cache built without the roll-up would scan on every click.
+    let declared = DeclaredDashboard::from_json(DECLARED).unwrap();
+    let refused = ServerConfig::default()
+        .with_dashboard(declared.clone(), &sample_cache())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains(".rollups(dashboard.rollups())"),
+        "{refused}"
+    );
+    let other_rollup = CachedQuery::builder()
+        .rollup(
+            polars_query_cache::Query::new()
+                .group_by(["category"])
+                .len(),
+        )
+        .build_from_csv(concat!(env!("CARGO_MANIFEST_DIR"), "/data/sales.csv"))
+        .unwrap();
+    assert!(declared.check(&other_rollup).is_err());
+    // A sum of text is refused when the roll-up is built, by its name.
+    let text_sum = DECLARED.replace(
+        r#"{"column": "units", "fn": "max""#,
+        r#"{"column": "region", "fn": "sum""#,
+    );
+    let declared = DeclaredDashboard::from_json(&text_sum).unwrap();
+    let refused = CachedQuery::builder()
+        .rollups(declared.rollups())
+        .build_from_csv(concat!(env!("CARGO_MANIFEST_DIR"), "/data/sales.csv"))
+        .unwrap_err();
+    assert!(
+        matches!(&refused, polars_query_cache::Error::InvalidAggregate { column, .. } if column == "region"),
+        "{refused}"
+    );
+    // A number format the page and the chart cannot write.
+    let format = DECLARED.replace("$,.0f", "$,.0e");
+    let refused = DeclaredDashboard::from_json(&format)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("format `$,.0e`") && refused.contains("`$,.0f`"),
         "{refused}"
     );
     let median = DECLARED.replace(r#""fn": "mean""#, r#""fn": "median""#);
@@ -968,21 +999,39 @@ fn pqc_serve_refuses_a_dashboard_naming_an_unknown_column() {
     let dir = std::env::temp_dir().join(format!("pqc-dashboard-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("dashboard.json");
-    std::fs::write(&file, DECLARED.replace("\"units\"", "\"unitz\"")).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pqc"))
-        .args([
-            "serve",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/data/sales.csv"),
-        ])
-        .arg("--dashboard")
-        .arg(&file)
-        .args(["--bind", "127.0.0.1:0"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    // `pqc serve DATA --dashboard FILE` with `declaration` in FILE: its
+    // exit code and what it wrote to stderr.
+    let serve = |declaration: String| {
+        std::fs::write(&file, declaration).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_pqc"))
+            .args([
+                "serve",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/data/sales.csv"),
+            ])
+            .arg("--dashboard")
+            .arg(&file)
+            .args(["--bind", "127.0.0.1:0"])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = serve(DECLARED.replace("\"units\"", "\"unitz\""));
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(
         stderr.contains("--dashboard") && stderr.contains("`unitz`"),
+        "{stderr}"
+    );
+    // A measure whose aggregate does not apply to its column's type.
+    let (code, stderr) = serve(DECLARED.replace(
+        r#"{"column": "units", "fn": "max""#,
+        r#"{"column": "region", "fn": "sum""#,
+    ));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--dashboard") && stderr.contains("`sum` cannot aggregate column `region`"),
         "{stderr}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
@@ -1011,6 +1060,89 @@ async fn null_categories_and_series_are_labelled_null() {
     let (status, _, svg) = send(&app, post("/api/chart?series=kind", body)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(has_text(&String::from_utf8(svg).unwrap(), "null"));
+}
+
+/// Review leftovers of the explorer: a null category on a numeric x axis,
+/// an answer without rows, a datetime series folded into "other" for an
+/// aggregate that does not fold, and the y axis in a declared format.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn charts_of_awkward_answers_are_drawn_right() {
+    // Twelve hours, one row each: hour h has amount h + 1, shop `a` when
+    // that is odd.
+    let stamps = Series::new(
+        "at".into(),
+        (0..12i64)
+            .map(|h| 1_710_028_800_000 + h * 3_600_000)
+            .collect::<Vec<_>>(),
+    )
+    .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))
+    .unwrap();
+    let n: Vec<Option<i64>> = (0..12).map(|h| (h % 4 != 2).then_some(h % 4)).collect();
+    let shop: Vec<&str> = (0..12)
+        .map(|h| if h % 2 == 0 { "a" } else { "b" })
+        .collect();
+    let amount: Vec<f64> = (0..12).map(|h| f64::from(h + 1)).collect();
+    let frame = DataFrame::new(
+        12,
+        vec![
+            Series::new("n".into(), n).into(),
+            Series::new("shop".into(), shop).into(),
+            Series::new("amount".into(), amount).into(),
+            stamps.into(),
+        ],
+    )
+    .unwrap();
+    let app = app(
+        Arc::new(CachedQuery::from_frame(frame).unwrap()),
+        ServerConfig::default(),
+    );
+
+    // Numeric x: placed by value, unless a category is null.
+    let by_n = r#"{"group_by": ["n"], "aggs": [{"fn": "sum", "column": "amount"}]}"#;
+    let chart = chart_data(&app, "/api/chart?kind=line", by_n).await;
+    assert_eq!(chart["labels"], json!(["0", "1", "3", "null"]));
+    assert_eq!(chart["positions"], Value::Null, "{chart}");
+    let some = r#"{"filters": [{"column": "n", "op": "is_not_null"}], "group_by": ["n"],
+                  "aggs": [{"fn": "sum", "column": "amount"}]}"#;
+    let chart = chart_data(&app, "/api/chart?kind=line", some).await;
+    assert_eq!(chart["positions"], json!([0.0, 1.0, 3.0]), "{chart}");
+
+    // No rows, with a series: an empty chart, not a refusal.
+    let none = r#"{"filters": [{"column": "shop", "op": "eq", "value": "zzz"}],
+                  "group_by": ["n", "shop"], "aggs": [{"fn": "sum", "column": "amount"}]}"#;
+    let chart = chart_data(&app, "/api/chart?series=shop", none).await;
+    assert_eq!(chart["labels"], json!([]));
+    assert!(
+        chart["title"].as_str().unwrap().ends_with("(no rows)"),
+        "{chart}"
+    );
+    let (status, _, svg) = send(&app, post("/api/chart?series=shop", none)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(String::from_utf8(svg).unwrap().starts_with("<svg"));
+
+    // A mean by a datetime series: the eight hours of the largest means
+    // (amounts 5 to 12) are kept; "other" is the mean of the other four
+    // hours' rows, asked of the cache with a `not_in` on `at` (a mean does
+    // not fold): shop `a` has amounts 1 and 3 there, `b` 2 and 4.
+    let mean = r#"{"group_by": ["shop", "at"], "aggs": [{"fn": "mean", "column": "amount"}]}"#;
+    let chart = chart_data(&app, "/api/chart?series=at", mean).await;
+    let names = series_names(&chart);
+    assert_eq!((names.len(), names[8].as_str()), (9, "other"), "{names:?}");
+    assert_eq!(drawn(&chart, 8, "a"), 2.0);
+    assert_eq!(drawn(&chart, 8, "b"), 3.0);
+
+    // The y axis in a declared format.
+    let (status, _, svg) = send(&app, post("/api/chart?format=%24%2C.2f", by_n)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(String::from_utf8(svg).unwrap().contains("$"));
+    let (status, _, bytes) = send(&app, post("/api/chart?format=%25%25", by_n)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        json_of(&bytes)["error"]
+            .as_str()
+            .unwrap()
+            .contains("`$,.0f`")
+    );
 }
 
 #[tokio::test]

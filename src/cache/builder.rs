@@ -261,6 +261,16 @@ impl CachedQueryBuilder {
         self
     }
 
+    /// Declares several roll-ups at once (see [`rollup`](Self::rollup)):
+    /// what a declared dashboard needs,
+    /// `builder.rollups(dashboard.rollups())`.
+    ///
+    /// Default: none.
+    pub fn rollups(mut self, queries: impl IntoIterator<Item = Query>) -> Self {
+        self.rollups.extend(queries);
+        self
+    }
+
     /// Loads the CSV file at `path` and builds the cache over it.
     pub fn build_from_csv(self, path: impl AsRef<Path>) -> Result<CachedQuery> {
         let dataset = match self.snapshot_dir() {

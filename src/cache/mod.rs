@@ -217,6 +217,24 @@ impl CachedQuery {
         Ok(self.requests.normalize(query, &self.dataset())?.into_key())
     }
 
+    /// Whether `query` is one of the roll-ups declared on the builder
+    /// ([`CachedQueryBuilder::rollup`]), computed at load and pinned: equal
+    /// queries written differently count.
+    ///
+    /// ```
+    /// use polars_query_cache::{CachedQuery, Query};
+    ///
+    /// let rollup = Query::new().group_by(["category", "month"]).sum("revenue");
+    /// let cache = CachedQuery::builder().rollup(rollup).build_from_csv("data/sales.csv")?;
+    /// assert!(cache.has_rollup(&Query::new().sum("revenue").group_by(["month", "category"]))?);
+    /// assert!(!cache.has_rollup(&Query::new().group_by(["month"]).sum("revenue"))?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn has_rollup(&self, query: &Query) -> Result<bool> {
+        let key = self.key(query)?;
+        Ok(self.rollups.read().iter().any(|(pinned, _)| *pinned == key))
+    }
+
     /// Memoizes any computation over the dataset, the way Flask-Caching's
     /// `@cache.memoize` does for a function: keyed on `name` plus `args`
     /// serialized canonically (object keys sorted), stored in the same tiers

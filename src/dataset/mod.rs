@@ -6,6 +6,7 @@
 mod csv;
 mod diagnose;
 mod fingerprint;
+mod hints;
 mod options;
 mod schema;
 mod snapshot;
@@ -242,6 +243,32 @@ impl Dataset {
     /// The estimated memory held by the frame, in bytes.
     pub fn estimated_size(&self) -> usize {
         self.frame.estimated_size()
+    }
+
+    /// What the load probably got wrong, each with the option that fixes
+    /// it: today, text columns that hold numbers and `NA` (or another
+    /// null token of R or pandas), which only `--null-value NA`
+    /// ([`LoadOptions::with_null_values`]) reads as numbers. Looks at the
+    /// first values of each text column; `pqc info` and `pqc serve` print
+    /// these.
+    ///
+    /// ```
+    /// use polars_query_cache::{Dataset, LoadOptions};
+    ///
+    /// let csv = b"carrier,dep_delay\nUA,2\nAA,NA\nB6,-4\n".to_vec();
+    /// let dataset = Dataset::from_csv_bytes("flights.csv", csv, &LoadOptions::default())?;
+    /// assert!(dataset.load_hints()[0].contains("--null-value NA"));
+    /// let options = LoadOptions::default().with_null_values(["", "NA"]);
+    /// let csv = b"carrier,dep_delay\nUA,2\nAA,NA\nB6,-4\n".to_vec();
+    /// assert!(Dataset::from_csv_bytes("flights.csv", csv, &options)?.load_hints().is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn load_hints(&self) -> Vec<String> {
+        let null_values = match &self.origin {
+            Origin::Csv { options, .. } => options.null_values.as_slice(),
+            Origin::Bytes { .. } | Origin::Frame => &[],
+        };
+        hints::null_token_hints(&self.frame, null_values)
     }
 
     /// The error for an unknown column: the closest names first.

@@ -18,7 +18,10 @@ pub enum ColumnKind {
     Bool,
     /// Calendar dates.
     Date,
-    /// Anything else (lists, times, ...): it can be grouped by and counted.
+    /// Points in time (Polars' `Datetime`, any unit, with or without a time
+    /// zone).
+    Datetime,
+    /// Anything else (lists, times of day, durations, ...): it can be grouped by and counted.
     Other,
 }
 
@@ -30,15 +33,20 @@ impl ColumnKind {
             DataType::String => ColumnKind::Str,
             DataType::Categorical(..) | DataType::Enum(..) => ColumnKind::Categorical,
             DataType::Date => ColumnKind::Date,
+            DataType::Datetime(..) => ColumnKind::Datetime,
             d if d.is_integer() => ColumnKind::Int,
             d if d.is_float() => ColumnKind::Float,
             _ => ColumnKind::Other,
         }
     }
 
-    /// Integers and dates: `x > 3` is `x >= 4`.
+    /// Integers, dates and datetimes: `x > 3` is `x >= 4` (datetimes in
+    /// their unit).
     pub(crate) fn is_integer_like(self) -> bool {
-        matches!(self, ColumnKind::Int | ColumnKind::Date)
+        matches!(
+            self,
+            ColumnKind::Int | ColumnKind::Date | ColumnKind::Datetime
+        )
     }
 
     /// Numbers: what `sum`, `mean` and friends accept.
@@ -55,6 +63,7 @@ impl ColumnKind {
             ColumnKind::Categorical => "categorical",
             ColumnKind::Bool => "bool",
             ColumnKind::Date => "date",
+            ColumnKind::Datetime => "datetime",
             ColumnKind::Other => "other",
         }
     }

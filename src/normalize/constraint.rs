@@ -198,12 +198,13 @@ impl Accumulator {
         let (coerced, inclusive) = match coerce(value, column)? {
             // x > 2.5 and x >= 2.5 both mean x >= 3 for integers.
             Coerced::Fraction(f) => (whole_or_fraction(f.ceil(), &column.dtype), true),
+            Coerced::Gap(_, above) => (Coerced::Exact(above), true),
             other => (other, inclusive),
         };
         let bound = match coerced {
             Coerced::Exact(value) => Bound { value, inclusive },
             // Every non-null value passes. (A ceiling has no fraction left.)
-            Coerced::Below | Coerced::Fraction(_) => {
+            Coerced::Below | Coerced::Fraction(_) | Coerced::Gap(..) => {
                 self.not_null = true;
                 return Ok(());
             }
@@ -221,11 +222,12 @@ impl Accumulator {
     fn bound_high(&mut self, value: &Value, inclusive: bool, column: &ColumnInfo) -> Result<()> {
         let (coerced, inclusive) = match coerce(value, column)? {
             Coerced::Fraction(f) => (whole_or_fraction(f.floor(), &column.dtype), true),
+            Coerced::Gap(below, _) => (Coerced::Exact(below), true),
             other => (other, inclusive),
         };
         let bound = match coerced {
             Coerced::Exact(value) => Bound { value, inclusive },
-            Coerced::Above | Coerced::Fraction(_) => {
+            Coerced::Above | Coerced::Fraction(_) | Coerced::Gap(..) => {
                 self.not_null = true;
                 return Ok(());
             }
@@ -398,6 +400,7 @@ fn int_value(s: &Scalar) -> Option<i128> {
         Scalar::Int(i) => Some(i128::from(*i)),
         Scalar::UInt(u) => Some(i128::from(*u)),
         Scalar::Date(d) => Some(i128::from(*d)),
+        Scalar::Datetime(t, _) => Some(i128::from(*t)),
         _ => None,
     }
 }
@@ -406,6 +409,7 @@ fn int_value(s: &Scalar) -> Option<i128> {
 fn same_kind(like: &Scalar, i: i128) -> Option<Scalar> {
     match like {
         Scalar::Date(_) => i32::try_from(i).ok().map(Scalar::Date),
+        Scalar::Datetime(_, unit) => i64::try_from(i).ok().map(|t| Scalar::Datetime(t, *unit)),
         Scalar::UInt(_) => u64::try_from(i).ok().map(Scalar::UInt),
         Scalar::Int(_) => i64::try_from(i).ok().map(Scalar::Int),
         _ => None,

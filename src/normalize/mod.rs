@@ -177,7 +177,10 @@ fn unknown_column(dataset: &Dataset, name: &str) -> Error {
 pub(crate) fn coerce_value(value: &crate::Value, column: &ColumnInfo) -> Result<Option<Scalar>> {
     Ok(match scalar::coerce(value, column)? {
         scalar::Coerced::Exact(s) => Some(s),
-        scalar::Coerced::Fraction(_) | scalar::Coerced::Below | scalar::Coerced::Above => None,
+        scalar::Coerced::Fraction(_)
+        | scalar::Coerced::Gap(..)
+        | scalar::Coerced::Below
+        | scalar::Coerced::Above => None,
     })
 }
 

@@ -1,6 +1,6 @@
 //! Filter values coerced to their column's type.
 
-use polars::prelude::{DataType, PlSmallStr};
+use polars::prelude::{DataType, PlSmallStr, TimeUnit};
 use std::cmp::Ordering;
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -28,6 +28,9 @@ pub enum Scalar {
     Str(PlSmallStr),
     /// A date column's value, in days since 1970-01-01.
     Date(i32),
+    /// A datetime column's value: its physical value, in the column's unit
+    /// since 1970-01-01 00:00 (UTC for a column with a time zone).
+    Datetime(i64, TimeUnit),
 }
 
 impl Scalar {
@@ -39,6 +42,7 @@ impl Scalar {
             Scalar::Str(_) => 3,
             Scalar::Date(_) => 4,
             Scalar::UInt(_) => 5,
+            Scalar::Datetime(..) => 6,
         }
     }
 }
@@ -52,6 +56,11 @@ impl Ord for Scalar {
             (Scalar::Str(a), Scalar::Str(b)) => a.cmp(b),
             (Scalar::Date(a), Scalar::Date(b)) => a.cmp(b),
             (Scalar::UInt(a), Scalar::UInt(b)) => a.cmp(b),
+            // One column has one unit: the value orders, the unit only
+            // keeps two columns' values apart.
+            (Scalar::Datetime(a, ua), Scalar::Datetime(b, ub)) => {
+                a.cmp(b).then(unit_rank(*ua).cmp(&unit_rank(*ub)))
+            }
             (a, b) => a.rank().cmp(&b.rank()),
         }
     }
@@ -81,6 +90,10 @@ impl Hash for Scalar {
             Scalar::Str(s) => s.hash(state),
             Scalar::Date(d) => d.hash(state),
             Scalar::UInt(u) => u.hash(state),
+            Scalar::Datetime(t, unit) => {
+                t.hash(state);
+                unit.hash(state);
+            }
         }
     }
 }
@@ -97,7 +110,20 @@ impl fmt::Display for Scalar {
                 Some(date) => write!(f, "{date}"),
                 None => write!(f, "date({d})"),
             },
+            Scalar::Datetime(t, unit) => match timestamp_to_datetime(*t, *unit) {
+                Some(datetime) => write!(f, "{}", datetime.format("%Y-%m-%dT%H:%M:%S%.f")),
+                None => write!(f, "datetime({t}, {unit:?})"),
+            },
         }
+    }
+}
+
+/// `TimeUnit` is not `Ord`: finest first.
+fn unit_rank(unit: TimeUnit) -> u8 {
+    match unit {
+        TimeUnit::Nanoseconds => 0,
+        TimeUnit::Microseconds => 1,
+        TimeUnit::Milliseconds => 2,
     }
 }
 
@@ -111,6 +137,10 @@ pub(crate) enum Coerced {
     Exact(Scalar),
     /// A finite number strictly between two integers.
     Fraction(f64),
+    /// Strictly between two adjacent values of the column's type (a time
+    /// finer than a datetime column's unit): the first below, the second
+    /// above.
+    Gap(Scalar, Scalar),
     /// Smaller than every value of the column's type.
     Below,
     /// Larger than every value of the column's type.
@@ -168,6 +198,28 @@ pub(crate) fn coerce(value: &Value, column: &ColumnInfo) -> Result<Coerced> {
                 .ok_or_else(|| wrong("dates", "write dates as \"2024-03-31\"")),
             _ => Err(wrong("dates", "write dates as \"2024-03-31\"")),
         },
+        ColumnKind::Datetime => {
+            let DataType::Datetime(unit, zone) = &column.dtype else {
+                unreachable!("a datetime column's type is Datetime")
+            };
+            let utc_zone = zone.as_ref().is_some_and(|z| z.as_str() == "UTC");
+            let hint = if zone.is_none() {
+                "write times as \"2024-03-31 12:00:00\" (this column has no time zone)"
+            } else if utc_zone {
+                "write times as \"2024-03-31 12:00:00Z\" or with an offset such as +02:00"
+            } else {
+                "this column has a time zone: write the offset, as \"2024-03-31 12:00:00+02:00\""
+            };
+            let Value::Str(s) = value else {
+                return Err(wrong("datetimes", hint));
+            };
+            let nanos = match parse_datetime(s.trim()) {
+                Some(Parsed::Naive(nanos)) if zone.is_none() || utc_zone => nanos,
+                Some(Parsed::Instant(nanos)) if zone.is_some() => nanos,
+                _ => return Err(wrong("datetimes", hint)),
+            };
+            Ok(in_unit(nanos, *unit))
+        }
         ColumnKind::Other => Err(Error::InvalidOperator {
             op: "filter",
             column: column.name.clone(),
@@ -274,4 +326,81 @@ fn parse_date(s: &str) -> Option<i32> {
 
 fn days_to_date(days: i32) -> Option<chrono::NaiveDate> {
     chrono::NaiveDate::from_num_days_from_ce_opt(days.checked_add(UNIX_EPOCH_DAYS_FROM_CE)?)
+}
+
+/// A datetime literal read to nanoseconds since 1970-01-01 00:00.
+enum Parsed {
+    /// Without an offset: wall-clock time, as a column without a time zone
+    /// stores it.
+    Naive(i128),
+    /// With `Z` or an offset: an instant, in UTC.
+    Instant(i128),
+}
+
+/// Reads `2024-03-31`, `2024-03-31 12:00`, `2024-03-31T12:00:00.123456789`,
+/// each optionally followed by `Z` or an offset such as `+02:00`.
+fn parse_datetime(s: &str) -> Option<Parsed> {
+    use chrono::{DateTime, NaiveDate, NaiveDateTime};
+    let nanos = |t: NaiveDateTime| {
+        let t = t.and_utc();
+        i128::from(t.timestamp()) * 1_000_000_000 + i128::from(t.timestamp_subsec_nanos())
+    };
+    if let Ok(date) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Some(Parsed::Naive(nanos(date.and_hms_opt(0, 0, 0)?)));
+    }
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, format) {
+            return Some(Parsed::Naive(nanos(t)));
+        }
+    }
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f%:z",
+        "%Y-%m-%d %H:%M:%S%.f%:z",
+        "%Y-%m-%dT%H:%M%:z",
+        "%Y-%m-%d %H:%M%:z",
+    ] {
+        let zulu = s
+            .strip_suffix(['Z', 'z'])
+            .map(|rest| format!("{rest}+00:00"));
+        let text = zulu.as_deref().unwrap_or(s);
+        if let Ok(t) = DateTime::parse_from_str(text, format) {
+            return Some(Parsed::Instant(nanos(t.naive_utc())));
+        }
+    }
+    None
+}
+
+/// Nanoseconds as a value of a datetime column of `unit`; a time between
+/// two of its values is a [`Coerced::Gap`].
+fn in_unit(nanos: i128, unit: TimeUnit) -> Coerced {
+    let per_unit: i128 = match unit {
+        TimeUnit::Nanoseconds => 1,
+        TimeUnit::Microseconds => 1_000,
+        TimeUnit::Milliseconds => 1_000_000,
+    };
+    let (floor, rest) = (nanos.div_euclid(per_unit), nanos.rem_euclid(per_unit));
+    let scalar = |t: i128| i64::try_from(t).ok().map(|t| Scalar::Datetime(t, unit));
+    match (scalar(floor), rest) {
+        (Some(exact), 0) => Coerced::Exact(exact),
+        (Some(below), _) => match scalar(floor + 1) {
+            Some(above) => Coerced::Gap(below, above),
+            None => Coerced::Above,
+        },
+        (None, _) if floor < 0 => Coerced::Below,
+        (None, _) => Coerced::Above,
+    }
+}
+
+fn timestamp_to_datetime(t: i64, unit: TimeUnit) -> Option<chrono::NaiveDateTime> {
+    let t = match unit {
+        TimeUnit::Nanoseconds => chrono::DateTime::from_timestamp_nanos(t),
+        TimeUnit::Microseconds => chrono::DateTime::from_timestamp_micros(t)?,
+        TimeUnit::Milliseconds => chrono::DateTime::from_timestamp_millis(t)?,
+    };
+    Some(t.naive_utc())
 }

@@ -131,7 +131,9 @@ pub async fn chart(
 ) -> Result<Response, AppError> {
     let params = ChartParams::from_uri(&uri)?;
     let query = parse_query(&state, &body)?;
-    let (plot, kind) = plot(&state, query, &params).await?;
+    // One deadline for the answer, the "other" queries and the drawing.
+    let deadline = state.deadline();
+    let (plot, kind) = plot(&state, deadline, query, &params).await?;
     let points = plot.points();
     let max = state.limits().max_chart_points;
     if points > max {
@@ -149,18 +151,25 @@ pub async fn chart(
             "title": plot.title,
             "x": plot.x_name,
             "labels": plot.labels,
+            // Where each label sits on a numeric x axis; null when evenly
+            // spaced.
+            "positions": plot.positions,
             "series": plot.series.iter().map(|(name, values)| json!({"name": name, "values": values})).collect::<Vec<_>>(),
         });
         return Ok(Json(body).into_response());
     }
     let svg = state
-        .encode(points, move || {
-            match kind {
-                Kind::Bar => bar_svg(&plot),
-                Kind::Line | Kind::Auto => line_svg(&plot),
-            }
-            .map(String::into_bytes)
-        })
+        .encode_by(
+            points,
+            move || {
+                match kind {
+                    Kind::Bar => bar_svg(&plot),
+                    Kind::Line | Kind::Auto => line_svg(&plot),
+                }
+                .map(String::into_bytes)
+            },
+            deadline,
+        )
         .await?;
     Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
 }

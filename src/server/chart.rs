@@ -6,6 +6,7 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::error::AppError;
+use super::number_format::NumberFormat;
 
 /// The ten colours of matplotlib's `tab10`: up to 8 series, `null` and
 /// "other" each get their own.
@@ -34,10 +35,23 @@ pub(crate) struct Plot {
     /// Each category's label.
     pub(crate) labels: Vec<String>,
     /// Where each category sits on a numeric x axis; `None` spaces them
-    /// evenly.
+    /// evenly (also when one category is null: it has no place on a
+    /// number line).
     pub(crate) positions: Option<Vec<f64>>,
     /// Each series' name and its value at each category.
     pub(crate) series: Vec<(String, Vec<Option<f64>>)>,
+    /// How the y axis writes values: the measure's declared format, else
+    /// compactly (1.2k, 3.4M).
+    pub(crate) y_format: Option<NumberFormat>,
+}
+
+impl Plot {
+    fn y_label(&self, v: f64) -> String {
+        match &self.y_format {
+            Some(format) => format.write(v),
+            None => compact(v),
+        }
+    }
 }
 
 impl Plot {
@@ -55,6 +69,10 @@ impl Plot {
 
     /// The range of y, zero included, refused when its span is beyond f64.
     fn y_range(&self) -> Result<(f64, f64), AppError> {
+        // An answer without rows is an empty chart, not an error.
+        if self.series.is_empty() && self.labels.is_empty() {
+            return Ok((0.0, 1.0));
+        }
         if self.series.is_empty() {
             return Err(AppError::BadRequest(
                 "a chart needs a numeric column after the first".to_owned(),
@@ -125,7 +143,7 @@ pub(crate) fn line_svg(plot: &Plot) -> Result<String, AppError> {
             .x_desc(plot.x_name.as_str())
             .x_labels(plot.labels.len().clamp(2, 12))
             .x_label_formatter(&label_of)
-            .y_label_formatter(&|v| compact(*v))
+            .y_label_formatter(&|v| plot.y_label(*v))
             .draw()
             .map_err(|e| internal(&e))?;
         for (i, (name, values)) in plot.series.iter().enumerate() {
@@ -175,7 +193,7 @@ pub(crate) fn bar_svg(plot: &Plot) -> Result<String, AppError> {
             .x_desc(plot.x_name.as_str())
             .x_labels(n)
             .x_label_formatter(&label_of)
-            .y_label_formatter(&|v| compact(*v))
+            .y_label_formatter(&|v| plot.y_label(*v))
             .draw()
             .map_err(|e| internal(&e))?;
         let width = 0.8 / plot.series.len().max(1) as f64;
@@ -268,6 +286,22 @@ mod tests {
             labels: vec!["1".to_owned(), "2".to_owned()],
             positions: Some(vec![1.0, 2.0]),
             series: vec![("y".to_owned(), ys.map(Some).to_vec())],
+            y_format: None,
+        }
+    }
+
+    /// The y axis writes the measure in its declared format, else
+    /// compactly.
+    #[test]
+    fn the_y_axis_writes_the_declared_format() {
+        let mut dollars = plot([1_000.0, 25_000.0]);
+        for draw in [line_svg, bar_svg] {
+            dollars.y_format = None;
+            let plain = draw(&dollars).unwrap();
+            assert!(plain.contains("20.0k") && !plain.contains('$'), "{plain}");
+            dollars.y_format = Some("$,.0f".parse().unwrap());
+            let svg = draw(&dollars).unwrap();
+            assert!(svg.contains("$20,000") && !svg.contains("20.0k"), "{svg}");
         }
     }
 

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use super::number_format::NumberFormat;
 use crate::query::AggFn;
 use crate::{CachedQuery, Error, Query, Result};
 
@@ -36,18 +37,19 @@ const ROLLED_UP: [AggFn; 6] = [
 /// the cache builds at start and pins, so no click scans the data.
 ///
 /// ```
+/// use std::sync::Arc;
 /// use polars_query_cache::CachedQuery;
-/// use polars_query_cache::server::DeclaredDashboard;
+/// use polars_query_cache::server::{DeclaredDashboard, ServerConfig};
 ///
 /// let dashboard = DeclaredDashboard::from_json(r#"{"title": "Sales", "filters": ["category"],
 ///     "dimensions": ["month"], "measures": [{"column": "revenue", "fn": "mean", "label": "Revenue"}]}"#)?;
-/// let mut builder = CachedQuery::builder();
-/// for rollup in dashboard.rollups() {
-///     builder = builder.rollup(rollup);
-/// }
-/// let cache = builder.build_from_csv("data/sales.csv")?;
-/// dashboard.check(&cache)?;
-/// // ServerConfig { dashboard: Some(dashboard), ..Default::default() }
+/// let cache = CachedQuery::builder()
+///     .rollups(dashboard.rollups())
+///     .build_from_csv("data/sales.csv")?;
+/// // Checks the columns, the aggregates and the roll-up against the cache.
+/// let config = ServerConfig::default().with_dashboard(dashboard, &cache)?;
+/// let router = polars_query_cache::server::app(Arc::new(cache), config);
+/// # drop(router);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -76,7 +78,8 @@ pub struct DeclaredMeasure {
     pub func: AggFn,
     /// What the page shows.
     pub label: String,
-    /// A number format for the page (passed through as given).
+    /// How the page's table and chart write its numbers: a d3-format spec
+    /// of the subset `[$][,][.N](f|%|d)`, such as `$,.0f` or `.1%`.
     #[serde(default)]
     pub format: Option<String>,
 }
@@ -159,6 +162,15 @@ impl DeclaredDashboard {
                     ));
                 }
             }
+            // The page and the chart write numbers in this format: one
+            // they cannot read is refused here, not shown plain.
+            if let Some(Err(e)) = m.format.as_deref().map(str::parse::<NumberFormat>) {
+                return invalid(format!(
+                    "measure `{}`: format `{}`: {e}",
+                    m.label,
+                    crate::error::excerpt(m.format.as_deref().unwrap_or_default())
+                ));
+            }
         }
         Ok(declared)
     }
@@ -221,13 +233,26 @@ impl DeclaredDashboard {
         vec![add(query, AggFn::Len, None)]
     }
 
-    /// Checks the declaration against the cache's columns: an unknown
-    /// column is an [`Error::UnknownColumn`] naming it.
+    /// Checks that `cache` serves this dashboard from memory: every column
+    /// it names exists (else an [`Error::UnknownColumn`] naming it), every
+    /// measure's aggregate applies to its column's type (else the typed
+    /// error a query would get), and the cache pins its
+    /// [`rollups`](Self::rollups) (else an [`Error::InvalidQuery`] saying
+    /// how to declare them).
     pub fn check(&self, cache: &CachedQuery) -> Result<()> {
         let dataset = cache.dataset();
         for column in self.columns() {
             if !dataset.columns().iter().any(|c| c.name == column) {
                 return Err(dataset.unknown_column(column));
+            }
+        }
+        for rollup in self.rollups() {
+            if !cache.has_rollup(&rollup)? {
+                return Err(Error::InvalidQuery(
+                    "the cache does not hold the dashboard's roll-up, so its views would scan \
+                     the data: build the cache with `.rollups(dashboard.rollups())`"
+                        .to_owned(),
+                ));
             }
         }
         Ok(())

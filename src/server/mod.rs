@@ -7,7 +7,7 @@
 //! | --- | --- |
 //! | `GET /` | the dashboard page |
 //! | `POST /api/query` | a query's answer: JSON (`{"columns", "rows", "source", "elapsed_us"}`), or CSV / Arrow IPC by `Accept` |
-//! | `POST /api/chart` | a query's answer as an SVG line or bar chart (`?kind=line\|bar\|auto&series=<column>&top=<n>`); with `Accept: application/json`, the numbers drawn |
+//! | `POST /api/chart` | a query's answer as an SVG line or bar chart (`?kind=line\|bar\|auto&series=<column>&top=<n>&format=<spec>`); with `Accept: application/json`, the numbers drawn |
 //! | `GET /api/schema` | columns, types, distinct and null counts, values of small columns, the page layout (one memoized computation) |
 //! | `GET /api/stats` | the cache statistics (the `pqc --stats` JSON) |
 //! | `POST /api/invalidate` | drop a query, a column's entries, a value's, or all |
@@ -62,6 +62,7 @@ mod error;
 mod flights;
 mod limits;
 mod metrics;
+mod number_format;
 mod origin;
 mod page;
 mod plot;
@@ -108,10 +109,25 @@ pub struct ServerConfig {
     /// Origins and host names accepted from browsers.
     pub origins: OriginPolicy,
     /// The page's layout, declared; inferred from the data when `None`.
-    /// Build the cache with its [`rollups`](DeclaredDashboard::rollups)
-    /// and [`check`](DeclaredDashboard::check) it against the cache, so
-    /// that every view it offers is answered from memory.
+    /// Set it with [`with_dashboard`](Self::with_dashboard), which checks
+    /// that the cache answers every view it offers from memory.
     pub dashboard: Option<DeclaredDashboard>,
+}
+
+impl ServerConfig {
+    /// Serves `dashboard` as the page's layout, once
+    /// [`DeclaredDashboard::check`] finds that `cache` (built with
+    /// `.rollups(dashboard.rollups())`) answers all of its views from
+    /// memory. See [`DeclaredDashboard`] for an example.
+    pub fn with_dashboard(
+        mut self,
+        dashboard: DeclaredDashboard,
+        cache: &CachedQuery,
+    ) -> crate::Result<ServerConfig> {
+        dashboard.check(cache)?;
+        self.dashboard = Some(dashboard);
+        Ok(self)
+    }
 }
 
 /// The state handlers share: one cache, the limits, the counters.
@@ -188,10 +204,25 @@ impl AppState {
     /// on the blocking pool once admitted. Never waits past the request
     /// timeout (the computation goes on, and its answer is cached).
     pub async fn answer(&self, query: Query) -> Result<Frame, AppError> {
+        self.answer_by(query, self.deadline()).await
+    }
+
+    /// When a request that starts now must have its answer: one deadline
+    /// for everything a request waits on, so a chart that asks three
+    /// queries and draws still waits at most the request timeout.
+    pub(crate) fn deadline(&self) -> Instant {
+        Instant::now() + self.limits().timeout
+    }
+
+    /// [`answer`](Self::answer), waiting until `deadline`.
+    pub(crate) async fn answer_by(
+        &self,
+        query: Query,
+        deadline: Instant,
+    ) -> Result<Frame, AppError> {
         if let Some(frame) = self.cache().get_cached(&query)? {
             return Ok(frame);
         }
-        let deadline = Instant::now() + self.limits().timeout;
         let key = self.cache().key(&query)?;
         let query = Arc::new(query);
         loop {
@@ -253,7 +284,7 @@ impl AppState {
         &self,
         work: impl FnOnce() -> Result<T, AppError> + Send + 'static,
     ) -> Result<T, AppError> {
-        let deadline = Instant::now() + self.limits().timeout;
+        let deadline = self.deadline();
         let turn = self.0.admission.admit(deadline, self.retry_after()).await?;
         on_blocking_pool(turn, deadline, work, &self.still_computing()).await
     }
@@ -266,12 +297,22 @@ impl AppState {
         cells: usize,
         build: impl FnOnce() -> Result<Vec<u8>, AppError> + Send + 'static,
     ) -> Result<axum::body::Body, AppError> {
+        self.encode_by(cells, build, self.deadline()).await
+    }
+
+    /// [`encode`](Self::encode), waiting until `deadline`.
+    pub(crate) async fn encode_by(
+        &self,
+        cells: usize,
+        build: impl FnOnce() -> Result<Vec<u8>, AppError> + Send + 'static,
+        deadline: Instant,
+    ) -> Result<axum::body::Body, AppError> {
         /// Below this many cells a body takes microseconds: build it here.
         const INLINE_CELLS: usize = 4096;
         let bytes = if cells <= INLINE_CELLS {
             build()?
         } else {
-            self.offload(build).await?
+            self.offload_by(build, deadline).await?
         };
         self.0.bodies.body(bytes)
     }
@@ -283,7 +324,15 @@ impl AppState {
         &self,
         work: impl FnOnce() -> Result<T, AppError> + Send + 'static,
     ) -> Result<T, AppError> {
-        let deadline = Instant::now() + self.limits().timeout;
+        self.offload_by(work, self.deadline()).await
+    }
+
+    /// [`offload`](Self::offload), waiting until `deadline`.
+    pub(crate) async fn offload_by<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, AppError> + Send + 'static,
+        deadline: Instant,
+    ) -> Result<T, AppError> {
         let turn = tokio::time::timeout_at(deadline, Arc::clone(&self.0.side_work).acquire_owned())
             .await
             .map_err(|_| AppError::Timeout(BUSY.to_owned()))?
@@ -294,7 +343,7 @@ impl AppState {
     /// Re-reads the data once however many ask at once, waiting no longer
     /// than the request timeout.
     pub(crate) async fn refresh(&self) -> Result<serde_json::Value, AppError> {
-        let deadline = Instant::now() + self.limits().timeout;
+        let deadline = self.deadline();
         const STILL: &str =
             "the data is still being re-read; its answers are served once it is done";
         loop {

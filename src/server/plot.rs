@@ -13,11 +13,14 @@
 
 use std::collections::HashMap;
 
+use tokio::time::Instant;
+
 use serde_json::Value as Json;
 
 use super::AppState;
 use super::chart::Plot;
 use super::error::AppError;
+use super::number_format::NumberFormat;
 use crate::output::{columns_json, rows_json};
 use crate::{AggFn, Query, Value};
 
@@ -43,6 +46,8 @@ pub(crate) struct ChartParams {
     kind: Kind,
     series: Option<String>,
     top: Option<usize>,
+    /// How the y axis writes the measure.
+    format: Option<NumberFormat>,
 }
 
 impl ChartParams {
@@ -55,6 +60,7 @@ impl ChartParams {
             kind: Kind::Auto,
             series: None,
             top: None,
+            format: None,
         };
         for (name, value) in pairs {
             match name.as_str() {
@@ -81,11 +87,20 @@ impl ChartParams {
                         )));
                     }
                 },
+                "format" => match value.parse::<NumberFormat>() {
+                    Ok(format) => params.format = Some(format),
+                    Err(e) => {
+                        return Err(AppError::BadRequest(format!(
+                            "format `{}`: {e}",
+                            crate::error::excerpt_quoted(&value)
+                        )));
+                    }
+                },
                 // The bearer token, read by the guard.
                 "token" => {}
                 _ => {
                     return Err(AppError::BadRequest(format!(
-                        "unknown chart parameter `{}`: the chart takes kind, series and top",
+                        "unknown chart parameter `{}`: the chart takes kind, series, top and format",
                         crate::error::excerpt_quoted(&name)
                     )));
                 }
@@ -249,6 +264,7 @@ struct Rest {
 impl Rest {
     async fn ask(
         state: &AppState,
+        deadline: Instant,
         query: &Query,
         excluded: &[(&str, Vec<Json>)],
         group_by: &[&str],
@@ -265,7 +281,7 @@ impl Rest {
             rest = rest.not_in(column, values);
         }
         state.limits().check(&rest)?;
-        let frame = state.answer(rest).await?;
+        let frame = state.answer_by(rest, deadline).await?;
         let df = frame.dataframe();
         Ok(Rest {
             names: columns_json(df),
@@ -375,9 +391,11 @@ fn inline(df: &polars::prelude::DataFrame, series: bool) -> bool {
     distinct(0).saturating_mul(distinct(1)) <= INLINE_CELLS
 }
 
-/// Answers the query and lays it out for the chart `params` ask for.
+/// Answers the query and lays it out for the chart `params` ask for, with
+/// every query it asks answered by `deadline`.
 pub(crate) async fn plot(
     state: &AppState,
+    deadline: Instant,
     query: Query,
     params: &ChartParams,
 ) -> Result<(Plot, Kind), AppError> {
@@ -399,7 +417,7 @@ pub(crate) async fn plot(
             )));
         }
     }
-    let frame = state.answer(query.clone()).await?;
+    let frame = state.answer_by(query.clone(), deadline).await?;
     let limits = state.limits();
     limits.check_cells(frame.height(), frame.width())?;
     let max_cells = limits.max_cells;
@@ -408,7 +426,10 @@ pub(crate) async fn plot(
     } else {
         let (query, params) = (query.clone(), params.clone());
         state
-            .offload(move || layout(frame.dataframe(), &query, &params, max_cells, max_points))
+            .offload_by(
+                move || layout(frame.dataframe(), &query, &params, max_cells, max_points),
+                deadline,
+            )
             .await?
     };
     let (kind, names) = (layout.kind, &layout.names);
@@ -440,7 +461,16 @@ pub(crate) async fn plot(
         let rest_x = if by_x.rest.is_empty() {
             None
         } else {
-            Some(Rest::ask(state, &query, std::slice::from_ref(&kept_x), &series_by).await?)
+            Some(
+                Rest::ask(
+                    state,
+                    deadline,
+                    &query,
+                    std::slice::from_ref(&kept_x),
+                    &series_by,
+                )
+                .await?,
+            )
         };
         let rest_series = if by_series.rest.is_empty() {
             None
@@ -448,6 +478,7 @@ pub(crate) async fn plot(
             Some(
                 Rest::ask(
                     state,
+                    deadline,
                     &query,
                     std::slice::from_ref(&kept_series),
                     &[x_column],
@@ -459,7 +490,7 @@ pub(crate) async fn plot(
             None
         } else {
             let both = [kept_x.clone(), kept_series.clone()];
-            Some(Rest::ask(state, &query, &both, &[]).await?)
+            Some(Rest::ask(state, deadline, &query, &both, &[]).await?)
         };
         (rest_x, rest_series, rest_both)
     };
@@ -521,13 +552,11 @@ pub(crate) async fn plot(
     if !by_x.rest.is_empty() {
         labels.push("other".to_owned());
     }
-    let positions = (kind == Kind::Line && layout.numeric_x && by_x.rest.is_empty()).then(|| {
-        by_x.kept
-            .iter()
-            .enumerate()
-            .map(|(i, &x)| xs[x].as_f64().unwrap_or(i as f64))
-            .collect()
-    });
+    // A null category has no place on a number line: with one, the
+    // categories are spaced evenly and labelled, "null" among them.
+    let positions = (kind == Kind::Line && layout.numeric_x && by_x.rest.is_empty())
+        .then(|| by_x.kept.iter().map(|&x| xs[x].as_f64()).collect())
+        .and_then(|p: Vec<Option<f64>>| p.into_iter().collect());
     let mut title = match (names.as_slice(), &params.series) {
         ([x, s, y, ..], Some(_)) => format!("{y} by {x} and {s}"),
         ([x, y, ..], None) => format!("{y} by {x}"),
@@ -536,6 +565,9 @@ pub(crate) async fn plot(
     if left_out {
         title.push_str(" (\"other\" left out: not finite)");
     }
+    if labels.is_empty() {
+        title.push_str(" (no rows)");
+    }
     Ok((
         Plot {
             title,
@@ -543,6 +575,7 @@ pub(crate) async fn plot(
             labels,
             positions,
             series,
+            y_format: params.format,
         },
         kind,
     ))

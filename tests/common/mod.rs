@@ -7,7 +7,8 @@ use std::io::Write;
 use std::sync::{PoisonError, TryLockError};
 
 use polars::prelude::*;
-use polars_query_cache::{Agg, AggFn, Frame, Predicate, Query, Value};
+use polars_query_cache::{Agg, AggFn, CachedQuery, Frame, Predicate, Query, Value};
+use proptest::prelude::*;
 
 /// One row of the test table. Every column has nulls.
 #[derive(Debug, Clone)]
@@ -36,7 +37,7 @@ impl Rng {
     pub fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
-    fn maybe<T>(&mut self, null_pct: u64, v: T) -> Option<T> {
+    pub fn maybe<T>(&mut self, null_pct: u64, v: T) -> Option<T> {
         (self.below(100) >= null_pct).then_some(v)
     }
 }
@@ -390,6 +391,8 @@ pub fn cells(frame: &DataFrame) -> Vec<Vec<Cell>> {
                     AnyValue::String(s) => Cell::Str(s.to_owned()),
                     AnyValue::StringOwned(s) => Cell::Str(s.to_string()),
                     AnyValue::Date(d) => Cell::Date(d),
+                    // The physical value, in the column's unit.
+                    AnyValue::Datetime(t, ..) | AnyValue::DatetimeOwned(t, ..) => Cell::Int(t),
                     AnyValue::Float64(f) => Cell::Float(f),
                     AnyValue::Float32(f) => Cell::Float(f64::from(f)),
                     AnyValue::Int64(v) => Cell::Int(v),
@@ -564,8 +567,9 @@ pub fn entry_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 
 /// A CSV of another shape than the bundled sample, with none of its column
 /// names: text with nulls, a comma and non-ASCII letters in values, a
-/// date with nulls, floats (one with negatives), a boolean and a
-/// high-cardinality identifier (`ticket`, one value a row).
+/// date with nulls, floats (one with negatives), a boolean, a
+/// high-cardinality identifier (`ticket`, one value a row) and a datetime
+/// with nulls (`scanned_at`).
 pub fn unfamiliar_csv(path: &std::path::Path, rows: usize, seed: u64) {
     const CITIES: [&str; 7] = [
         "Accra",
@@ -578,8 +582,9 @@ pub fn unfamiliar_csv(path: &std::path::Path, rows: usize, seed: u64) {
     ];
     const TIERS: [&str; 3] = ["bronze", "gold", "silver"];
     let mut rng = Rng(seed);
-    let mut out = String::from("ticket,city,tier,shipped_on,weight_kg,margin,express\n");
+    let mut out = String::from("ticket,city,tier,shipped_on,weight_kg,margin,express,scanned_at\n");
     let start = chrono::NaiveDate::from_ymd_opt(2024, 3, 1).unwrap();
+    let first_scan = start.and_hms_opt(0, 0, 0).unwrap();
     for i in 0..rows {
         let city = CITIES[rng.below(7) as usize];
         let city = rng.maybe(8, city).unwrap_or("");
@@ -590,10 +595,72 @@ pub fn unfamiliar_csv(path: &std::path::Path, rows: usize, seed: u64) {
         let weight = rng.maybe(10, weight);
         let margin = format!("{:.2}", rng.below(6_001) as f64 / 100.0 - 20.0);
         let express = rng.below(4) == 0;
+        // A timestamp to the second: a datetime column, mostly distinct.
+        let scanned = first_scan + chrono::TimeDelta::seconds(rng.below(40 * 86_400) as i64);
+        let scanned = rng.maybe(5, scanned.format("%Y-%m-%d %H:%M:%S").to_string());
         out += &format!(
-            "TK-{i:06},{city},{tier},{day},{},{margin},{express}\n",
-            weight.unwrap_or_default()
+            "TK-{i:06},{city},{tier},{day},{},{margin},{express},{}\n",
+            weight.unwrap_or_default(),
+            scanned.unwrap_or_default()
         );
     }
     std::fs::write(path, out).unwrap();
+}
+
+/// Every predicate over values drawn from `value`, lists of 1 to
+/// `max_list` of them; ranges only on `ordered` columns.
+pub fn predicates(
+    value: BoxedStrategy<Value>,
+    max_list: usize,
+    ordered: bool,
+) -> BoxedStrategy<Predicate> {
+    let v = value;
+    let list = proptest::collection::vec(v.clone(), 1..=max_list);
+    let mut options: Vec<BoxedStrategy<Predicate>> = vec![
+        v.clone().prop_map(Predicate::Eq).boxed(),
+        v.clone().prop_map(Predicate::Ne).boxed(),
+        list.clone().prop_map(Predicate::In).boxed(),
+        list.prop_map(Predicate::NotIn).boxed(),
+        Just(Predicate::IsNull).boxed(),
+        Just(Predicate::IsNotNull).boxed(),
+    ];
+    if ordered {
+        options.extend([
+            v.clone().prop_map(Predicate::Lt).boxed(),
+            v.clone().prop_map(Predicate::Le).boxed(),
+            v.clone().prop_map(Predicate::Gt).boxed(),
+            v.clone().prop_map(Predicate::Ge).boxed(),
+            (v.clone(), v)
+                .prop_map(|(a, b)| Predicate::Between(a, b))
+                .boxed(),
+        ]);
+    }
+    proptest::strategy::Union::new(options).boxed()
+}
+
+/// The uncached answer, the cached one and the cached one again all equal
+/// `expected`, in the query's column names.
+pub fn check_answers(cache: &CachedQuery, q: &Query, expected: &[Vec<Cell>]) {
+    let context = q.to_json();
+    let uncached = cache.get_uncached(q).unwrap();
+    let first = cache.get(q).unwrap();
+    let second = cache.get(q).unwrap();
+    for answer in [&uncached, &first, &second] {
+        assert_same(&frame_cells(answer), expected, &context);
+    }
+    let names: Vec<String> = first
+        .get_column_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(names, q.output_names(), "{context}");
+}
+
+/// `q` with `aggs` added, named `a0`, `a1`, ...: aliases keep repeated
+/// aggregates apart.
+pub fn with_aliased(mut q: Query, aggs: impl IntoIterator<Item = Agg>) -> Query {
+    for (i, a) in aggs.into_iter().enumerate() {
+        q = q.agg(a.alias(format!("a{i}")));
+    }
+    q
 }

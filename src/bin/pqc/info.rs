@@ -21,6 +21,7 @@ pub fn run(args: &InfoArgs, show_progress: bool, out: &mut impl Write) -> Result
         LoadedFrom::Parsed | LoadedFrom::Frame => "csv",
     };
     spinner.finish_and_clear();
+    let hints = dataset.load_hints();
     let file_bytes = std::fs::metadata(&args.data).map(|m| m.len()).unwrap_or(0);
     let io = |e| Failure::io("stdout", e);
     match args.format {
@@ -39,6 +40,7 @@ pub fn run(args: &InfoArgs, show_progress: bool, out: &mut impl Write) -> Result
                 "load_ms": dataset.load_time().as_secs_f64() * 1e3,
                 "loaded_from": loaded_from,
                 "fingerprint": dataset.fingerprint().to_string(),
+                "hints": hints,
             });
             serde_json::to_writer_pretty(&mut *out, &info)
                 .map_err(|e| Failure::io("stdout", e.into()))?;
@@ -76,6 +78,9 @@ pub fn run(args: &InfoArgs, show_progress: bool, out: &mut impl Write) -> Result
                     c.kind.name()
                 };
                 writeln!(out, "  {:<width$}  {kind}", c.name).map_err(io)?;
+            }
+            for hint in &hints {
+                writeln!(out, "hint: {hint}").map_err(io)?;
             }
         }
     }

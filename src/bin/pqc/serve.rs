@@ -56,10 +56,8 @@ pub fn run(args: &ServeArgs, show_progress: bool) -> Result<(), Failure> {
         max_connections_per_address: args.max_connections_per_address,
         ..Connections::default()
     };
-    let mut builder = options::cache_builder(&args.cache, &args.load)?;
-    for rollup in dashboard.iter().flat_map(DeclaredDashboard::rollups) {
-        builder = builder.rollup(rollup);
-    }
+    let builder = options::cache_builder(&args.cache, &args.load)?
+        .rollups(dashboard.iter().flat_map(DeclaredDashboard::rollups));
     let local_sample = Path::new("data/sales.csv");
     let spinner = progress::spinner(show_progress, "loading");
     let built = match &args.data {
@@ -90,14 +88,26 @@ pub fn run(args: &ServeArgs, show_progress: bool) -> Result<(), Failure> {
             };
             return Err(dashboard_failure(&e));
         }
+        // A measure whose aggregate does not apply to its column (a sum of
+        // text): only the declared roll-up asks for aggregates at load.
+        (Err(e @ Error::InvalidAggregate { .. }), Some(declared))
+            if matches!(&e, Error::InvalidAggregate { column, .. }
+                if declared.columns().contains(&column.as_str())) =>
+        {
+            return Err(dashboard_failure(&e));
+        }
         (built, _) => built?,
     };
     if let Some(declared) = dashboard {
-        declared.check(&cache).map_err(|e| dashboard_failure(&e))?;
-        config.dashboard = Some(declared);
+        config = config
+            .with_dashboard(declared, &cache)
+            .map_err(|e| dashboard_failure(&e))?;
     }
     let dataset = cache.dataset();
     tracing::info!(rows = dataset.rows(), fingerprint = %dataset.fingerprint(), load_ms = dataset.load_time().as_millis() as u64, "loaded");
+    for hint in dataset.load_hints() {
+        tracing::warn!("{hint}");
+    }
     drop(dataset);
     if let Some(path) = &args.prewarm {
         let queries = query::read_queries(path)?;
