@@ -168,6 +168,133 @@ proptest! {
     }
 }
 
+/// A condition on a group column of the source and one it contains (the
+/// query's): a set and a subset, a half-open range and a range inside it,
+/// `is_not_null` and any value. Holes (`not_in`) on either side.
+fn implied_pair() -> impl Strategy<Value = (&'static str, Vec<Predicate>, Vec<Predicate>)> {
+    let k = (0i64..4, 0i64..4, 0i64..3).prop_map(|(a, j, l)| {
+        let (lo, hi) = (a.min(j), a.max(j));
+        prop_oneof![
+            Just((
+                vec![Predicate::In(vec![
+                    Value::Int(lo),
+                    Value::Int(hi),
+                    Value::Int(3)
+                ])],
+                vec![Predicate::Eq(Value::Int(hi))],
+            )),
+            Just((
+                vec![Predicate::Ge(Value::Int(lo))],
+                vec![Predicate::Between(Value::Int(hi), Value::Int(hi + l))],
+            )),
+            Just((
+                vec![Predicate::Ge(Value::Int(lo)), Predicate::Ne(Value::Int(hi))],
+                vec![Predicate::Gt(Value::Int(hi))],
+            )),
+            Just((
+                vec![Predicate::IsNotNull],
+                vec![Predicate::Lt(Value::Int(hi))]
+            )),
+        ]
+    });
+    let day = |d: i64| {
+        let date =
+            chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Days::new(d as u64);
+        Value::Str(date.format("%Y-%m-%d").to_string())
+    };
+    let d = (19_000i64..19_060, 0i64..30, 0i64..30).prop_map(move |(a, j, l)| {
+        (
+            vec![Predicate::Ge(day(a))],
+            vec![Predicate::Between(day(a + j), day(a + j + l))],
+        )
+    });
+    let cats = ["alpha", "beta", "gamma", "omega"];
+    let cat = (0usize..4, 0usize..4).prop_map(move |(a, b)| {
+        (
+            vec![Predicate::NotIn(vec![Value::from(cats[a])])],
+            vec![
+                Predicate::In(vec![Value::from(cats[b]), Value::from(cats[(b + 1) % 4])]),
+                Predicate::Ne(Value::from(cats[a])),
+            ],
+        )
+    });
+    prop_oneof![
+        k.prop_flat_map(|s| s).prop_map(|(w, n)| ("k", w, n)),
+        d.prop_map(|(w, n)| ("d", w, n)),
+        cat.prop_map(|(w, n)| ("cat", w, n)),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// A cached answer whose condition on a column it groups by contains
+    /// the query's answers the query by narrowing (then rolling up).
+    #[test]
+    fn implied_filters_derive_the_fresh_answer(
+        (column, wide, narrow) in implied_pair(),
+        keep_column in any::<bool>(),
+        measure in proptest::sample::select(&["x", "y"][..]),
+    ) {
+        let cache = CachedQuery::from_frame(frame()).unwrap();
+        let other = if column == "b" { "k" } else { "b" };
+        let mut source = Query::new().group_by([column, other]).len();
+        source = source.sum(measure).count(measure).min(measure).max(measure);
+        for p in &wide {
+            source = source.filter(Filter::new(column, p.clone()));
+        }
+        cache.get(&source).unwrap();
+        let mut query = Query::new()
+            .group_by(if keep_column { vec![column] } else { vec![other] })
+            .mean(measure)
+            .min(measure)
+            .len();
+        for p in &narrow {
+            query = query.filter(Filter::new(column, p.clone()));
+        }
+        let answer = cache.get(&query).unwrap();
+        let context = format!("{} from {}", query.to_json(), source.to_json());
+        let same_key = cache.key(&source).unwrap() == cache.key(&query).unwrap();
+        prop_assert!(
+            answer.source() == Source::Derived || same_key,
+            "not derived: {}", context
+        );
+        let fresh = cache.get_uncached(&query).unwrap();
+        common::assert_same(&common::frame_cells(&answer), &common::frame_cells(&fresh), &context);
+    }
+}
+
+/// A condition the source's does not contain is computed, not derived.
+#[test]
+fn a_wider_condition_than_the_sources_is_computed() {
+    let cache = CachedQuery::from_frame(frame()).unwrap();
+    cache
+        .get(
+            &Query::new()
+                .is_in("k", [1, 2])
+                .group_by(["k", "cat"])
+                .sum("x"),
+        )
+        .unwrap();
+    for wider in [
+        Query::new().is_in("k", [1, 3]).group_by(["cat"]).sum("x"),
+        Query::new().ge("k", 1).group_by(["k"]).sum("x"),
+        Query::new().is_not_null("k").group_by(["cat"]).sum("x"),
+        // Contained, but with a filter on a column the source does not
+        // group by.
+        Query::new()
+            .eq("b", true)
+            .eq("k", 1)
+            .group_by(["k"])
+            .sum("x"),
+    ] {
+        let answer = cache.get(&wider).unwrap();
+        assert_eq!(answer.source(), Source::Computed, "{}", wider.to_json());
+    }
+    let narrower = Query::new().eq("k", 2).eq("cat", "beta").sum("x");
+    assert_eq!(cache.get(&narrower).unwrap().source(), Source::Derived);
+}
+
 /// Whether exact mode derives `query` from `source` (a pair of `pair()`,
 /// which approximate mode always derives): with the same groups, anything
 /// but a mean the source lacks (a division that may round differently);

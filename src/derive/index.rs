@@ -1,25 +1,27 @@
 //! Which cached entries could be sources, found without scanning them all:
-//! entries are indexed by their dataset and their exact filters, and a
-//! query looks up each subset of its own filters.
+//! entries are indexed by their dataset and the columns they filter, and a
+//! query looks up each subset of its own filtered columns (a source may
+//! filter a column more loosely than the query: an implied filter).
 
 use std::collections::{HashMap, HashSet};
 
 use parking_lot::RwLock;
 
 use crate::dataset::Fingerprint;
-use crate::normalize::{CanonicalQuery, ColumnFilter, KeyBody, QueryKey};
+use crate::normalize::{CanonicalQuery, KeyBody, QueryKey};
 
 /// More filters than this and only the query's full filter set and the
 /// empty set are looked up (2^n subsets would be too many).
 const MAX_SUBSET_FILTERS: usize = 6;
 
-type Slot = (Fingerprint, Vec<ColumnFilter>);
+/// A dataset version and the indexes of the columns filtered, ascending.
+type Slot = (Fingerprint, Vec<usize>);
 
 /// Candidate sources by dataset and filters, and which derived entries came
 /// from which source.
 #[derive(Default)]
 pub(crate) struct DeriveIndex {
-    by_filters: RwLock<HashMap<Slot, Vec<QueryKey>>>,
+    by_columns: RwLock<HashMap<Slot, Vec<QueryKey>>>,
     links: RwLock<Links>,
 }
 
@@ -35,7 +37,8 @@ struct Links {
 fn slot(key: &QueryKey) -> Option<(Slot, &CanonicalQuery)> {
     match key.body() {
         KeyBody::Query(q) if q.limit.is_none() && !q.contradiction => {
-            Some(((key.dataset(), q.filters.clone()), q))
+            let columns = q.filters.iter().map(|f| f.column.index).collect();
+            Some(((key.dataset(), columns), q))
         }
         _ => None,
     }
@@ -45,7 +48,7 @@ impl DeriveIndex {
     /// Records an entry that may serve as a source.
     pub(crate) fn add(&self, key: &QueryKey) {
         if let Some((slot, _)) = slot(key) {
-            let mut index = self.by_filters.write();
+            let mut index = self.by_columns.write();
             let keys = index.entry(slot).or_default();
             if !keys.contains(key) {
                 keys.push(key.clone());
@@ -58,7 +61,7 @@ impl DeriveIndex {
     pub(crate) fn remove(&self, key: &QueryKey) {
         self.links.write().unlink(key);
         if let Some((slot, _)) = slot(key) {
-            let mut index = self.by_filters.write();
+            let mut index = self.by_columns.write();
             if let Some(keys) = index.get_mut(&slot) {
                 keys.retain(|k| k != key);
                 if keys.is_empty() {
@@ -68,10 +71,11 @@ impl DeriveIndex {
         }
     }
 
-    /// The indexed entries whose filters are a subset of `q`'s.
+    /// The indexed entries whose filtered columns are a subset of `q`'s
+    /// (filters are in column order, so each subset is one slot).
     pub(crate) fn candidates(&self, dataset: Fingerprint, q: &CanonicalQuery) -> Vec<QueryKey> {
         let n = q.filters.len();
-        let index = self.by_filters.read();
+        let index = self.by_columns.read();
         if index.is_empty() {
             return Vec::new();
         }
@@ -82,14 +86,14 @@ impl DeriveIndex {
         };
         let mut found = Vec::new();
         for mask in masks {
-            let filters: Vec<ColumnFilter> = q
+            let columns: Vec<usize> = q
                 .filters
                 .iter()
                 .enumerate()
                 .filter(|(i, _)| *i >= 64 || mask & (1 << i) != 0)
-                .map(|(_, f)| f.clone())
+                .map(|(_, f)| f.column.index)
                 .collect();
-            if let Some(keys) = index.get(&(dataset, filters)) {
+            if let Some(keys) = index.get(&(dataset, columns)) {
                 found.extend(keys.iter().cloned());
             }
         }
@@ -132,7 +136,7 @@ impl DeriveIndex {
 
     /// Forgets everything of one dataset version.
     pub(crate) fn forget_dataset(&self, dataset: Fingerprint) {
-        self.by_filters.write().retain(|(d, _), _| *d != dataset);
+        self.by_columns.write().retain(|(d, _), _| *d != dataset);
         let mut links = self.links.write();
         links.derived.retain(|k, _| k.dataset() != dataset);
         links.source.retain(|k, _| k.dataset() != dataset);

@@ -2,9 +2,12 @@
 //!
 //! A source entry S answers a query Q when:
 //! - S is complete (no `limit`) and not a contradiction;
-//! - S's filters are a subset of Q's (the same condition on the same
-//!   column), and each filter of Q that S lacks is on a column S grouped
-//!   by (filter narrowing: it selects whole groups of S);
+//! - each filter of S is one of Q's (the same condition on the same
+//!   column) or, on a column S grouped by, contains Q's condition on that
+//!   column (`year in [2023, 2024]` contains `year = 2024`; `price >= 10`
+//!   contains `price between 20, 30`): an implied filter;
+//! - each filter of Q that S lacks is on a column S grouped by (filter
+//!   narrowing: it selects whole groups of S);
 //! - Q groups by a subset of S's group-by columns (a roll-up when fewer);
 //! - every aggregate of Q can be read off S: any aggregate S has, when no
 //!   roll-up is needed; under a roll-up, `sum`, `count`, `len`, `min` and
@@ -70,7 +73,14 @@ pub(crate) fn derivation(
     if mode == DeriveMode::Off || s.limit.is_some() || s.contradiction || q.contradiction {
         return None;
     }
-    if !s.filters.iter().all(|f| q.filters.contains(f)) {
+    let implied = s.filters.iter().all(|f| {
+        q.filters.iter().any(|g| {
+            g.column == f.column
+                && (g == f
+                    || (s.group_by.contains(&f.column) && f.constraint.contains(&g.constraint)))
+        })
+    });
+    if !implied {
         return None;
     }
     let narrowing_ok = q

@@ -65,6 +65,71 @@ impl Constraint {
     }
 }
 
+impl Constraint {
+    /// Whether every value `inner` accepts, `self` accepts too (nulls
+    /// included): an answer filtered by `self` on a column it groups by
+    /// holds every group of an answer filtered by `inner`. `false` when it
+    /// cannot tell (a set of integers that happens to fill a range).
+    ///
+    /// ```
+    /// use polars_query_cache::key::{Bound, Constraint, Scalar};
+    ///
+    /// let years = Constraint::OneOf(vec![Scalar::Int(2023), Scalar::Int(2024)]);
+    /// assert!(years.contains(&Constraint::OneOf(vec![Scalar::Int(2024)])));
+    /// let at_least_10 = Constraint::Range {
+    ///     low: Some(Bound { value: Scalar::Float(10.0), inclusive: true }),
+    ///     high: None,
+    ///     exclude: vec![],
+    /// };
+    /// let from_20_to_30 = Constraint::Range {
+    ///     low: Some(Bound { value: Scalar::Float(20.0), inclusive: true }),
+    ///     high: Some(Bound { value: Scalar::Float(30.0), inclusive: true }),
+    ///     exclude: vec![],
+    /// };
+    /// assert!(at_least_10.contains(&from_20_to_30));
+    /// assert!(!from_20_to_30.contains(&at_least_10));
+    /// ```
+    pub fn contains(&self, inner: &Constraint) -> bool {
+        if self == inner {
+            return true;
+        }
+        match (self, inner) {
+            (Constraint::IsNull, _) | (_, Constraint::IsNull) => false,
+            (Constraint::NotNull, _) => true,
+            (_, Constraint::OneOf(values)) => values.iter().all(|v| self.accepts(v)),
+            (
+                Constraint::Range { low, high, exclude },
+                Constraint::Range {
+                    low: inner_low,
+                    high: inner_high,
+                    exclude: inner_exclude,
+                },
+            ) => {
+                let low_ok = match (inner_low, low) {
+                    (_, None) => true,
+                    (None, Some(_)) => false,
+                    (Some(i), Some(o)) => i == o || tighter_low(i, o),
+                };
+                let high_ok = match (inner_high, high) {
+                    (_, None) => true,
+                    (None, Some(_)) => false,
+                    (Some(i), Some(o)) => i == o || tighter_high(i, o),
+                };
+                // A hole of the outer range that the inner range spans
+                // must be a hole of the inner one too.
+                low_ok
+                    && high_ok
+                    && exclude.iter().all(|x| {
+                        !in_range(x, inner_low.as_ref(), inner_high.as_ref())
+                            || inner_exclude.binary_search(x).is_ok()
+                    })
+            }
+            (Constraint::OneOf(_), Constraint::NotNull | Constraint::Range { .. })
+            | (Constraint::Range { .. }, Constraint::NotNull) => false,
+        }
+    }
+}
+
 fn in_range(value: &Scalar, low: Option<&Bound>, high: Option<&Bound>) -> bool {
     let above = low.is_none_or(|b| {
         if b.inclusive {
