@@ -103,6 +103,7 @@ mod error;
 mod exec;
 mod files;
 mod frame;
+mod learn;
 // Public only so benches time normalization and tests build constraints
 // directly; users reach its results through `key` and `CachedQuery::key`.
 #[doc(hidden)]
@@ -152,6 +153,7 @@ pub use dataset::{
 pub use derive::DeriveMode;
 pub use error::{Error, Result};
 pub use frame::{Frame, Source};
+pub use learn::LearnedRollup;
 pub use normalize::QueryKey;
 pub use query::{Agg, AggFn, Filter, Op, Predicate, Query, SortKey, Value};
 

@@ -17,6 +17,7 @@ mod equivalence;
 mod errors;
 mod extremes;
 mod hostile;
+mod learned;
 mod loading;
 #[cfg(feature = "redis")]
 mod redis;

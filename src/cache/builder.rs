@@ -40,6 +40,7 @@ pub struct CachedQueryBuilder {
     pub(crate) snapshots: bool,
     pub(crate) derive: DeriveMode,
     pub(crate) rollups: Vec<Query>,
+    pub(crate) learned_rollup_bytes: u64,
     pub(crate) tier_secret: Option<TierSecret>,
     #[cfg(feature = "redis")]
     pub(crate) redis: Option<crate::tier::redis::RedisOptions>,
@@ -61,6 +62,7 @@ impl Default for CachedQueryBuilder {
             snapshots: true,
             derive: DeriveMode::default(),
             rollups: Vec::new(),
+            learned_rollup_bytes: 64 << 20,
             tier_secret: None,
             #[cfg(feature = "redis")]
             redis: None,
@@ -258,6 +260,32 @@ impl CachedQueryBuilder {
     /// Default: none.
     pub fn rollup(mut self, query: Query) -> Self {
         self.rollups.push(query);
+        self
+    }
+
+    /// The byte budget of the roll-ups the cache learns from its misses
+    /// (apart from `max_bytes`): every few misses it picks, by benefit per
+    /// byte, the roll-ups that would have answered most of them, builds
+    /// them on a thread of its own, and derives the misses they contain
+    /// from them. `0` turns learning off (see also
+    /// [`learned_rollups`](Self::learned_rollups)).
+    ///
+    /// Default: 64 MiB.
+    pub fn learned_rollup_bytes(mut self, bytes: u64) -> Self {
+        self.learned_rollup_bytes = bytes;
+        self
+    }
+
+    /// Turns the learned roll-ups on or off (off: a budget of 0; on: the
+    /// default budget unless one was set).
+    ///
+    /// Default: on.
+    pub fn learned_rollups(mut self, on: bool) -> Self {
+        self.learned_rollup_bytes = match (on, self.learned_rollup_bytes) {
+            (false, _) => 0,
+            (true, 0) => Self::default().learned_rollup_bytes,
+            (true, bytes) => bytes,
+        };
         self
     }
 

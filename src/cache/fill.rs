@@ -147,6 +147,12 @@ impl CachedQuery {
         Counters::add(&self.counters.compute_nanos, cost.as_nanos() as u64);
         let entry = Arc::new(Entry::new(frame, cost));
         self.store(key, &entry, shape);
+        if let Some(q) = key.query() {
+            let current = self.dataset();
+            if current.fingerprint() == key.dataset() {
+                self.learner.record(q, &current, &self.derive_index);
+            }
+        }
         Ok(entry)
     }
 
@@ -183,6 +189,7 @@ impl CachedQuery {
                 .iter()
                 .find(|(k, _)| *k == candidate)
                 .map(|(_, e)| Arc::clone(e))
+                .or_else(|| self.learner.entry(&candidate))
                 .or_else(|| self.memory.get(&candidate));
             let Some(entry) = entry else { continue };
             if best
@@ -204,6 +211,7 @@ impl CachedQuery {
             }
         };
         let cost = started.elapsed();
+        self.learner.answered(&source_key);
         let entry = Arc::new(Entry::new(frame, cost));
         self.store(key, &entry, shape);
         // Only an entry kept in memory is linked: the link leaves with it.

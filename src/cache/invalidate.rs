@@ -137,6 +137,10 @@ impl CachedQuery {
         for (key, _) in self.rollups.read().iter() {
             self.derive_index.add(key);
         }
+        // Roll-ups, declared or learned, are of the data, not answers.
+        for key in self.learner.keys() {
+            self.derive_index.add(&key);
+        }
         self.tiers.remove_dataset(dataset);
     }
 }

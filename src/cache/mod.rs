@@ -26,7 +26,7 @@ pub use builder::CachedQueryBuilder;
 pub use refresh::RefreshOutcome;
 pub use stats::{CacheInfo, QueryCount};
 
-use entry::Entry;
+pub(crate) use entry::Entry;
 use single_flight::{Flights, Role};
 use stats::Counters;
 use tiers::Tiers;
@@ -34,6 +34,7 @@ use tiers::Tiers;
 use crate::dataset::Dataset;
 use crate::derive::DeriveIndex;
 use crate::frame::{Frame, Source};
+use crate::learn::Learner;
 use crate::normalize::{self, BuildPassThrough, KeyBody, Projection, QueryKey};
 use crate::query::Query;
 use crate::{Error, Result, exec};
@@ -69,6 +70,8 @@ pub struct CachedQuery {
     derive_index: Arc<DeriveIndex>,
     /// Declared roll-ups: pinned, outside the memory budget.
     rollups: RwLock<Vec<(QueryKey, Arc<Entry>)>>,
+    /// Roll-ups learned from the misses, in a budget of their own.
+    learner: Learner,
     flights: Flights<(Arc<Entry>, Source)>,
     counters: Arc<Counters>,
     config: CachedQueryBuilder,
@@ -137,10 +140,16 @@ impl CachedQuery {
         for (key, _) in &rollups {
             derive_index.add(key);
         }
+        let learner = Learner::new(
+            config.learned_rollup_bytes,
+            config.derive,
+            dataset.fingerprint(),
+        );
         Ok(CachedQuery {
             dataset: RwLock::new(dataset),
             derive_index,
             rollups: RwLock::new(rollups),
+            learner,
             memory,
             requests: requests::NormalizedRequests::new(),
             tiers,
@@ -215,6 +224,29 @@ impl CachedQuery {
     /// answer on the current data.
     pub fn key(&self, query: &Query) -> Result<QueryKey> {
         Ok(self.requests.normalize(query, &self.dataset())?.into_key())
+    }
+
+    /// Plans and builds the learned roll-ups now, on this thread, from the
+    /// misses seen so far (the cache otherwise does so on a thread of its
+    /// own every few misses). For tests and warm-up scripts: after
+    /// [`prewarm`](Self::prewarm), the roll-ups that contain the warmed
+    /// queries' shapes answer their variants without a scan.
+    ///
+    /// ```
+    /// use polars_query_cache::{CachedQuery, Query, Source};
+    ///
+    /// let cache = CachedQuery::from_csv("data/sales.csv")?;
+    /// for year in [2021, 2022] {
+    ///     cache.get(&Query::new().eq("year", year).group_by(["category"]).sum("units"))?;
+    /// }
+    /// cache.learn_rollups_now();
+    /// let other_year = Query::new().eq("year", 2023).group_by(["category"]).sum("units");
+    /// assert_eq!(cache.get(&other_year)?.source(), Source::Derived);
+    /// assert_eq!(cache.cache_info().learned_rollups[0].answered, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn learn_rollups_now(&self) {
+        self.learner.learn_now(&self.dataset(), &self.derive_index);
     }
 
     /// Whether `query` is one of the roll-ups declared on the builder

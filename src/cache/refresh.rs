@@ -53,6 +53,7 @@ impl CachedQuery {
             *self.dataset.write() = fresh;
             *self.rollups.write() = rollups;
             self.derive_index.forget_dataset(old);
+            self.learner.forget(new, &self.derive_index);
             self.invalidate_where(|key| key.dataset() != new);
             self.tiers.replace_dataset(old, new, path);
             tracing::info!(%old, %new, "dataset changed; old entries dropped");

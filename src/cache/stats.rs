@@ -93,6 +93,10 @@ pub struct CacheInfo {
     pub rollups: u64,
     /// Estimated bytes of the declared roll-ups.
     pub rollup_bytes: u64,
+    /// The roll-ups learned from the misses (outside `max_bytes`, within
+    /// [`learned_rollup_bytes`](crate::CachedQueryBuilder::learned_rollup_bytes)),
+    /// each with the misses it answered.
+    pub learned_rollups: Vec<crate::LearnedRollup>,
     /// Hits answered by the disk tier.
     pub disk_hits: u64,
     /// Entries written to the disk tier.
@@ -280,6 +284,7 @@ impl CachedQuery {
             derived_hits: load(derived_hits),
             rollups,
             rollup_bytes,
+            learned_rollups: self.learner.info(),
             redis_hits: load(redis_hits),
             redis_writes: load(redis_writes),
             redis_errors: load(redis_errors),

@@ -172,6 +172,7 @@ impl Collector for Scrape {
             derived_hits,
             rollups,
             rollup_bytes,
+            learned_rollups,
             disk_hits,
             disk_writes,
             disk_errors,
@@ -344,6 +345,23 @@ impl Collector for Scrape {
             "pqc_cache_rollup_bytes",
             "Estimated bytes of the declared roll-ups.",
             rollup_bytes,
+        )?;
+        out.gauge(
+            "pqc_cache_learned_rollups",
+            "Roll-ups learned from the misses (outside the byte budget).",
+            learned_rollups.len() as u64,
+        )?;
+        out.gauge(
+            "pqc_cache_learned_rollup_bytes",
+            "Estimated bytes of the learned roll-ups.",
+            learned_rollups.iter().map(|r| r.bytes).sum::<u64>(),
+        )?;
+        // The misses the current roll-ups answered: it drops when one is
+        // replaced, so a gauge.
+        out.gauge(
+            "pqc_cache_learned_rollup_answers",
+            "Misses answered from the learned roll-ups held now.",
+            learned_rollups.iter().map(|r| r.answered).sum::<u64>(),
         )?;
         out.gauge("pqc_cache_hit_ratio", "Hits over requests.", hit_ratio)?;
         // A gauge since it was first exported, though it only grows:

@@ -90,6 +90,13 @@ pub struct CacheArgs {
     /// [{"fn": "sum", "column": "revenue"}]}' (repeatable).
     #[arg(long = "rollup", value_name = "JSON")]
     pub rollups: Vec<String>,
+    /// Budget of the roll-ups learned from the misses (built in the
+    /// background, outside --max-bytes), e.g. 64MiB.
+    #[arg(long, default_value = "64MiB", value_name = "SIZE")]
+    pub learned_rollup_bytes: String,
+    /// Learn no roll-ups from the misses.
+    #[arg(long)]
+    pub no_learned_rollups: bool,
     /// Share results with every process using this Redis:
     /// redis://[:password@]host[:port][/db] or rediss://...
     #[cfg(feature = "redis")]

@@ -59,6 +59,9 @@ pub fn cache_builder(cache: &CacheArgs, load: &LoadArgs) -> Result<CachedQueryBu
         Derive::Exact => DeriveMode::Exact,
         Derive::Approximate => DeriveMode::Approximate,
     });
+    builder = builder
+        .learned_rollup_bytes(parse_size(&cache.learned_rollup_bytes)?)
+        .learned_rollups(!cache.no_learned_rollups);
     for json in &cache.rollups {
         let query = Query::from_json(json).map_err(|e| Failure::usage(format!("--rollup: {e}")))?;
         builder = builder.rollup(query);

@@ -1,0 +1,312 @@
+//! Roll-ups learned from the workload: the cache watches the shapes of the
+//! misses it computes and, within a byte budget of its own, builds the
+//! roll-ups that would have answered most of them (see [`plan`]). Built on
+//! a thread of their own, never blocking a hit or a miss; replaced as the
+//! workload shifts; dropped with their data version. Misses they contain
+//! are then derived from them like from any cached answer.
+
+mod plan;
+mod workload;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::time::Instant;
+
+use parking_lot::{Mutex, RwLock};
+use serde::Serialize;
+
+use crate::cache::Entry;
+use crate::dataset::{Dataset, Fingerprint};
+use crate::derive::{DeriveIndex, DeriveMode};
+use crate::normalize::{self, CanonicalQuery, QueryKey};
+use crate::query::{Agg, AggFn, Query};
+
+use plan::{Planned, Table};
+use workload::{Shape, Workload};
+
+/// A roll-up the cache learned, as [`CacheInfo`](crate::CacheInfo) reports
+/// it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LearnedRollup {
+    /// The roll-up, in SQL words.
+    pub query: String,
+    /// Its rows.
+    pub rows: u64,
+    /// Its estimated bytes.
+    pub bytes: u64,
+    /// Misses answered from it since it was built.
+    pub answered: u64,
+}
+
+/// One learned roll-up, held outside the memory tier.
+struct View {
+    key: QueryKey,
+    entry: Arc<Entry>,
+    answered: AtomicU64,
+}
+
+/// Misses between two plans.
+const PLAN_EVERY: u64 = 8;
+
+/// The learner of one cache.
+pub(crate) struct Learner {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// The byte budget; 0 turns learning off.
+    budget: u64,
+    mode: DeriveMode,
+    workload: Mutex<Workload>,
+    views: RwLock<Vec<View>>,
+    /// The data version views are built for; a build for another one is
+    /// thrown away.
+    version: Mutex<Fingerprint>,
+    /// Misses recorded since the last plan.
+    fresh: AtomicU64,
+    /// A plan is running (on its thread, or called for).
+    planning: AtomicBool,
+    /// Each column's distinct values, measured once per data version.
+    distinct: Mutex<Option<(Fingerprint, Vec<u64>)>>,
+}
+
+impl Learner {
+    pub(crate) fn new(budget: u64, mode: DeriveMode, version: Fingerprint) -> Learner {
+        Learner {
+            shared: Arc::new(Shared {
+                budget: if mode == DeriveMode::Off { 0 } else { budget },
+                mode,
+                workload: Mutex::new(Workload::default()),
+                views: RwLock::new(Vec::new()),
+                version: Mutex::new(version),
+                fresh: AtomicU64::new(0),
+                planning: AtomicBool::new(false),
+                distinct: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// Records a computed miss; every few misses, plans and builds on a
+    /// thread of its own (one plan at a time).
+    pub(crate) fn record(
+        &self,
+        q: &CanonicalQuery,
+        dataset: &Arc<Dataset>,
+        index: &Arc<DeriveIndex>,
+    ) {
+        let shared = &self.shared;
+        if shared.budget == 0 {
+            return;
+        }
+        let Some(shape) = Shape::of(q, dataset, shared.mode) else {
+            return;
+        };
+        shared.workload.lock().add(shape);
+        if shared.fresh.fetch_add(1, Relaxed) + 1 < PLAN_EVERY
+            || shared.planning.swap(true, Relaxed)
+        {
+            return;
+        }
+        let (shared, dataset, index) = (Arc::clone(shared), Arc::clone(dataset), Arc::clone(index));
+        let spawned = std::thread::Builder::new()
+            .name("pqc-learn".to_owned())
+            .spawn(move || {
+                shared.plan_and_build(&dataset, &index);
+                shared.planning.store(false, Relaxed);
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot start the roll-up learner; trying again later");
+            self.shared.planning.store(false, Relaxed);
+        }
+    }
+
+    /// Plans and builds now, on this thread, after any plan under way.
+    pub(crate) fn learn_now(&self, dataset: &Arc<Dataset>, index: &Arc<DeriveIndex>) {
+        let shared = &self.shared;
+        if shared.budget == 0 {
+            return;
+        }
+        while shared.planning.swap(true, Relaxed) {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        shared.plan_and_build(dataset, index);
+        shared.planning.store(false, Relaxed);
+    }
+
+    /// The learned roll-up under `key`, if there is one.
+    pub(crate) fn entry(&self, key: &QueryKey) -> Option<Arc<Entry>> {
+        let views = self.shared.views.read();
+        views
+            .iter()
+            .find(|v| v.key == *key)
+            .map(|v| Arc::clone(&v.entry))
+    }
+
+    /// Counts a miss answered from the learned roll-up under `key`.
+    pub(crate) fn answered(&self, key: &QueryKey) {
+        if let Some(v) = self.shared.views.read().iter().find(|v| v.key == *key) {
+            v.answered.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// The keys of the learned roll-ups, for the derive index.
+    pub(crate) fn keys(&self) -> Vec<QueryKey> {
+        self.shared
+            .views
+            .read()
+            .iter()
+            .map(|v| v.key.clone())
+            .collect()
+    }
+
+    /// Drops every roll-up and what was learned: the data is now `version`.
+    pub(crate) fn forget(&self, version: Fingerprint, index: &DeriveIndex) {
+        let shared = &self.shared;
+        *shared.version.lock() = version;
+        shared.workload.lock().clear();
+        shared.fresh.store(0, Relaxed);
+        for view in shared.views.write().drain(..) {
+            index.remove(&view.key);
+        }
+    }
+
+    /// What `cache_info` reports.
+    pub(crate) fn info(&self) -> Vec<LearnedRollup> {
+        self.shared
+            .views
+            .read()
+            .iter()
+            .map(|v| LearnedRollup {
+                query: v.key.to_string(),
+                rows: v.entry.frame.height() as u64,
+                bytes: v.entry.bytes,
+                answered: v.answered.load(Relaxed),
+            })
+            .collect()
+    }
+}
+
+impl Shared {
+    fn plan_and_build(&self, dataset: &Arc<Dataset>, index: &DeriveIndex) {
+        let version = dataset.fingerprint();
+        if *self.version.lock() != version {
+            return;
+        }
+        self.fresh.store(0, Relaxed);
+        let shapes = self.workload.lock().take_snapshot();
+        if shapes.is_empty() {
+            return;
+        }
+        let distinct = self.distinct(dataset, &shapes);
+        let table = Table {
+            rows: dataset.rows() as u64,
+            distinct: &|c| distinct.get(c).copied().unwrap_or(u64::MAX),
+        };
+        let planned = plan::plan(&shapes, &table, self.budget);
+        // Keep what is planned and built already; build the rest, within
+        // the budget as measured, not as estimated.
+        let mut kept: Vec<(QueryKey, Arc<Entry>, u64)> = Vec::new();
+        let mut used = 0u64;
+        for p in &planned {
+            let query = view_query(p, dataset);
+            let keyed = match normalize::normalize(&query, dataset) {
+                Ok(n) => n.keyed(version),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot build a learned roll-up");
+                    continue;
+                }
+            };
+            let key = keyed.into_key();
+            let old = self
+                .views
+                .read()
+                .iter()
+                .find(|v| v.key == key)
+                .map(|v| (Arc::clone(&v.entry), v.answered.load(Relaxed)));
+            let (entry, answered) = match old {
+                Some(found) => found,
+                None => {
+                    let Some(q) = key.query() else { continue };
+                    let started = Instant::now();
+                    match crate::exec::execute(q, dataset) {
+                        Ok(frame) => (Arc::new(Entry::new(frame, started.elapsed())), 0),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot build a learned roll-up");
+                            continue;
+                        }
+                    }
+                }
+            };
+            if used + entry.bytes > self.budget {
+                continue;
+            }
+            used += entry.bytes;
+            kept.push((key, entry, answered));
+        }
+        let mut views = self.views.write();
+        if *self.version.lock() != version {
+            return;
+        }
+        for old in views.iter() {
+            if !kept.iter().any(|(k, _, _)| *k == old.key) {
+                index.remove(&old.key);
+            }
+        }
+        *views = kept
+            .into_iter()
+            .map(|(key, entry, answered)| {
+                index.add(&key);
+                View {
+                    key,
+                    entry,
+                    answered: AtomicU64::new(answered),
+                }
+            })
+            .collect();
+        tracing::debug!(
+            views = views.len(),
+            bytes = used,
+            "learned roll-ups planned"
+        );
+    }
+
+    /// Distinct values of each column (nulls as one value), measured once
+    /// per data version for the columns the shapes group by.
+    fn distinct(&self, dataset: &Dataset, shapes: &[(Shape, f64)]) -> Vec<u64> {
+        let version = dataset.fingerprint();
+        let mut known = self.distinct.lock();
+        let counts = match known.take() {
+            Some((v, counts)) if v == version => counts,
+            _ => vec![u64::MAX; dataset.columns().len()],
+        };
+        let wanted: BTreeSet<usize> = shapes
+            .iter()
+            .flat_map(|(s, _)| s.group.iter().copied())
+            .collect();
+        let mut counts = counts;
+        for c in wanted {
+            if counts[c] == u64::MAX {
+                counts[c] = dataset.frame().columns()[c]
+                    .n_unique()
+                    .map_or(u64::MAX, |n| n as u64);
+            }
+        }
+        *known = Some((version, counts.clone()));
+        counts
+    }
+}
+
+/// The query that builds a planned roll-up: grouped by its columns, with
+/// its aggregates, unfiltered.
+fn view_query(p: &Planned, dataset: &Dataset) -> Query {
+    let name = |c: usize| dataset.columns()[c].name.clone();
+    let mut query = Query::new().group_by(p.group.iter().map(|&c| name(c)));
+    for &(func, column) in &p.parts {
+        query = query.agg(match (func, column) {
+            (AggFn::Len, _) | (_, None) => Agg::len(),
+            (func, Some(c)) => Agg::new(func, name(c)),
+        });
+    }
+    query
+}

@@ -1,0 +1,107 @@
+//! The shapes of the misses the cache computed, weighted by how often they
+//! came and how recently.
+
+use std::collections::{BTreeSet, HashMap};
+
+use crate::dataset::{ColumnKind, Dataset};
+use crate::derive::DeriveMode;
+use crate::normalize::CanonicalQuery;
+use crate::query::AggFn;
+
+/// An aggregate a roll-up holds: its function and column position (`None`
+/// for `len`).
+pub(crate) type Part = (AggFn, Option<usize>);
+
+/// What a roll-up needs to answer a miss: the columns to group by (the
+/// miss's group-by and filter columns, so that its filters select whole
+/// groups) and the aggregates that re-aggregate into the miss's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct Shape {
+    pub(crate) group: BTreeSet<usize>,
+    pub(crate) parts: BTreeSet<Part>,
+}
+
+impl Shape {
+    /// The shape of `q`, or `None` when no roll-up can answer it under
+    /// `mode` (an aggregate that does not re-aggregate, a float sum or
+    /// mean in exact mode, a contradiction).
+    pub(crate) fn of(q: &CanonicalQuery, dataset: &Dataset, mode: DeriveMode) -> Option<Shape> {
+        if q.contradiction || mode == DeriveMode::Off {
+            return None;
+        }
+        let group: BTreeSet<usize> = q
+            .group_by
+            .iter()
+            .map(|c| c.index)
+            .chain(q.filters.iter().map(|f| f.column.index))
+            .collect();
+        let mut parts = BTreeSet::new();
+        for agg in &q.aggs {
+            let column = agg.column.as_ref().map(|c| c.index);
+            let float = column.is_some_and(|i| dataset.columns()[i].kind == ColumnKind::Float);
+            match agg.func {
+                AggFn::Sum | AggFn::Mean if float && mode == DeriveMode::Exact => return None,
+                AggFn::Mean => {
+                    parts.insert((AggFn::Sum, column));
+                    parts.insert((AggFn::Count, column));
+                }
+                AggFn::Sum | AggFn::Count | AggFn::Len | AggFn::Min | AggFn::Max => {
+                    parts.insert((agg.func, column));
+                }
+                AggFn::NUnique
+                | AggFn::Median
+                | AggFn::Std
+                | AggFn::Var
+                | AggFn::First
+                | AggFn::Last => return None,
+            }
+        }
+        Some(Shape { group, parts })
+    }
+}
+
+/// Misses by shape, each weighted by its count, halved at every plan so
+/// that a shift in the workload shows within a few plans.
+#[derive(Debug, Default)]
+pub(crate) struct Workload {
+    weights: HashMap<Shape, f64>,
+}
+
+/// Shapes whose weight decayed below this are forgotten.
+const FORGOTTEN: f64 = 0.05;
+
+/// The most shapes kept: the planner looks at pairs of them.
+const MAX_SHAPES: usize = 256;
+
+impl Workload {
+    pub(crate) fn add(&mut self, shape: Shape) {
+        if self.weights.len() >= MAX_SHAPES && !self.weights.contains_key(&shape) {
+            // The lightest shape makes room: the workload moved on.
+            let lightest = self
+                .weights
+                .iter()
+                .min_by(|a, b| a.1.total_cmp(b.1))
+                .map(|(s, _)| s.clone());
+            if let Some(lightest) = lightest {
+                self.weights.remove(&lightest);
+            }
+        }
+        *self.weights.entry(shape).or_default() += 1.0;
+    }
+
+    /// The shapes and their weights, then halves every weight.
+    pub(crate) fn take_snapshot(&mut self) -> Vec<(Shape, f64)> {
+        let mut shapes: Vec<(Shape, f64)> =
+            self.weights.iter().map(|(s, w)| (s.clone(), *w)).collect();
+        shapes.sort_by(|a, b| a.0.cmp(&b.0));
+        self.weights.retain(|_, w| {
+            *w /= 2.0;
+            *w >= FORGOTTEN
+        });
+        shapes
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.weights.clear();
+    }
+}
