@@ -43,6 +43,23 @@ impl Scalar {
     }
 }
 
+impl Scalar {
+    /// A filter value that reads back as this scalar on its column: an
+    /// unsigned value beyond `i64` and a date as text.
+    pub(crate) fn to_value(&self) -> Value {
+        match self {
+            Scalar::Bool(b) => Value::Bool(*b),
+            Scalar::Int(i) => Value::Int(*i),
+            Scalar::UInt(u) => {
+                i64::try_from(*u).map_or_else(|_| Value::Str(u.to_string()), Value::Int)
+            }
+            Scalar::Float(f) => Value::Float(*f),
+            Scalar::Str(s) => Value::Str(s.to_string()),
+            Scalar::Date(_) => Value::Str(self.to_string()),
+        }
+    }
+}
+
 impl Ord for Scalar {
     fn cmp(&self, other: &Self) -> Ordering {
         match (self, other) {
