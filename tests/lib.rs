@@ -23,3 +23,4 @@ mod refresh;
 mod semantics;
 #[cfg(feature = "server")]
 mod server;
+mod sql;
