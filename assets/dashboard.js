@@ -494,13 +494,16 @@ function renderSparkline() {
   svg.setAttribute("aria-label", "hit ratio over the last " + ratios.length + " readings: " + first + " % to " + last + " %");
 }
 
+// Each query as SQL that /api/sql answers from the same entry (a memoized
+// function has none: its name then).
 function renderTopQueries(top) {
   const items = top.slice(0, 5).map((q) => {
+    const text = q.sql || q.query;
     const li = element("li", {},
-      element("code", { textContent: q.query }),
+      element("code", { textContent: text }),
       element("span", { className: "hits", textContent: q.hits + (q.hits === 1 ? " hit" : " hits") }));
     li.dataset.hits = String(q.hits);
-    li.title = q.query;
+    li.title = text;
     return li;
   });
   $("top-queries").replaceChildren(...items);

@@ -85,6 +85,48 @@ pub enum Error {
     #[error("invalid query: {}", excerpt_quoted(.0))]
     InvalidQuery(String),
 
+    /// SQL text the parser cannot read (or too long to try).
+    #[error("SQL syntax error{}: {}", at(*.line, *.column), excerpt_quoted(.message))]
+    SqlSyntax {
+        /// What the parser expected and what it found.
+        message: String,
+        /// The 1-based line of the error; 0 when not known.
+        line: u64,
+        /// The 1-based column of the error, in characters; 0 when not known.
+        column: u64,
+    },
+
+    /// SQL that parses but uses a construct outside the subset that
+    /// translates into a [`Query`](crate::Query) (a join, `OR`, a
+    /// subquery, ...). Nothing is ever approximated: the message names the
+    /// construct, where it is, what to write instead and what is supported.
+    #[error("unsupported SQL{}: {} is not supported; {}. {}", at(*.line, *.column), excerpt(.construct), excerpt_quoted(.hint), crate::sql::SUBSET)]
+    SqlUnsupported {
+        /// The construct, in SQL words (`OR`, `JOIN`, `SELECT *`, the
+        /// function `upper`).
+        construct: String,
+        /// The 1-based line where it starts; 0 when not known.
+        line: u64,
+        /// The 1-based column where it starts, in characters; 0 when not known.
+        column: u64,
+        /// What to write instead.
+        hint: String,
+    },
+
+    /// SQL within the subset that still has no meaning: a column neither
+    /// grouped nor aggregated, another table, an ordinal past the end of
+    /// the `SELECT` list, a number out of range.
+    #[error("invalid SQL{}: {}", at(*.line, *.column), excerpt_quoted(.message))]
+    SqlInvalid {
+        /// What is wrong and how to fix it.
+        message: String,
+        /// The 1-based line of the offending part; 0 when not known.
+        line: u64,
+        /// The 1-based column of the offending part, in characters; 0 when
+        /// not known.
+        column: u64,
+    },
+
     /// The JSON form of a query could not be read.
     #[error("malformed query JSON: {}", excerpt_quoted(&.0.to_string()))]
     QueryJson(#[source] Arc<serde_json::Error>),
@@ -149,6 +191,9 @@ impl Error {
                 | Error::AliasClash { .. }
                 | Error::InvalidQuery(_)
                 | Error::QueryJson(_)
+                | Error::SqlSyntax { .. }
+                | Error::SqlUnsupported { .. }
+                | Error::SqlInvalid { .. }
                 | Error::MalformedCsv { .. }
         )
     }
@@ -285,6 +330,14 @@ fn did_you_mean(suggestions: &[String]) -> String {
                 .join(", ")
         ),
     }
+}
+
+/// Where in a SQL text: ` at line 1, column 8`, or nothing when not known.
+fn at(line: u64, column: u64) -> String {
+    if line == 0 {
+        return String::new();
+    }
+    format!(" at line {line}, column {column}")
 }
 
 fn at_line(line: Option<u64>) -> String {

@@ -46,6 +46,9 @@
 //!   [`Frame::to_record_batches`] for arrow-rs callers.
 //! - [`CacheInfo`] is the `cache_info()` of `lru_cache`, plus bytes,
 //!   evictions, compute time, time saved and the most-hit queries.
+//! - [`sql`] reads a subset of SQL into a [`Query`] (and writes any query
+//!   back as SQL): [`CachedQuery::sql`] answers `SELECT ... FROM <dataset>`
+//!   from the same entries as the JSON and Rust forms.
 //!
 //! # Query semantics
 //!
@@ -68,6 +71,7 @@
 //! - Warm the cache before traffic: [`CachedQuery::prewarm`].
 //! - Compare with plain Polars: [`CachedQuery::get_uncached`] and
 //!   [`CachedQuery::plan`].
+//! - Ask in SQL: [`CachedQuery::sql`]; show a query as SQL: [`Query::to_sql`].
 //!
 //! # Crate features
 //!
@@ -118,6 +122,7 @@ pub mod sample;
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub mod server;
+pub mod sql;
 pub mod tier;
 
 /// What a [`QueryKey`] holds: the canonical form of a query (or of a

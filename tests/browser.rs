@@ -1184,6 +1184,13 @@ async fn a_declared_dashboard_is_formatted_and_clicked_through_without_computing
             && top.iter().all(|q| q[1].as_u64() > Some(0)),
         "{panel}"
     );
+    // Each as SQL over the data file's name, which /api/sql answers.
+    assert!(
+        top.iter().all(|q| q[0]
+            .as_str()
+            .is_some_and(|sql| sql.starts_with("SELECT ") && sql.contains(" FROM sales"))),
+        "{panel}"
+    );
     assert_clean(client).await;
 
     let png = client.screenshot().await.unwrap();

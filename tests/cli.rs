@@ -51,6 +51,7 @@ fn help_texts() {
     snapshot!("help", stdout(pqc().arg("--help")));
     snapshot!("help_query", stdout(pqc().args(["query", "--help"])));
     snapshot!("help_bench", stdout(pqc().args(["bench", "--help"])));
+    snapshot!("help_sql", stdout(pqc().args(["sql", "--help"])));
 }
 
 #[test]
@@ -374,4 +375,92 @@ fn bench_json_is_consistent() {
     assert!((ratio - hits as f64 / 600.0).abs() < 1e-9);
     assert_eq!(r["polars_sample"], 5);
     assert_eq!(r["reload_sample"], 1);
+}
+
+#[test]
+fn sql_answers_as_query_does_in_select_order() {
+    let text = "SELECT SUM(revenue) AS total, month FROM sales WHERE category = 'Books' \
+                AND year IN (2023, 2024) GROUP BY month ORDER BY total DESC LIMIT 3";
+    let by_sql = stdout(
+        pqc()
+            .arg("sql")
+            .arg(sample())
+            .arg(text)
+            .args(["--format", "json"]),
+    );
+    let by_json = stdout(pqc().arg("query").arg(sample()).args([
+        "--query-json",
+        r#"{"filters": {"category": "Books", "year": [2023, 2024]}, "group_by": ["month"],
+            "aggs": [{"fn": "sum", "column": "revenue", "alias": "total"}],
+            "sort": [{"column": "total", "descending": true}], "limit": 3}"#,
+        "--format",
+        "json",
+    ]));
+    let by_sql: serde_json::Value = serde_json::from_str(&by_sql).unwrap();
+    let by_json: serde_json::Value = serde_json::from_str(&by_json).unwrap();
+    assert_eq!(by_sql[0]["columns"], serde_json::json!(["total", "month"]));
+    assert_eq!(by_json[0]["columns"], serde_json::json!(["month", "total"]));
+    let swapped: Vec<serde_json::Value> = by_json[0]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| serde_json::json!([row[1], row[0]]))
+        .collect();
+    assert_eq!(by_sql[0]["rows"], serde_json::Value::Array(swapped));
+
+    // Several statements through one cache, in the other formats; the
+    // statistics show the entry as SQL over the --table name.
+    let dir = tempfile::tempdir().unwrap();
+    let stats = dir.path().join("stats.json");
+    let csv = stdout(
+        pqc()
+            .arg("sql")
+            .arg(sample())
+            .args([
+                "SELECT channel, COUNT(*) FROM orders GROUP BY channel",
+                "SELECT COUNT(*) AS n, channel FROM orders GROUP BY 2",
+                "--table",
+                "orders",
+                "--format",
+                "csv",
+                "--stats",
+            ])
+            .arg(&stats),
+    );
+    let blocks: Vec<&str> = csv.split("\n\n").collect();
+    assert!(blocks[0].starts_with("query,channel,len\n1,"), "{csv}");
+    assert!(blocks[1].starts_with("query,n,channel\n2,"), "{csv}");
+    let stats: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+    assert_eq!(stats["computations"], 1);
+    assert_eq!(
+        stats["top_queries"][0]["sql"],
+        "SELECT channel, COUNT(*) FROM orders GROUP BY channel"
+    );
+}
+
+#[test]
+fn sql_errors_are_query_errors() {
+    let (code, stderr) = failure(
+        pqc()
+            .arg("sql")
+            .arg(sample())
+            .arg("SELECT COUNT(*) FROM sales WHERE year = 2024 OR year = 2023"),
+    );
+    assert_eq!(code, 3);
+    assert!(
+        stderr.starts_with("pqc: unsupported SQL at line 1, column 34: OR is not supported; "),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let (code, stderr) = failure(
+        pqc()
+            .arg("sql")
+            .arg(sample())
+            .arg("SELECT COUNT(*) FROM data"),
+    );
+    assert_eq!(code, 3);
+    assert!(stderr.contains("the dataset is called `sales`"), "{stderr}");
+    let (code, _) = failure(pqc().arg("sql").arg(sample()));
+    assert_eq!(code, 2);
 }

@@ -96,7 +96,8 @@ fn agg() -> impl Strategy<Value = Agg> {
     ]
 }
 
-fn query() -> impl Strategy<Value = Query> {
+/// Random valid queries over `common::frame` (also read by `sql`).
+pub(crate) fn query() -> impl Strategy<Value = Query> {
     (
         proptest::collection::vec(filter(), 0..4),
         proptest::sample::subsequence(&["cat", "k", "b", "d"][..], 0..3),

@@ -194,6 +194,11 @@ fn fixture() -> &'static (Vec<Wide>, CachedQuery) {
     })
 }
 
+/// The cache over the table of extremes.
+pub(crate) fn cache() -> &'static CachedQuery {
+    &fixture().1
+}
+
 fn oracle(query: &Query) -> Vec<Vec<Cell>> {
     common::oracle_with(&fixture().0, query, &wide_cell, &wide_compare)
 }
@@ -298,7 +303,9 @@ fn agg() -> impl Strategy<Value = Agg> {
     ]
 }
 
-fn query() -> impl Strategy<Value = Query> {
+/// Random queries with values at and beyond every type's ends (also read
+/// by `sql`).
+pub(crate) fn query() -> impl Strategy<Value = Query> {
     (
         proptest::collection::vec(filter(), 1..5),
         any::<bool>(),

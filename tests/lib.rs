@@ -25,3 +25,4 @@ mod refresh;
 mod semantics;
 #[cfg(feature = "server")]
 mod server;
+mod sql;

@@ -310,9 +310,11 @@ fn redis_killed_mid_stream_answers_every_query_and_comes_back() {
     o.max_retry_after = Duration::from_millis(400);
     o.connect_timeout = Duration::from_millis(200);
     o.response_timeout = Duration::from_millis(200);
-    // No memory tier to speak of: every request goes to Redis.
+    // No memory tier to speak of, and no learned roll-up to derive from:
+    // every request goes to Redis.
     let cache = CachedQuery::builder()
         .max_bytes(0)
+        .learned_rollups(false)
         .redis_options(o)
         .build_from_csv(sample())
         .unwrap();

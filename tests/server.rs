@@ -1284,3 +1284,138 @@ async fn an_other_over_infinite_values_is_never_a_finite_number() {
     let (status, _, _) = send(&app, post("/api/chart?top=1", sum)).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+fn sql_body(sql: &str) -> String {
+    json!({ "sql": sql }).to_string()
+}
+
+#[tokio::test]
+async fn sql_is_answered_like_a_query_in_select_order() {
+    let (cache, app) = router(ServerConfig::default());
+    let text = "SELECT SUM(revenue) AS total, month FROM sales \
+                WHERE category = 'Books' AND year = 2024 GROUP BY month";
+    let (status, _, body) = send(&app, post("/api/sql", sql_body(text))).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let by_sql = json_of(&body);
+    assert_eq!(by_sql["columns"], json!(["total", "month"]));
+    assert_eq!(by_sql["source"], "computed");
+    // The JSON twin is the same entry.
+    let (_, _, body) = send(&app, post("/api/query", BOOKS_BY_MONTH)).await;
+    let by_json = json_of(&body);
+    assert_eq!(by_json["source"], "memory");
+    let swapped: Vec<Value> = by_json["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| json!([row[1], row[0]]))
+        .collect();
+    assert_eq!(by_sql["rows"], Value::Array(swapped));
+    assert_eq!(cache.cache_info().computations, 1);
+
+    // The other encodings, by Accept.
+    let csv = Request::post("/api/sql")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::ACCEPT, "text/csv")
+        .body(Body::from(sql_body(text)))
+        .unwrap();
+    let (status, _, body) = send(&app, csv).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        String::from_utf8(body)
+            .unwrap()
+            .starts_with("total,month\n")
+    );
+
+    // The statistics show the entry as SQL that is answered from it.
+    let (_, _, body) = send(&app, get("/api/stats")).await;
+    let stats = json_of(&body);
+    let top = stats["top_queries"][0]["sql"].as_str().unwrap().to_owned();
+    assert_eq!(
+        top,
+        "SELECT month, SUM(revenue) FROM sales WHERE year = 2024 AND category = 'Books' GROUP BY month"
+    );
+    let (_, _, body) = send(&app, post("/api/sql", sql_body(&top))).await;
+    assert_eq!(json_of(&body)["source"], "memory");
+}
+
+#[tokio::test]
+async fn bad_sql_is_400_with_the_message() {
+    let (_, app) = router(ServerConfig::default());
+    for (body, needle) in [
+        (
+            sql_body("SELECT COUNT(*) FROM sales WHERE year = 2024 OR year = 2023"),
+            "unsupported SQL at line 1, column 34: OR is not supported",
+        ),
+        (
+            sql_body("SELECT COUNT(*) FROM sales WHERE"),
+            "SQL syntax error at line 1, column 33",
+        ),
+        (
+            sql_body("SELECT COUNT(*) FROM orders"),
+            "unknown table `orders`; the dataset is called `sales`",
+        ),
+        (
+            sql_body("SELECT COUNT(*) FROM sales WHERE categry = 'Books'"),
+            "did you mean `category`?",
+        ),
+        (
+            r#"{"query": "SELECT COUNT(*) FROM sales"}"#.to_owned(),
+            "send {\"sql\": \"SELECT ...\"}",
+        ),
+        ("SELECT COUNT(*) FROM sales".to_owned(), "invalid body"),
+    ] {
+        let (status, _, bytes) = send(&app, post("/api/sql", body.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        let error = json_of(&bytes)["error"].as_str().unwrap().to_owned();
+        assert!(error.contains(needle), "{body}: {error}");
+    }
+    // SQL text is not a JSON body: a browser could send it cross-site.
+    let plain = Request::post("/api/sql")
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(Body::from("SELECT COUNT(*) FROM sales"))
+        .unwrap();
+    assert_eq!(
+        send(&app, plain).await.0,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+}
+
+#[tokio::test]
+async fn sql_has_the_limits_and_the_token_of_query() {
+    let (_, app) = router(ServerConfig {
+        token: Some("s3cret".to_owned()),
+        limits: Limits {
+            max_filters: 1,
+            max_body_bytes: 2_000,
+            ..Limits::default()
+        },
+        ..ServerConfig::default()
+    });
+    let text = sql_body("SELECT COUNT(*) FROM sales WHERE year = 2024 AND month = 1");
+    let (status, _, body) = send(&app, post("/api/sql", text.clone())).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(json_of(&body)["error"].as_str().unwrap().contains("Bearer"));
+    let with_token = |body: String| {
+        Request::post("/api/sql")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::AUTHORIZATION, "Bearer s3cret")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let (status, _, body) = send(&app, with_token(text)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        json_of(&body)["error"]
+            .as_str()
+            .unwrap()
+            .contains("too many filters")
+    );
+    let (status, _, _) = send(&app, with_token(sql_body("SELECT COUNT(*) FROM sales"))).await;
+    assert_eq!(status, StatusCode::OK);
+    let huge = sql_body(&format!(
+        "SELECT COUNT(*) FROM sales -- {}",
+        "x".repeat(5_000)
+    ));
+    let (status, _, _) = send(&app, with_token(huge)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+}

@@ -34,6 +34,7 @@ pub struct CachedQueryBuilder {
     pub(crate) time_to_live: Option<Duration>,
     pub(crate) time_to_idle: Option<Duration>,
     pub(crate) load_options: LoadOptions,
+    pub(crate) name: Option<String>,
     pub(crate) top_queries: usize,
     pub(crate) disk_dir: Option<PathBuf>,
     pub(crate) disk_max_bytes: u64,
@@ -56,6 +57,7 @@ impl Default for CachedQueryBuilder {
             time_to_live: None,
             time_to_idle: None,
             load_options: LoadOptions::default(),
+            name: None,
             top_queries: 10,
             disk_dir: None,
             disk_max_bytes: 4 << 30,
@@ -114,6 +116,26 @@ impl CachedQueryBuilder {
     /// Default: [`LoadOptions::default()`].
     pub fn load_options(mut self, options: LoadOptions) -> Self {
         self.load_options = options;
+        self
+    }
+
+    /// The table's name in SQL: what [`CachedQuery::sql`] expects after
+    /// `FROM`, and what the statistics' SQL says. It survives
+    /// [`refresh`](CachedQuery::refresh) and is not part of any key.
+    ///
+    /// ```
+    /// use polars_query_cache::CachedQuery;
+    ///
+    /// let cache = CachedQuery::builder().name("orders").build_from_csv("data/sales.csv")?;
+    /// assert_eq!(cache.sql("SELECT COUNT(*) FROM orders")?.height(), 1);
+    /// assert!(cache.sql("SELECT COUNT(*) FROM sales").is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// Default: the CSV file's stem (`sales` for `data/sales.csv`), or
+    /// `data` for a frame.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
         self
     }
 

@@ -8,6 +8,7 @@ mod refresh;
 mod requests;
 mod rollups;
 mod single_flight;
+mod sql;
 mod stats;
 mod tiers;
 
@@ -134,6 +135,10 @@ impl CachedQuery {
             memory = memory.time_to_idle(tti);
         }
         let memory = memory.build_with_hasher(BuildPassThrough);
+        let dataset = match &config.name {
+            Some(name) => dataset.with_name(name.clone()),
+            None => dataset,
+        };
         let tiers = Tiers::open(&config, &dataset, forget_in(memory.clone()))?;
         let dataset = Arc::new(dataset);
         let rollups = rollups::build(&config.rollups, &dataset)?;

@@ -42,7 +42,8 @@ impl CachedQuery {
         let fresh = match self.config.snapshot_dir() {
             Some(dir) => Dataset::from_csv_with_snapshots(path, options, &dir)?,
             None => Dataset::from_csv(path, options)?,
-        };
+        }
+        .with_name(current.name());
         let new = fresh.fingerprint();
         if new != old {
             let fresh = Arc::new(fresh);

@@ -196,6 +196,10 @@ impl CacheInfo {
 pub struct QueryCount {
     /// The canonical query, in SQL words.
     pub query: String,
+    /// The canonical query as SQL that [`CachedQuery::sql`] (and the
+    /// server's `/api/sql`) reads back as this same entry; `None` for a
+    /// [`memoize`](CachedQuery::memoize)d function.
+    pub sql: Option<String>,
     /// Hits since the entry was stored.
     pub hits: u64,
     /// What computing it cost, in microseconds.
@@ -316,19 +320,32 @@ impl CachedQuery {
 
     /// The most-hit entries in memory, most hits first.
     fn top_queries(&self) -> Vec<QueryCount> {
-        let mut top: Vec<QueryCount> = self
+        let mut top: Vec<(QueryCount, std::sync::Arc<crate::QueryKey>)> = self
             .memory
             .iter()
-            .map(|(key, entry)| QueryCount {
-                query: key.to_string(),
-                hits: load(&entry.hits),
-                compute_time_us: entry.cost.as_micros() as u64,
-                bytes: entry.bytes,
+            .map(|(key, entry)| {
+                let count = QueryCount {
+                    query: key.to_string(),
+                    sql: None,
+                    hits: load(&entry.hits),
+                    compute_time_us: entry.cost.as_micros() as u64,
+                    bytes: entry.bytes,
+                };
+                (count, key)
             })
-            .filter(|q| q.hits > 0)
+            .filter(|(q, _)| q.hits > 0)
             .collect();
-        top.sort_by(|a, b| b.hits.cmp(&a.hits).then_with(|| a.query.cmp(&b.query)));
+        top.sort_by(|(a, _), (b, _)| b.hits.cmp(&a.hits).then_with(|| a.query.cmp(&b.query)));
         top.truncate(self.config.top_queries);
-        top
+        // As SQL only the few shown.
+        let dataset = self.dataset();
+        top.into_iter()
+            .map(|(mut count, key)| {
+                count.sql = key
+                    .query()
+                    .map(|q| crate::sql::canonical_sql(q, dataset.name()));
+                count
+            })
+            .collect()
     }
 }

@@ -81,6 +81,7 @@ pub struct Dataset {
     names: Vec<PlSmallStr>,
     fingerprint: Fingerprint,
     origin: Origin,
+    name: String,
     load_time: Duration,
 }
 
@@ -190,9 +191,36 @@ impl Dataset {
             columns,
             names,
             fingerprint,
+            name: default_name(&origin),
             origin,
             load_time: started.elapsed(),
         }
+    }
+
+    /// The same dataset under another name (see [`name`](Self::name)).
+    #[must_use]
+    pub fn with_name(mut self, name: impl Into<String>) -> Dataset {
+        self.name = name.into();
+        self
+    }
+
+    /// The table's name in SQL (`FROM sales`): the one given to
+    /// [`with_name`](Self::with_name) or
+    /// [`CachedQueryBuilder::name`](crate::CachedQueryBuilder::name), else
+    /// the CSV file's stem (`sales` for `data/sales.csv`), else `data` for
+    /// a frame. It is not part of the fingerprint: renaming a table keeps
+    /// its cached answers.
+    ///
+    /// ```
+    /// use polars_query_cache::{Dataset, LoadOptions};
+    ///
+    /// let dataset = Dataset::from_csv("data/sales.csv", &LoadOptions::default())?;
+    /// assert_eq!(dataset.name(), "sales");
+    /// assert_eq!(dataset.with_name("orders").name(), "orders");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// The table.
@@ -281,6 +309,24 @@ impl Dataset {
         }
     }
 }
+
+/// The name a dataset from `origin` has unless given one: the file's stem.
+fn default_name(origin: &Origin) -> String {
+    let stem = |path: &Path| {
+        path.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .filter(|s| !s.is_empty())
+    };
+    match origin {
+        Origin::Csv { path, .. } => stem(path),
+        Origin::Bytes { name } => stem(Path::new(name)),
+        Origin::Frame => None,
+    }
+    .unwrap_or_else(|| DEFAULT_NAME.to_owned())
+}
+
+/// The name of a dataset with no file name to take one from.
+const DEFAULT_NAME: &str = "data";
 
 /// Names within a small edit distance of `name`, closest first.
 pub(crate) fn closest(name: &str, candidates: &[String]) -> Vec<String> {

@@ -47,6 +47,26 @@ impl Scalar {
     }
 }
 
+impl Scalar {
+    /// A filter value that reads back as this scalar on its column: an
+    /// unsigned value beyond `i64` and a date as text.
+    pub(crate) fn to_value(&self) -> Value {
+        match self {
+            Scalar::Bool(b) => Value::Bool(*b),
+            Scalar::Int(i) => Value::Int(*i),
+            Scalar::UInt(u) => {
+                i64::try_from(*u).map_or_else(|_| Value::Str(u.to_string()), Value::Int)
+            }
+            Scalar::Float(f) => Value::Float(*f),
+            Scalar::Str(s) => Value::Str(s.to_string()),
+            // A datetime as its wall time in UTC, which a column without a
+            // zone or in UTC reads back as the same value (a column in
+            // another zone asks for an offset and refuses it).
+            Scalar::Date(_) | Scalar::Datetime(..) => Value::Str(self.to_string()),
+        }
+    }
+}
+
 impl Ord for Scalar {
     fn cmp(&self, other: &Self) -> Ordering {
         match (self, other) {

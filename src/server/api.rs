@@ -62,14 +62,52 @@ pub async fn query(
     let query = parse_query(&state, &body)?;
     let started = Instant::now();
     let frame = state.answer(query).await?;
-    let elapsed = started.elapsed();
+    respond(&state, &headers, frame, started.elapsed()).await
+}
+
+/// The body of `/api/sql`: `{"sql": "SELECT ..."}`. JSON rather than
+/// `text/plain`, so that a browser cannot send it from another site
+/// without the origin check seeing it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SqlBody {
+    sql: String,
+}
+
+pub async fn sql(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let request: SqlBody = serde_json::from_slice(&body).map_err(|e| {
+        AppError::BadRequest(format!(
+            "invalid body: {}; send {{\"sql\": \"SELECT ...\"}}",
+            crate::error::excerpt_quoted(&e.to_string())
+        ))
+    })?;
+    let statement = crate::sql::parse(&request.sql, state.cache().dataset().name())?;
+    state.limits().check(&statement.query)?;
+    let started = Instant::now();
+    let answer = state.answer(statement.query.clone()).await?;
+    let frame = statement.present(answer)?;
+    respond(&state, &headers, frame, started.elapsed()).await
+}
+
+/// An answer in the encoding the `Accept` header asks for, each bounded
+/// before it is built: the response of `/api/query` and `/api/sql`.
+async fn respond(
+    state: &AppState,
+    headers: &HeaderMap,
+    frame: Frame,
+    elapsed: std::time::Duration,
+) -> Result<Response, AppError> {
     state
         .metrics()
         .observe_query(frame.source().is_hit(), elapsed);
     let limits = state.limits();
     limits.check_cells(frame.height(), frame.width())?;
     let cells = frame.height().saturating_mul(frame.width());
-    match encoding(&headers) {
+    match encoding(headers) {
         Encoding::Json => {
             let max = limits.max_json_rows;
             if frame.height() > max {

@@ -7,6 +7,7 @@
 //! | --- | --- |
 //! | `GET /` | the dashboard page |
 //! | `POST /api/query` | a query's answer: JSON (`{"columns", "rows", "source", "elapsed_us"}`), or CSV / Arrow IPC by `Accept` |
+//! | `POST /api/sql` | the answer to `{"sql": "SELECT ... FROM <dataset> ..."}` (see [`crate::sql`]), in the formats, limits and errors of `/api/query`; columns in `SELECT` order |
 //! | `POST /api/chart` | a query's answer as an SVG line or bar chart (`?kind=line\|bar\|auto&series=<column>&top=<n>&format=<spec>`); with `Accept: application/json`, the numbers drawn |
 //! | `GET /api/schema` | columns, types, distinct and null counts, values of small columns, the page layout (one memoized computation) |
 //! | `GET /api/stats` | the cache statistics (the `pqc --stats` JSON) |
@@ -470,6 +471,7 @@ pub fn app(cache: Arc<CachedQuery>, config: ServerConfig) -> Router {
         .route("/assets/dashboard.js", get(page::script))
         .route("/assets/dashboard.css", get(page::style))
         .route("/api/query", post(api::query))
+        .route("/api/sql", post(api::sql))
         .route("/api/chart", post(api::chart))
         .route("/api/schema", get(api::schema))
         .route("/api/stats", get(api::stats))

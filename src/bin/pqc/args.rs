@@ -30,6 +30,8 @@ pub enum Command {
     Info(InfoArgs),
     /// Answer queries, all through one cache, in order.
     Query(QueryArgs),
+    /// Answer SQL queries (FROM the file's stem, or --table), all through one cache, in order.
+    Sql(SqlArgs),
     /// Replay a query stream through the cache and, in the same run, through plain Polars.
     Bench(BenchArgs),
     /// Serve the HTTP API and the dashboard page.
@@ -97,6 +99,10 @@ pub struct CacheArgs {
     /// Learn no roll-ups from the misses.
     #[arg(long)]
     pub no_learned_rollups: bool,
+    /// The table's name in SQL (FROM NAME) and in the statistics' SQL
+    /// [default: the file's stem, e.g. sales for data/sales.csv].
+    #[arg(long, value_name = "NAME")]
+    pub table: Option<String>,
     /// Share results with every process using this Redis:
     /// redis://[:password@]host[:port][/db] or rediss://...
     #[cfg(feature = "redis")]
@@ -159,14 +165,21 @@ pub enum InfoFormat {
     Json,
 }
 
+/// The data `query` and `sql` answer from, and its cache.
 #[derive(Debug, Args)]
-pub struct QueryArgs {
+pub struct InputArgs {
     /// The CSV file.
     pub data: PathBuf,
     #[command(flatten)]
     pub load: LoadArgs,
     #[command(flatten)]
     pub cache: CacheArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
 
     /// A filter: 'col=v', 'col!=v', 'col<v', 'col<=v', 'col>v', 'col>=v',
     /// 'col in a,b', 'col not in a,b', 'col between lo,hi', 'col is null',
@@ -213,12 +226,31 @@ pub struct QueryArgs {
     )]
     pub queries: Option<PathBuf>,
 
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// How `query` and `sql` write their answers.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     /// Write the final cache statistics as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub stats: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// SQL queries: SELECT group columns and aggregates FROM the table
+    /// [WHERE ... AND ...] [GROUP BY ...] [ORDER BY ...] [LIMIT n].
+    #[arg(required = true, value_name = "SQL")]
+    pub sql: Vec<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -277,6 +309,10 @@ pub struct BenchArgs {
     /// each time (0 skips it).
     #[arg(long, default_value_t = 2, value_name = "K")]
     pub reload_baseline: usize,
+    /// Replay the stream a second time through a cache that learns no
+    /// roll-ups, and report both speedups (the same plain-Polars baseline).
+    #[arg(long)]
+    pub compare_learned: bool,
     /// Write the figures as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,

@@ -85,43 +85,40 @@ pub struct Report {
     pub reload_p50_us: f64,
     pub reload_est_total_ms: f64,
     pub speedup_vs_reload: Option<f64>,
+    /// Misses answered from the roll-ups learned during the run (held at
+    /// its end).
+    pub learned_answers: u64,
+    /// The same stream through a cache that learns no roll-ups
+    /// (`--compare-learned`).
+    pub without_learned: Option<Pass>,
     pub stats: polars_query_cache::CacheInfo,
 }
 
-pub fn run(args: &BenchArgs, show_progress: bool, out: &mut impl Write) -> Result<(), Failure> {
-    if args.threads == 0 || args.requests == 0 {
-        return Err(Failure::usage(
-            "--threads and --requests must be at least 1",
-        ));
-    }
-    if !(args.zipf >= 0.0 && args.zipf.is_finite()) {
-        return Err(Failure::usage("--zipf must be a finite number >= 0"));
-    }
-    let builder = options::cache_builder(&args.cache, &args.load)?;
-    let spinner = progress::spinner(show_progress, format!("loading {}", args.data.display()));
-    let cache = builder.build_from_csv(&args.data)?;
-    spinner.finish_and_clear();
+/// One more replay of the stream, through another cache.
+#[derive(Debug, Serialize)]
+pub struct Pass {
+    pub total_ms: f64,
+    pub computations: u64,
+    pub derived_hits: u64,
+    pub hit: Latency,
+    pub miss: Latency,
+    pub speedup_vs_polars: f64,
+}
 
-    let queries: Vec<Query> = match &args.queries {
-        Some(path) => query::read_queries(path)?,
-        None => sample::dashboard_queries(args.distinct, args.seed),
-    };
-    if queries.is_empty() {
-        return Err(Failure::usage("the workload has no query"));
-    }
-    for (i, q) in queries.iter().enumerate() {
-        cache
-            .key(q)
-            .map_err(|e| Failure::from(e).context(format!("workload query {}", i + 1)))?;
-    }
-    let stream = sample::zipf_stream(queries.len(), args.requests, args.zipf, args.seed);
-
-    // The cached path, on `threads` workers pulling from one stream.
+/// Replays `stream` through `cache` on `threads` workers pulling from it:
+/// the wall time and each worker's latencies, merged.
+fn replay(
+    cache: &CachedQuery,
+    queries: &[Query],
+    stream: &[usize],
+    threads: usize,
+    show_progress: bool,
+) -> Result<(std::time::Duration, Timings), Failure> {
     let bar = progress::bar(show_progress, stream.len() as u64, "requests");
     let next = AtomicUsize::new(0);
     let started = Instant::now();
     let per_thread: Vec<Result<Timings, Failure>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..args.threads)
+        let workers: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| {
                     let (mut memory, mut other, mut misses) = (Vec::new(), Vec::new(), Vec::new());
@@ -163,6 +160,39 @@ pub fn run(args: &BenchArgs, show_progress: bool, out: &mut impl Write) -> Resul
         other_ns.extend(o);
         miss_ns.extend(m);
     }
+    Ok((total, (memory_ns, other_ns, miss_ns)))
+}
+
+pub fn run(args: &BenchArgs, show_progress: bool, out: &mut impl Write) -> Result<(), Failure> {
+    if args.threads == 0 || args.requests == 0 {
+        return Err(Failure::usage(
+            "--threads and --requests must be at least 1",
+        ));
+    }
+    if !(args.zipf >= 0.0 && args.zipf.is_finite()) {
+        return Err(Failure::usage("--zipf must be a finite number >= 0"));
+    }
+    let builder = options::cache_builder(&args.cache, &args.load)?;
+    let spinner = progress::spinner(show_progress, format!("loading {}", args.data.display()));
+    let cache = builder.build_from_csv(&args.data)?;
+    spinner.finish_and_clear();
+
+    let queries: Vec<Query> = match &args.queries {
+        Some(path) => query::read_queries(path)?,
+        None => sample::dashboard_queries(args.distinct, args.seed),
+    };
+    if queries.is_empty() {
+        return Err(Failure::usage("the workload has no query"));
+    }
+    for (i, q) in queries.iter().enumerate() {
+        cache
+            .key(q)
+            .map_err(|e| Failure::from(e).context(format!("workload query {}", i + 1)))?;
+    }
+    let stream = sample::zipf_stream(queries.len(), args.requests, args.zipf, args.seed);
+
+    let (total, (memory_ns, other_ns, miss_ns)) =
+        replay(&cache, &queries, &stream, args.threads, show_progress)?;
     let hit_ns: Vec<u64> = memory_ns.iter().chain(&other_ns).copied().collect();
 
     // Plain Polars on a sample of the same requests.
@@ -191,6 +221,31 @@ pub fn run(args: &BenchArgs, show_progress: bool, out: &mut impl Write) -> Resul
         bar.inc(1);
     }
     bar.finish_and_clear();
+
+    // The same stream through a cache that learns nothing, for the
+    // learned roll-ups' share of the speedup.
+    let without_learned = if args.compare_learned {
+        let spinner = progress::spinner(show_progress, "loading again, learning off");
+        let plain = options::cache_builder(&args.cache, &args.load)?
+            .learned_rollups(false)
+            .build_from_csv(&args.data)?;
+        spinner.finish_and_clear();
+        let (total, (memory, other, misses)) =
+            replay(&plain, &queries, &stream, args.threads, show_progress)?;
+        let hits: Vec<u64> = memory.into_iter().chain(other).collect();
+        let total_ms = total.as_secs_f64() * 1e3;
+        let info = plain.cache_info();
+        Some(Pass {
+            total_ms,
+            computations: info.computations,
+            derived_hits: info.derived_hits,
+            hit: Latency::of(hits),
+            miss: Latency::of(misses),
+            speedup_vs_polars: 0.0,
+        })
+    } else {
+        None
+    };
 
     let stats = cache.cache_info();
     let (hit, miss) = (Latency::of(hit_ns), Latency::of(miss_ns));
@@ -232,6 +287,11 @@ pub fn run(args: &BenchArgs, show_progress: bool, out: &mut impl Write) -> Resul
         reload_p50_us: reload.p50_us,
         reload_est_total_ms: est(reload.mean_us),
         speedup_vs_reload: (reload.count > 0).then(|| est(reload.mean_us) / total_ms),
+        learned_answers: stats.learned_rollups.iter().map(|r| r.answered).sum(),
+        without_learned: without_learned.map(|pass| Pass {
+            speedup_vs_polars: est(polars.mean_us) / pass.total_ms,
+            ..pass
+        }),
         stats,
     };
     print_table(out, &report).map_err(|e| Failure::io("stdout", e))?;
@@ -266,6 +326,14 @@ fn print_table(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
         out,
         "hit ratio        {:.4} ({} hits, {} misses, {} computations)",
         r.hit_ratio, r.hits, r.misses, r.stats.computations
+    )?;
+    let learned = &r.stats.learned_rollups;
+    writeln!(
+        out,
+        "learned roll-ups {} held, {} KiB, {} misses answered from them",
+        learned.len(),
+        learned.iter().map(|l| l.bytes).sum::<u64>() / 1024,
+        r.learned_answers
     )?;
     writeln!(out)?;
     writeln!(
@@ -322,6 +390,18 @@ fn print_table(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
         r.requests as f64 / (r.polars_est_total_ms / 1e3),
         r.speedup_vs_polars
     )?;
+    if let Some(p) = &r.without_learned {
+        writeln!(
+            out,
+            "  no learning  {:>12}  {:>10.0}             (plain Polars / this: {:.1}x; {} computations, {} derived; misses p50 {:.1} us)",
+            ms(p.total_ms),
+            r.requests as f64 / (p.total_ms / 1e3),
+            p.speedup_vs_polars,
+            p.computations,
+            p.derived_hits,
+            p.miss.p50_us
+        )?;
+    }
     if let Some(speedup) = r.speedup_vs_reload {
         writeln!(
             out,

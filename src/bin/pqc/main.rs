@@ -19,6 +19,7 @@ mod query;
 mod render;
 #[cfg(feature = "server")]
 mod serve;
+mod sql;
 
 use std::process::ExitCode;
 
@@ -37,6 +38,7 @@ fn main() -> ExitCode {
         Command::Gen(a) => generate::run(a, show_progress),
         Command::Info(a) => info::run(a, show_progress, &mut out),
         Command::Query(a) => query::run(a, show_progress, &mut out),
+        Command::Sql(a) => sql::run(a, show_progress, &mut out),
         Command::Bench(a) => bench::run(a, show_progress, &mut out),
         #[cfg(feature = "server")]
         Command::Serve(a) => serve::run(a, show_progress),

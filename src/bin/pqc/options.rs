@@ -51,6 +51,9 @@ pub fn cache_builder(cache: &CacheArgs, load: &LoadArgs) -> Result<CachedQueryBu
     let mut builder = polars_query_cache::CachedQuery::builder()
         .max_bytes(parse_size(&cache.max_bytes)?)
         .load_options(load_options(load)?);
+    if let Some(name) = &cache.table {
+        builder = builder.name(name);
+    }
     if let Some(ttl) = &cache.ttl {
         builder = builder.time_to_live(parse_duration(ttl)?);
     }

@@ -4,9 +4,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::time::Instant;
 
-use polars_query_cache::Query;
+use polars_query_cache::{CachedQuery, Frame, Query};
 
-use crate::args::QueryArgs;
+use crate::args::{InputArgs, OutputArgs, QueryArgs};
 use crate::fail::{Failure, Kind};
 use crate::render::{self, Answer};
 use crate::{options, progress};
@@ -18,21 +18,41 @@ pub fn run(args: &QueryArgs, show_progress: bool, out: &mut impl Write) -> Resul
             "no query given: use --agg/--group-by/--filter flags, --query-json or --queries FILE",
         ));
     }
-    let builder = options::cache_builder(&args.cache, &args.load)?;
-    let spinner = progress::spinner(show_progress, format!("loading {}", args.data.display()));
-    let cache = builder.build_from_csv(&args.data)?;
+    answer_all(
+        &args.input,
+        &args.output,
+        &queries,
+        show_progress,
+        out,
+        |cache, q| cache.get(q),
+    )
+}
+
+/// Loads the input once and answers each request through its cache, in
+/// order, with `ask`: a bad request is reported and the others answered.
+pub fn answer_all<R>(
+    input: &InputArgs,
+    output: &OutputArgs,
+    requests: &[R],
+    show_progress: bool,
+    out: &mut impl Write,
+    ask: impl Fn(&CachedQuery, &R) -> polars_query_cache::Result<Frame>,
+) -> Result<(), Failure> {
+    let builder = options::cache_builder(&input.cache, &input.load)?;
+    let spinner = progress::spinner(show_progress, format!("loading {}", input.data.display()));
+    let cache = builder.build_from_csv(&input.data)?;
     spinner.finish_and_clear();
 
-    let mut answers = Vec::with_capacity(queries.len());
+    let mut answers = Vec::with_capacity(requests.len());
     let mut first_error = None;
-    for (i, query) in queries.iter().enumerate() {
+    for (i, request) in requests.iter().enumerate() {
         let started = Instant::now();
-        match cache.get(query) {
+        match ask(&cache, request) {
             Ok(frame) => answers.push(Answer {
                 frame,
                 elapsed: started.elapsed(),
             }),
-            Err(e) if queries.len() == 1 => return Err(e.into()),
+            Err(e) if requests.len() == 1 => return Err(e.into()),
             Err(e) => {
                 // With several queries, report each bad one and go on.
                 let failure = Failure::from(e);
@@ -41,8 +61,8 @@ pub fn run(args: &QueryArgs, show_progress: bool, out: &mut impl Write) -> Resul
             }
         }
     }
-    render::write(out, args.format, &answers)?;
-    if let Some(path) = &args.stats {
+    render::write(out, output.format, &answers)?;
+    if let Some(path) = &output.stats {
         std::fs::write(path, cache.cache_info().to_json())
             .map_err(|e| Failure::io(path.display(), e))?;
     }
@@ -51,8 +71,8 @@ pub fn run(args: &QueryArgs, show_progress: bool, out: &mut impl Write) -> Resul
             // Already printed above; the caller prints only the summary.
             failure.message = format!(
                 "{} of {} queries failed",
-                queries.len() - answers.len(),
-                queries.len()
+                requests.len() - answers.len(),
+                requests.len()
             );
             Err(failure)
         }
