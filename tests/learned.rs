@@ -13,6 +13,22 @@ fn frame() -> polars::prelude::DataFrame {
     common::frame(&common::rows(2_000, 31))
 }
 
+/// Twelve misses of one shape (grouped by `cat`, filtered on `k` and
+/// `cat`): the learner builds a roll-up once a few would have paid for it.
+fn variants(of: impl Fn(i64) -> Query) -> Vec<Query> {
+    (0..4)
+        .flat_map(|k| ["alpha", "beta", "gamma"].map(|c| of(k).ne("cat", c)))
+        .collect()
+}
+
+/// Asks the first `n` of `queries`, then plans.
+fn learn_from(cache: &CachedQuery, queries: &[Query], n: usize) {
+    for q in &queries[..n] {
+        assert_eq!(cache.get(q).unwrap().source(), Source::Computed);
+    }
+    cache.learn_rollups_now();
+}
+
 fn by_cat(k: i64) -> Query {
     Query::new()
         .eq("k", k)
@@ -25,10 +41,8 @@ fn by_cat(k: i64) -> Query {
 #[test]
 fn a_learned_rollup_answers_the_variants_of_a_shape() {
     let cache = CachedQuery::from_frame(frame()).unwrap();
-    for k in [0, 1] {
-        assert_eq!(cache.get(&by_cat(k)).unwrap().source(), Source::Computed);
-    }
-    cache.learn_rollups_now();
+    let queries = variants(by_cat);
+    learn_from(&cache, &queries, 6);
     let info = cache.cache_info();
     assert_eq!(info.learned_rollups.len(), 1, "{info:?}");
     let learned = &info.learned_rollups[0];
@@ -37,10 +51,10 @@ fn a_learned_rollup_answers_the_variants_of_a_shape() {
         "{learned:?}"
     );
     let computations = info.computations;
-    for k in [2, 3] {
-        let answer = cache.get(&by_cat(k)).unwrap();
+    for q in &queries[6..] {
+        let answer = cache.get(q).unwrap();
         assert_eq!(answer.source(), Source::Derived);
-        let fresh = cache.get_uncached(&by_cat(k)).unwrap();
+        let fresh = cache.get_uncached(q).unwrap();
         common::assert_same(
             &common::frame_cells(&answer),
             &common::frame_cells(&fresh),
@@ -58,7 +72,7 @@ fn a_learned_rollup_answers_the_variants_of_a_shape() {
     );
     let info = cache.cache_info();
     assert_eq!(info.computations, computations, "no scan after learning");
-    assert_eq!(info.learned_rollups[0].answered, 3);
+    assert_eq!(info.learned_rollups[0].answered, 7);
 }
 
 #[test]
@@ -75,13 +89,11 @@ fn switched_off_or_without_room_nothing_is_learned() {
         .learned_rollup_bytes(64)
         .build_from_frame(frame())
         .unwrap();
+    let queries = variants(by_cat);
     for cache in [&off, &exact_off, &tiny] {
-        for k in [0, 1] {
-            cache.get(&by_cat(k)).unwrap();
-        }
-        cache.learn_rollups_now();
+        learn_from(cache, &queries, 6);
         assert!(cache.cache_info().learned_rollups.is_empty());
-        assert_eq!(cache.get(&by_cat(2)).unwrap().source(), Source::Computed);
+        assert_eq!(cache.get(&queries[6]).unwrap().source(), Source::Computed);
     }
     // Switched back on, the default budget is back.
     let on = CachedQuery::builder()
@@ -89,10 +101,7 @@ fn switched_off_or_without_room_nothing_is_learned() {
         .learned_rollups(true)
         .build_from_frame(frame())
         .unwrap();
-    for k in [0, 1] {
-        on.get(&by_cat(k)).unwrap();
-    }
-    on.learn_rollups_now();
+    learn_from(&on, &queries, 6);
     assert_eq!(on.cache_info().learned_rollups.len(), 1);
 }
 
@@ -104,23 +113,17 @@ fn exact_mode_learns_only_exact_rollups() {
         .derive(DeriveMode::Exact)
         .build_from_frame(frame())
         .unwrap();
-    for k in [0, 1] {
-        cache.get(&by_cat(k)).unwrap();
-    }
-    cache.learn_rollups_now();
+    learn_from(&cache, &variants(by_cat), 6);
     assert!(cache.cache_info().learned_rollups.is_empty());
-    let ints = |k: i64| Query::new().eq("k", k).group_by(["cat"]).sum("x").max("x");
-    for k in [0, 1] {
-        cache.get(&ints(k)).unwrap();
-    }
-    cache.learn_rollups_now();
+    let ints = variants(|k| Query::new().eq("k", k).group_by(["cat"]).sum("x").max("x"));
+    learn_from(&cache, &ints, 6);
     assert_eq!(cache.cache_info().learned_rollups.len(), 1);
-    let answer = cache.get(&ints(3)).unwrap();
+    let answer = cache.get(&ints[11]).unwrap();
     assert_eq!(answer.source(), Source::Derived);
     assert!(
         answer
             .dataframe()
-            .equals_missing(cache.get_uncached(&ints(3)).unwrap().dataframe())
+            .equals_missing(cache.get_uncached(&ints[11]).unwrap().dataframe())
     );
 }
 
@@ -160,16 +163,18 @@ fn a_refresh_drops_what_was_learned() {
     let csv = dir.path().join("sales.csv");
     std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/data/sales.csv"), &csv).unwrap();
     let cache = CachedQuery::from_csv(&csv).unwrap();
-    let q = |year: i64| {
+    let q = |year: i64, category: &str| {
         Query::new()
             .eq("year", year)
+            .ne("category", category)
             .group_by(["region"])
             .sum("units")
     };
-    for year in [2021, 2022] {
-        cache.get(&q(year)).unwrap();
-    }
-    cache.learn_rollups_now();
+    let queries: Vec<Query> = [2021, 2022, 2023]
+        .into_iter()
+        .flat_map(|y| ["Books", "Games"].map(|c| q(y, c)))
+        .collect();
+    learn_from(&cache, &queries, 6);
     assert_eq!(cache.cache_info().learned_rollups.len(), 1);
     let mut text = std::fs::read_to_string(&csv).unwrap();
     let last = text.lines().last().unwrap().to_owned();
@@ -178,7 +183,10 @@ fn a_refresh_drops_what_was_learned() {
     std::fs::write(&csv, text).unwrap();
     assert!(cache.refresh().unwrap().changed());
     assert!(cache.cache_info().learned_rollups.is_empty());
-    assert_eq!(cache.get(&q(2023)).unwrap().source(), Source::Computed);
+    assert_eq!(
+        cache.get(&q(2024, "Books")).unwrap().source(),
+        Source::Computed
+    );
 }
 
 fn filter() -> impl Strategy<Value = Filter> {

@@ -150,7 +150,7 @@ impl CachedQuery {
         if let Some(q) = key.query() {
             let current = self.dataset();
             if current.fingerprint() == key.dataset() {
-                self.learner.record(q, &current, &self.derive_index);
+                self.learner.record(q, cost, &current, &self.derive_index);
             }
         }
         Ok(entry)

@@ -241,11 +241,18 @@ impl CachedQuery {
     /// use polars_query_cache::{CachedQuery, Query, Source};
     ///
     /// let cache = CachedQuery::from_csv("data/sales.csv")?;
-    /// for year in [2021, 2022] {
-    ///     cache.get(&Query::new().eq("year", year).group_by(["category"]).sum("units"))?;
+    /// let by_category = |year: i64, channel: &str| {
+    ///     Query::new().eq("year", year).ne("channel", channel).group_by(["category"]).sum("units")
+    /// };
+    /// for year in [2021, 2022, 2023] {
+    ///     for channel in ["Online", "Store"] {
+    ///         cache.get(&by_category(year, channel))?;
+    ///     }
     /// }
+    /// // Six misses of one shape: worth a roll-up by category, year and
+    /// // channel.
     /// cache.learn_rollups_now();
-    /// let other_year = Query::new().eq("year", 2023).group_by(["category"]).sum("units");
+    /// let other_year = by_category(2024, "Online");
     /// assert_eq!(cache.get(&other_year)?.source(), Source::Derived);
     /// assert_eq!(cache.cache_info().learned_rollups[0].answered, 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())

@@ -41,6 +41,9 @@ pub struct LearnedRollup {
 
 /// One learned roll-up, held outside the memory tier.
 struct View {
+    /// What it groups by and holds, as planned.
+    group: BTreeSet<usize>,
+    parts: BTreeSet<workload::Part>,
     key: QueryKey,
     entry: Arc<Entry>,
     answered: AtomicU64,
@@ -69,7 +72,34 @@ struct Shared {
     planning: AtomicBool,
     /// Each column's distinct values, measured once per data version.
     distinct: Mutex<Option<(Fingerprint, Vec<u64>)>>,
+    /// Time spent computing the misses recorded, and building views, to
+    /// weigh a build against the misses it saves.
+    miss_time: Timing,
+    build_time: Timing,
 }
+
+/// A running total of durations.
+#[derive(Default)]
+struct Timing {
+    nanos: AtomicU64,
+    count: AtomicU64,
+}
+
+impl Timing {
+    fn add(&self, d: std::time::Duration) {
+        self.nanos.fetch_add(d.as_nanos() as u64, Relaxed);
+        self.count.fetch_add(1, Relaxed);
+    }
+
+    fn mean(&self) -> Option<f64> {
+        let count = self.count.load(Relaxed);
+        (count > 0).then(|| self.nanos.load(Relaxed) as f64 / count as f64)
+    }
+}
+
+/// A view build, in misses, until one was timed: a roll-up aggregates
+/// every row where a dashboard's miss aggregates the few its filters keep.
+const BUILD_IN_MISSES: f64 = 4.0;
 
 impl Learner {
     pub(crate) fn new(budget: u64, mode: DeriveMode, version: Fingerprint) -> Learner {
@@ -83,6 +113,8 @@ impl Learner {
                 fresh: AtomicU64::new(0),
                 planning: AtomicBool::new(false),
                 distinct: Mutex::new(None),
+                miss_time: Timing::default(),
+                build_time: Timing::default(),
             }),
         }
     }
@@ -92,6 +124,7 @@ impl Learner {
     pub(crate) fn record(
         &self,
         q: &CanonicalQuery,
+        cost: std::time::Duration,
         dataset: &Arc<Dataset>,
         index: &Arc<DeriveIndex>,
     ) {
@@ -99,6 +132,7 @@ impl Learner {
         if shared.budget == 0 {
             return;
         }
+        shared.miss_time.add(cost);
         let Some(shape) = Shape::of(q, dataset, shared.mode) else {
             return;
         };
@@ -199,14 +233,27 @@ impl Shared {
             return;
         }
         let distinct = self.distinct(dataset, &shapes);
+        let build_in_misses = match (self.build_time.mean(), self.miss_time.mean()) {
+            (Some(build), Some(miss)) if miss > 0.0 => (build / miss).clamp(1.0, 1_000.0),
+            _ => BUILD_IN_MISSES,
+        };
         let table = Table {
             rows: dataset.rows() as u64,
+            build_rows: build_in_misses * dataset.rows() as f64,
             distinct: &|c| distinct.get(c).copied().unwrap_or(u64::MAX),
         };
-        let planned = plan::plan(&shapes, &table, self.budget);
+        let planned = {
+            let views = self.views.read();
+            let built = |group: &BTreeSet<usize>, parts: &BTreeSet<workload::Part>| {
+                views
+                    .iter()
+                    .any(|v| v.group == *group && parts.is_subset(&v.parts))
+            };
+            plan::plan(&shapes, &table, self.budget, &built)
+        };
         // Keep what is planned and built already; build the rest, within
         // the budget as measured, not as estimated.
-        let mut kept: Vec<(QueryKey, Arc<Entry>, u64)> = Vec::new();
+        let mut kept: Vec<(&Planned, QueryKey, Arc<Entry>, u64)> = Vec::new();
         let mut used = 0u64;
         for p in &planned {
             let query = view_query(p, dataset);
@@ -230,7 +277,10 @@ impl Shared {
                     let Some(q) = key.query() else { continue };
                     let started = Instant::now();
                     match crate::exec::execute(q, dataset) {
-                        Ok(frame) => (Arc::new(Entry::new(frame, started.elapsed())), 0),
+                        Ok(frame) => {
+                            self.build_time.add(started.elapsed());
+                            (Arc::new(Entry::new(frame, started.elapsed())), 0)
+                        }
                         Err(e) => {
                             tracing::warn!(error = %e, "cannot build a learned roll-up");
                             continue;
@@ -242,22 +292,24 @@ impl Shared {
                 continue;
             }
             used += entry.bytes;
-            kept.push((key, entry, answered));
+            kept.push((p, key, entry, answered));
         }
         let mut views = self.views.write();
         if *self.version.lock() != version {
             return;
         }
         for old in views.iter() {
-            if !kept.iter().any(|(k, _, _)| *k == old.key) {
+            if !kept.iter().any(|(_, k, _, _)| *k == old.key) {
                 index.remove(&old.key);
             }
         }
         *views = kept
             .into_iter()
-            .map(|(key, entry, answered)| {
+            .map(|(planned, key, entry, answered)| {
                 index.add(&key);
                 View {
+                    group: planned.group.clone(),
+                    parts: planned.parts.clone(),
                     key,
                     entry,
                     answered: AtomicU64::new(answered),

@@ -6,8 +6,10 @@
 //! of two of them (a view that serves both). A miss costs the rows it
 //! reads: the whole table, or the rows of the smallest chosen view that
 //! contains its shape. A view's benefit is what it saves over the misses
-//! it could answer, weighted by how often each came; each round picks the
-//! view of the most benefit per estimated byte that still fits the budget.
+//! it could answer, weighted by how often each came, less the scan that
+//! builds it when it is not built yet (a view that would save less than
+//! one scan is not worth one); each round picks the view of the most
+//! benefit per estimated byte that still fits the budget.
 
 use std::collections::BTreeSet;
 
@@ -25,6 +27,9 @@ pub(crate) struct Planned {
 /// What the planner knows of the table.
 pub(crate) struct Table<'a> {
     pub(crate) rows: u64,
+    /// What building a view costs, in rows a miss reads: a roll-up
+    /// aggregates every row, which costs several times a filtered miss.
+    pub(crate) build_rows: f64,
     /// Distinct values (nulls counted as one) of each column, where known.
     pub(crate) distinct: &'a dyn Fn(usize) -> u64,
 }
@@ -50,7 +55,14 @@ fn bytes_of(rows: u64, group: &BTreeSet<usize>, parts: &BTreeSet<Part>) -> u64 {
 
 /// The roll-ups to hold within `budget` bytes for `shapes` (each with its
 /// weight), most useful first.
-pub(crate) fn plan(shapes: &[(Shape, f64)], table: &Table<'_>, budget: u64) -> Vec<Planned> {
+/// `built` says whether a view of that group and those parts is held
+/// already (it costs no scan).
+pub(crate) fn plan(
+    shapes: &[(Shape, f64)],
+    table: &Table<'_>,
+    budget: u64,
+    built: &dyn Fn(&BTreeSet<usize>, &BTreeSet<Part>) -> bool,
+) -> Vec<Planned> {
     let mut groups: BTreeSet<BTreeSet<usize>> =
         shapes.iter().map(|(s, _)| s.group.clone()).collect();
     let singles: Vec<BTreeSet<usize>> = groups.iter().cloned().collect();
@@ -85,12 +97,18 @@ pub(crate) fn plan(shapes: &[(Shape, f64)], table: &Table<'_>, budget: u64) -> V
             if taken[c] || bytes > left {
                 continue;
             }
-            let benefit: f64 = shapes
+            let saved: f64 = shapes
                 .iter()
                 .zip(&cost)
                 .filter(|((s, _), _)| s.group.is_subset(group) && s.parts.is_subset(parts))
                 .map(|((_, w), cost)| w * cost.saturating_sub(*rows) as f64)
                 .sum();
+            let build = if built(group, parts) {
+                0.0
+            } else {
+                table.build_rows
+            };
+            let benefit = saved - build;
             let per_byte = benefit / bytes.max(1) as f64;
             if benefit > 0.0 && best.is_none_or(|(_, b)| per_byte > b) {
                 best = Some((c, per_byte));
@@ -132,6 +150,7 @@ mod tests {
     fn table(distinct: &dyn Fn(usize) -> u64) -> Table<'_> {
         Table {
             rows: 10_000_000,
+            build_rows: 10_000_000.0,
             distinct,
         }
     }
@@ -144,7 +163,7 @@ mod tests {
             (shape(&[0, 1], &[SUM]), 3.0),
             (shape(&[1], &[SUM]), 1.0),
         ];
-        let chosen = plan(&shapes, &table(&d), 1 << 20);
+        let chosen = plan(&shapes, &table(&d), 1 << 20, &|_, _| false);
         // [0, 1] (100 rows) serves all three; nothing else is needed
         // more than a little, and the first pick is the cheapest per byte.
         assert!(
@@ -161,21 +180,30 @@ mod tests {
         // view would be as large as the table.
         let shapes = [
             (shape(&[5, 0, 1], &[SUM]), 100.0),
-            (shape(&[0], &[SUM]), 1.0),
+            (shape(&[0], &[SUM]), 3.0),
         ];
-        let chosen = plan(&shapes, &table(&d), 1 << 20);
+        let chosen = plan(&shapes, &table(&d), 1 << 20, &|_, _| false);
         assert_eq!(chosen.len(), 1, "{chosen:?}");
         assert_eq!(chosen[0].group, [0].into());
         // No room at all: nothing.
-        assert!(plan(&shapes, &table(&d), 8).is_empty());
+        assert!(plan(&shapes, &table(&d), 8, &|_, _| false).is_empty());
+    }
+
+    #[test]
+    fn a_view_saving_less_than_its_scan_is_built_only_if_held() {
+        let d = |_| 10;
+        let once = [(shape(&[0], &[SUM]), 1.0)];
+        assert!(plan(&once, &table(&d), 1 << 20, &|_, _| false).is_empty());
+        let held = plan(&once, &table(&d), 1 << 20, &|g, _| g == &[0].into());
+        assert_eq!(held.len(), 1, "a view held already costs no scan");
     }
 
     #[test]
     fn a_shape_needing_other_aggregates_is_not_served() {
         let d = |_| 10;
         let max: Part = (AggFn::Max, Some(9));
-        let shapes = [(shape(&[0], &[SUM]), 1.0), (shape(&[0], &[max]), 1.0)];
-        let chosen = plan(&shapes, &table(&d), 1 << 20);
+        let shapes = [(shape(&[0], &[SUM]), 2.0), (shape(&[0], &[max]), 2.0)];
+        let chosen = plan(&shapes, &table(&d), 1 << 20, &|_, _| false);
         assert_eq!(chosen.len(), 1);
         assert_eq!(chosen[0].parts, [SUM, max].into());
     }
