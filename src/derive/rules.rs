@@ -121,6 +121,8 @@ pub(crate) fn derivation(
         if inexact && mode == DeriveMode::Exact {
             return None;
         }
+        // Which aggregates roll up is said once, in `rollup_parts`.
+        rollup_parts(agg.func)?;
         aggs.push(match agg.func {
             AggFn::Sum => AggSource::Sum(find(AggFn::Sum, agg)?),
             AggFn::Count => AggSource::Count(find(AggFn::Count, agg)?),
@@ -131,13 +133,25 @@ pub(crate) fn derivation(
                 sum: find(AggFn::Sum, agg)?,
                 count: find(AggFn::Count, agg)?,
             },
-            AggFn::NUnique
-            | AggFn::Median
-            | AggFn::Std
-            | AggFn::Var
-            | AggFn::First
-            | AggFn::Last => return None,
+            _ => return None,
         });
     }
     Some(Derivation { rollup, aggs })
+}
+
+/// The aggregates of a source that a roll-up re-aggregates into `func`:
+/// itself for `sum`, `count`, `len`, `min` and `max`, `sum` and `count`
+/// for `mean`; `None` for those that do not roll up.
+pub(crate) fn rollup_parts(func: AggFn) -> Option<&'static [AggFn]> {
+    match func {
+        AggFn::Sum => Some(&[AggFn::Sum]),
+        AggFn::Count => Some(&[AggFn::Count]),
+        AggFn::Len => Some(&[AggFn::Len]),
+        AggFn::Min => Some(&[AggFn::Min]),
+        AggFn::Max => Some(&[AggFn::Max]),
+        AggFn::Mean => Some(&[AggFn::Sum, AggFn::Count]),
+        AggFn::NUnique | AggFn::Median | AggFn::Std | AggFn::Var | AggFn::First | AggFn::Last => {
+            None
+        }
+    }
 }

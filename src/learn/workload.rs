@@ -39,21 +39,11 @@ impl Shape {
         for agg in &q.aggs {
             let column = agg.column.as_ref().map(|c| c.index);
             let float = column.is_some_and(|i| dataset.columns()[i].kind == ColumnKind::Float);
-            match agg.func {
-                AggFn::Sum | AggFn::Mean if float && mode == DeriveMode::Exact => return None,
-                AggFn::Mean => {
-                    parts.insert((AggFn::Sum, column));
-                    parts.insert((AggFn::Count, column));
-                }
-                AggFn::Sum | AggFn::Count | AggFn::Len | AggFn::Min | AggFn::Max => {
-                    parts.insert((agg.func, column));
-                }
-                AggFn::NUnique
-                | AggFn::Median
-                | AggFn::Std
-                | AggFn::Var
-                | AggFn::First
-                | AggFn::Last => return None,
+            if float && mode == DeriveMode::Exact && matches!(agg.func, AggFn::Sum | AggFn::Mean) {
+                return None;
+            }
+            for &part in crate::derive::rollup_parts(agg.func)? {
+                parts.insert((part, column));
             }
         }
         Some(Shape { group, parts })
