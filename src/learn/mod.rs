@@ -78,6 +78,17 @@ struct Shared {
     build_time: Timing,
 }
 
+/// Clears the planning flag when a plan ends, even by a panic (a Polars
+/// bug while building a view): learning goes on, and `learn_now` does not
+/// wait forever.
+struct Planning<'a>(&'a AtomicBool);
+
+impl Drop for Planning<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Relaxed);
+    }
+}
+
 /// A running total of durations.
 #[derive(Default)]
 struct Timing {
@@ -146,8 +157,8 @@ impl Learner {
         let spawned = std::thread::Builder::new()
             .name("pqc-learn".to_owned())
             .spawn(move || {
+                let _done = Planning(&shared.planning);
                 shared.plan_and_build(&dataset, &index);
-                shared.planning.store(false, Relaxed);
             });
         if let Err(e) = spawned {
             tracing::warn!(error = %e, "cannot start the roll-up learner; trying again later");
@@ -164,8 +175,8 @@ impl Learner {
         while shared.planning.swap(true, Relaxed) {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
+        let _done = Planning(&shared.planning);
         shared.plan_and_build(dataset, index);
-        shared.planning.store(false, Relaxed);
     }
 
     /// The learned roll-up under `key`, if there is one.
