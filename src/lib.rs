@@ -153,7 +153,7 @@ pub use cache::{
     CacheInfo, CachedQuery, CachedQueryBuilder, PrewarmReport, QueryCount, RefreshOutcome,
 };
 pub use dataset::{
-    ColumnInfo, ColumnKind, ColumnType, Dataset, Fingerprint, LoadOptions, LoadedFrom,
+    ColumnInfo, ColumnKind, ColumnType, Dataset, Fingerprint, LoadOptions, LoadTimings, LoadedFrom,
 };
 pub use derive::DeriveMode;
 pub use error::{Error, Result};

@@ -4,6 +4,7 @@ mod common;
 
 #[cfg(all(feature = "server", feature = "cli"))]
 mod abuse;
+mod block_loading;
 #[cfg(feature = "server")]
 mod browser;
 mod cache_behaviour;
