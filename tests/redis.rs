@@ -964,7 +964,7 @@ fn old_versions_are_purged_and_live_locks_kept() {
         Query::new().eq("category", "Books").len(),
     ];
     let of = |fingerprint: polars_query_cache::Fingerprint| {
-        let marker = format!("{prefix}:{fingerprint}:");
+        let marker = format!("{prefix}:{{{fingerprint}}}:");
         keys(SHARED, &prefix)
             .into_iter()
             .filter(|k| k.starts_with(&marker))
@@ -978,7 +978,7 @@ fn old_versions_are_purged_and_live_locks_kept() {
     assert_eq!(of(first), 3);
     // Another worker computing a key of this version: its lock is live.
     let mut con = connection(SHARED);
-    let lock = format!("{prefix}:{first}:0123456789abcdef0123456789abcdef:lock");
+    let lock = format!("{prefix}:{{{first}}}:0123456789abcdef0123456789abcdef:lock");
     redis::cmd("SET")
         .arg(&lock)
         .arg("token")
