@@ -5,15 +5,16 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Barrier, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Mutex;
+use std::time::Duration;
 
 use polars::prelude::*;
-use polars_query_cache::tier::redis::RedisOptions;
-use polars_query_cache::tier::{TierSecret, codec};
 use polars_query_cache::{CachedQuery, DeriveMode, Fingerprint, Query, Source, sample};
 
 use crate::common::{self, Child};
+use crate::redis::{
+    every_request_to_redis, fault_options, options, replay_through_a_fault, sample,
+};
 
 const PREFIX: &str = "pqc-cluster";
 
@@ -84,7 +85,7 @@ impl Cluster {
                 .is_ok_and(|info| info.contains("cluster_state:ok"))
         };
         assert!(
-            eventually(Duration::from_secs(15), || cluster
+            common::eventually(Duration::from_secs(15), || cluster
                 .ports
                 .iter()
                 .all(|&p| ok(p))),
@@ -191,16 +192,6 @@ fn stem(fingerprint: Fingerprint) -> String {
     format!("{PREFIX}:{{{fingerprint}}}")
 }
 
-fn options(url: &str) -> RedisOptions {
-    let mut o = RedisOptions::new(url);
-    o.prefix = PREFIX.to_owned();
-    o
-}
-
-fn sample_csv() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sales.csv")
-}
-
 /// A worker on `data`: the tier's own answers only (nothing derived in
 /// memory, nor learned), so what each worker computes is what it did not
 /// find in the cluster.
@@ -208,7 +199,7 @@ fn cache(cluster: &Cluster, data: &Path, secret: Option<&str>) -> CachedQuery {
     let builder = CachedQuery::builder()
         .derive(DeriveMode::Off)
         .learned_rollups(false)
-        .redis_options(options(&cluster.url()));
+        .redis_options(options(&cluster.url(), PREFIX));
     match secret {
         Some(s) => builder.tier_secret(s),
         None => builder,
@@ -217,32 +208,12 @@ fn cache(cluster: &Cluster, data: &Path, secret: Option<&str>) -> CachedQuery {
     .unwrap()
 }
 
-fn q() -> Query {
-    Query::new()
-        .eq("category", "Toys")
-        .group_by(["region"])
-        .sum("revenue")
-        .len()
-}
-
-/// Polls until `done`, for at most `limit`.
-fn eventually(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
-}
-
 #[test]
 fn a_second_instance_answers_from_the_cluster_with_every_key_in_the_datasets_slot() {
     let Some(cluster) = Cluster::start() else {
         return;
     };
-    let a = cache(&cluster, &sample_csv(), None);
+    let a = cache(&cluster, &sample(), None);
     let queries = sample::dashboard_queries(12, 3);
     let expected: Vec<DataFrame> = queries
         .iter()
@@ -279,7 +250,7 @@ fn a_second_instance_answers_from_the_cluster_with_every_key_in_the_datasets_slo
     }
 
     // A second worker computes nothing: every answer comes from the cluster.
-    let b = cache(&cluster, &sample_csv(), None);
+    let b = cache(&cluster, &sample(), None);
     for (query, expected) in queries.iter().zip(&expected) {
         let answer = b.get(query).unwrap();
         assert_eq!(answer.source(), Source::Redis, "{query:?}");
@@ -296,42 +267,10 @@ fn eight_threads_in_each_of_two_instances_compute_once_through_the_cluster() {
     let Some(cluster) = Cluster::start() else {
         return;
     };
-    let caches = [
-        Arc::new(cache(&cluster, &sample_csv(), None)),
-        Arc::new(cache(&cluster, &sample_csv(), None)),
-    ];
-    let barrier = Arc::new(Barrier::new(16));
-    let handles: Vec<_> = (0..16)
-        .map(|i| {
-            let (cache, barrier) = (Arc::clone(&caches[i % 2]), Arc::clone(&barrier));
-            std::thread::spawn(move || {
-                barrier.wait();
-                cache
-                    .memoize("slow", &"once", |df| {
-                        // Slow enough that every thread of both instances
-                        // arrives meanwhile.
-                        std::thread::sleep(Duration::from_millis(400));
-                        df.clone()
-                            .lazy()
-                            .group_by([col("region")])
-                            .agg([len()])
-                            .sort(["region"], Default::default())
-                            .collect()
-                    })
-                    .unwrap()
-            })
-        })
-        .collect();
-    let frames: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-    let computations: u64 = caches.iter().map(|c| c.cache_info().computations).sum();
-    assert_eq!(computations, 1);
-    let waited: u64 = caches.iter().map(|c| c.cache_info().redis_waits).sum();
-    assert_eq!(waited, 1, "the other instance's leader waited on the lock");
-    assert!(
-        frames
-            .iter()
-            .all(|f| f.dataframe().equals_missing(frames[0].dataframe()))
-    );
+    crate::redis::sixteen_threads_of_two_instances_compute_once([
+        cache(&cluster, &sample(), None),
+        cache(&cluster, &sample(), None),
+    ]);
 }
 
 #[test]
@@ -342,49 +281,9 @@ fn two_processes_compute_once_through_the_cluster() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("sales.csv");
     sample::write_sales_csv(std::fs::File::create(&data).unwrap(), 200_000, 3, |_| {}).unwrap();
-    let queries = dir.path().join("one.ndjson");
-    std::fs::write(&queries, r#"{"group_by": ["product", "region", "month"], "aggs": [{"fn": "median", "column": "price"}, {"fn": "std", "column": "revenue"}, {"fn": "n_unique", "column": "units"}]}"#).unwrap();
-    let url = cluster.url();
-    let spawn = |n: usize| {
-        std::process::Command::new(assert_cmd::cargo::cargo_bin("pqc"))
-            .arg("bench")
-            .arg(&data)
-            .arg("--queries")
-            .arg(&queries)
-            .args(["--requests", "8", "--threads", "8"])
-            .args([
-                "--baseline-sample",
-                "0",
-                "--reload-baseline",
-                "0",
-                "--quiet",
-            ])
-            .args(["--redis", &url, "--redis-prefix", PREFIX])
-            .arg("--json")
-            .arg(dir.path().join(format!("{n}.json")))
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap()
-    };
-    let children = [spawn(1), spawn(2)];
-    for mut child in children {
-        assert!(child.wait().unwrap().success());
-    }
-    let stats = |n: usize| -> serde_json::Value {
-        serde_json::from_str(
-            &std::fs::read_to_string(dir.path().join(format!("{n}.json"))).unwrap(),
-        )
-        .unwrap()
-    };
-    let (one, two) = (stats(1), stats(2));
-    let computations = one["stats"]["computations"].as_u64().unwrap()
-        + two["stats"]["computations"].as_u64().unwrap();
-    assert_eq!(computations, 1, "{one}\n{two}");
-    for s in [&one, &two] {
-        assert_eq!(
-            s["hits"].as_u64().unwrap() + s["misses"].as_u64().unwrap(),
-            8
-        );
+    let stats =
+        crate::redis::two_processes_of_eight_threads_compute_once(&data, &cluster.url(), PREFIX);
+    for s in &stats {
         assert_eq!(s["stats"]["redis_errors"].as_u64(), Some(0), "{s}");
     }
     // The answer is in the cluster, on the master of its dataset's slot.
@@ -394,71 +293,15 @@ fn two_processes_compute_once_through_the_cluster() {
 }
 
 #[test]
-fn forged_and_corrupt_values_on_the_cluster_are_never_served() {
+fn forged_truncated_and_misshapen_values_on_the_cluster_are_never_served() {
     let Some(cluster) = Cluster::start() else {
         return;
     };
-    const SECRET: &str = "the workers' secret";
-    let writer = cache(&cluster, &sample_csv(), Some(SECRET));
-    let expected = writer.get(&q()).unwrap();
-    let master = cluster.master_of(&stem(writer.dataset().fingerprint()));
-    let [name] = values_on(master).try_into().unwrap();
-    let key = writer.key(&q()).unwrap();
-    let mut con = cluster_connection(&cluster);
-    let good: Vec<u8> = redis::cmd("GET").arg(&name).query(&mut con).unwrap();
-    let lie = expected
-        .dataframe()
-        .clone()
-        .lazy()
-        .with_column(col("sum_revenue") * lit(3.0))
-        .collect()
-        .unwrap();
-    let text = key.stable_text();
-    // (what, bytes, counted as forged)
-    let plants: Vec<(&str, Vec<u8>, u64)> = vec![
-        ("garbage", b"\x00garbage\xff".to_vec(), 0),
-        ("truncated", good[..good.len() - 30].to_vec(), 0),
-        (
-            "unsigned",
-            codec::encode(text, &lie, Duration::ZERO).unwrap(),
-            1,
-        ),
-        (
-            "another secret",
-            codec::encode_with(text, &lie, Duration::ZERO, Some(&TierSecret::new("guess")))
-                .unwrap(),
-            1,
-        ),
-    ];
-    for (what, bytes, forged) in plants {
-        redis::cmd("SET")
-            .arg(&name)
-            .arg(bytes)
-            .query::<()>(&mut con)
-            .unwrap();
-        let reader = cache(&cluster, &sample_csv(), Some(SECRET));
-        let answer = reader.get(&q()).unwrap();
-        assert_eq!(answer.source(), Source::Computed, "{what}");
-        assert!(
-            answer.dataframe().equals_missing(expected.dataframe()),
-            "{what}"
-        );
-        let info = reader.cache_info();
-        assert_eq!(
-            (info.redis_rejected, info.tier_forged, info.redis_hits),
-            (1, forged, 0),
-            "{what}: {info:?}"
-        );
-        // The recomputed answer overwrote the planted value.
-        assert_eq!(
-            cache(&cluster, &sample_csv(), Some(SECRET))
-                .get(&q())
-                .unwrap()
-                .source(),
-            Source::Redis,
-            "{what}"
-        );
-    }
+    crate::redis::planted_values_are_never_served(
+        &|secret| cache(&cluster, &sample(), secret),
+        &|| cluster.ports.iter().flat_map(|&p| values_on(p)).collect(),
+        &mut cluster_connection(&cluster),
+    );
 }
 
 /// A small CSV of its own content, so of its own fingerprint.
@@ -521,7 +364,7 @@ fn clear_reaches_the_master_of_each_dataset_and_every_worker() {
         assert_eq!(values_on(*master), Vec::<String>::new(), "master {master}");
         // The other worker heard it, whichever node it listens on.
         assert!(
-            eventually(Duration::from_secs(3), || {
+            common::eventually(Duration::from_secs(3), || {
                 queries.iter().all(|q| b.get_cached(q).unwrap().is_none())
             }),
             "clear on {master} did not reach the other worker"
@@ -539,23 +382,10 @@ fn a_killed_master_fails_soft_and_the_other_masters_keep_serving() {
     let Some(mut cluster) = Cluster::start() else {
         return;
     };
-    let mut o = options(&cluster.url());
-    o.retry_after = Duration::from_millis(50);
-    o.max_retry_after = Duration::from_millis(400);
-    o.connect_timeout = Duration::from_millis(200);
-    o.response_timeout = Duration::from_millis(200);
-    // No memory tier to speak of, and no learned roll-up to derive from:
-    // every request goes to the cluster.
-    let open = |data: &Path| {
-        CachedQuery::builder()
-            .max_bytes(0)
-            .learned_rollups(false)
-            .redis_options(o.clone())
-            .build_from_csv(data)
-            .unwrap()
-    };
+    let o = fault_options(&cluster.url(), PREFIX);
+    let open = |data: &Path| every_request_to_redis(&o, data);
     let dir = tempfile::tempdir().unwrap();
-    let doomed = open(&sample_csv());
+    let doomed = open(&sample());
     let doomed_master = cluster.master_of(&stem(doomed.dataset().fingerprint()));
     // A dataset on another master, with a worker of its own.
     let survivor = (0..200)
@@ -568,41 +398,22 @@ fn a_killed_master_fails_soft_and_the_other_masters_keep_serving() {
     survivor.get(&small).unwrap();
     assert_eq!(survivor.get(&small).unwrap().source(), Source::Redis);
 
-    let queries = sample::dashboard_queries(20, 5);
-    let expected: Vec<DataFrame> = queries
-        .iter()
-        .map(|q| doomed.get_uncached(q).unwrap().into_dataframe())
-        .collect();
-    let stream = sample::zipf_stream(queries.len(), 3_000, 1.1, 8);
-    let mut slowest = Duration::ZERO;
-    let mut hits_before = 0;
-    for (i, &qi) in stream.iter().enumerate() {
+    let answers = replay_through_a_fault(&doomed, 20, 3_000, |i| {
         if i == 1_000 {
             cluster.kill(doomed_master);
         }
-        let started = Instant::now();
-        let frame = doomed.get(&queries[qi]).unwrap();
-        slowest = slowest.max(started.elapsed());
-        assert!(
-            frame.dataframe().equals_missing(&expected[qi]),
-            "request {i} differs"
-        );
-        if i < 1_000 && frame.source() == Source::Redis {
-            hits_before += 1;
-        }
-    }
+    });
+    let hits_before = answers[..1_000]
+        .iter()
+        .filter(|(source, _)| *source == Source::Redis)
+        .count();
     assert!(
         hits_before > 500,
         "the cluster answered before: {hits_before}"
     );
-    let info = doomed.cache_info();
-    assert!(info.redis_errors > 0, "{info:?}");
-    assert!(
-        info.redis_bypassed > 0,
-        "the breaker bypassed Redis: {info:?}"
-    );
     // Each request waited at most about the timeouts, never for the
     // cluster to notice the death (a node timeout of 1 s) and fail over.
+    let slowest = answers.iter().map(|(_, took)| *took).max().unwrap();
     assert!(
         slowest < Duration::from_secs(2),
         "a request took {slowest:?}"
