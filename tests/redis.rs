@@ -71,14 +71,15 @@ fn keys(url: &str, prefix: &str) -> Vec<String> {
 }
 
 /// A redis-server of the test's own, killed when dropped.
-struct OwnRedis {
+pub(crate) struct OwnRedis {
     port: u16,
     child: Option<Child>,
     args: Vec<String>,
 }
 
 impl OwnRedis {
-    fn start(args: &[&str]) -> Option<OwnRedis> {
+    /// Starts one with these extra arguments (`None` without redis-server).
+    pub(crate) fn start(args: &[&str]) -> Option<OwnRedis> {
         if !common::available("redis-server", common::program_exists("redis-server")) {
             return None;
         }
@@ -118,7 +119,8 @@ impl OwnRedis {
         self.child = None;
     }
 
-    fn url(&self) -> String {
+    /// Its `redis://` URL.
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 }

@@ -9,11 +9,11 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use polars::prelude::*;
-use polars_query_cache::{CachedQuery, DeriveMode, Fingerprint, Query, Source, sample};
+use polars_query_cache::{CachedQuery, DeriveMode, Error, Fingerprint, Query, Source, sample};
 
 use crate::common::{self, Child};
 use crate::redis::{
-    every_request_to_redis, fault_options, options, replay_through_a_fault, sample,
+    OwnRedis, every_request_to_redis, fault_options, options, q, replay_through_a_fault, sample,
 };
 
 const PREFIX: &str = "pqc-cluster";
@@ -21,6 +21,8 @@ const PREFIX: &str = "pqc-cluster";
 /// Three cluster nodes of the test's own, killed when dropped.
 struct Cluster {
     ports: Vec<u16>,
+    /// What every node requires, if anything.
+    password: Option<&'static str>,
     /// `None` once killed.
     nodes: Vec<Option<Child>>,
     _dir: tempfile::TempDir,
@@ -30,6 +32,11 @@ impl Cluster {
     /// Starts and joins the cluster, or says why it cannot (and fails
     /// with `CI=true`).
     fn start() -> Option<Cluster> {
+        Cluster::start_with(None)
+    }
+
+    /// The same, every node requiring `password` when given.
+    fn start_with(password: Option<&'static str>) -> Option<Cluster> {
         let tools = common::program_exists("redis-server") && common::program_exists("redis-cli");
         if !common::available("redis-server and redis-cli", tools) {
             return None;
@@ -50,6 +57,12 @@ impl Cluster {
                     .arg("--dir")
                     .arg(dir.path())
                     .args(["--save", "", "--appendonly", "no"])
+                    .args(
+                        password
+                            .map(|p| ["--requirepass", p, "--masterauth", p])
+                            .iter()
+                            .flatten(),
+                    )
                     .stdout(std::process::Stdio::null())
                     .spawn()
                     .unwrap();
@@ -58,6 +71,7 @@ impl Cluster {
             .collect();
         let cluster = Cluster {
             ports,
+            password,
             nodes,
             _dir: dir,
         };
@@ -68,6 +82,12 @@ impl Cluster {
             );
         }
         let created = std::process::Command::new("redis-cli")
+            .args(
+                password
+                    .map(|p| ["-a", p, "--no-auth-warning"])
+                    .iter()
+                    .flatten(),
+            )
             .args(["--cluster", "create"])
             .args(cluster.ports.iter().map(|p| format!("127.0.0.1:{p}")))
             .args(["--cluster-replicas", "0", "--cluster-yes"])
@@ -79,9 +99,10 @@ impl Cluster {
             String::from_utf8_lossy(&created.stdout)
         );
         let ok = |port: u16| {
-            redis::cmd("CLUSTER")
-                .arg("INFO")
-                .query::<String>(&mut node(port))
+            let auth = password.map(|p| format!(":{p}@")).unwrap_or_default();
+            redis::Client::open(format!("redis://{auth}127.0.0.1:{port}"))
+                .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(2)))
+                .and_then(|mut con| redis::cmd("CLUSTER").arg("INFO").query::<String>(&mut con))
                 .is_ok_and(|info| info.contains("cluster_state:ok"))
         };
         assert!(
@@ -101,7 +122,8 @@ impl Cluster {
             .iter()
             .map(|p| format!("127.0.0.1:{p}"))
             .collect();
-        format!("redis+cluster://{}", nodes.join(","))
+        let auth = self.password.map(|p| format!(":{p}@")).unwrap_or_default();
+        format!("redis+cluster://{auth}{}", nodes.join(","))
     }
 
     /// The port of the master that holds `key`'s slot: the node that
@@ -428,4 +450,63 @@ fn a_killed_master_fails_soft_and_the_other_masters_keep_serving() {
         survivor.cache_info()
     );
     assert!(answer.dataframe().equals_missing(&small_answer));
+}
+
+#[test]
+fn a_password_protected_cluster() {
+    let Some(cluster) = Cluster::start_with(Some("s3cret")) else {
+        return;
+    };
+    let a = cache(&cluster, &sample(), None);
+    let computed = a.get(&q()).unwrap();
+    assert_eq!(a.cache_info().redis_writes, 1, "{:?}", a.cache_info());
+    let shared = cache(&cluster, &sample(), None).get(&q()).unwrap();
+    assert_eq!(shared.source(), Source::Redis);
+    assert!(shared.dataframe().equals_missing(computed.dataframe()));
+    // Without the password, or with a wrong one: an error that says how
+    // to fix it, not a tier that fails soft forever.
+    let nodes = cluster.url().replace(":s3cret@", "");
+    for url in [
+        nodes.clone(),
+        nodes.replace("cluster://", "cluster://:nope@"),
+    ] {
+        let err = CachedQuery::builder()
+            .redis(&url)
+            .build_from_csv(sample())
+            .unwrap_err();
+        assert!(matches!(err, Error::Redis(_)), "{url}: {err:?}");
+        assert!(
+            err.to_string().contains("password in the URL"),
+            "{url}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_cluster_url_naming_a_single_server_is_an_error_and_a_dead_seed_is_skipped() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let single = OwnRedis::start(&[]).unwrap();
+    let err = CachedQuery::builder()
+        .redis(single.url().replace("redis://", "redis+cluster://"))
+        .build_from_csv(sample())
+        .unwrap_err();
+    assert!(matches!(err, Error::Redis(_)), "{err:?}");
+    assert!(err.to_string().contains("not in cluster mode"), "{err}");
+    // A dead seed is skipped: the others answer.
+    let dead = common::free_port();
+    let url = cluster
+        .url()
+        .replace("cluster://", &format!("cluster://127.0.0.1:{dead},"));
+    let a = CachedQuery::builder()
+        .redis_options(options(&url, PREFIX))
+        .build_from_csv(sample())
+        .unwrap();
+    a.get(&q()).unwrap();
+    assert_eq!(
+        cache(&cluster, &sample(), None).get(&q()).unwrap().source(),
+        Source::Redis
+    );
+    assert_eq!(a.cache_info().redis_errors, 0, "{:?}", a.cache_info());
 }
