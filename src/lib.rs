@@ -80,7 +80,8 @@
 //!
 //! - `cli`: the `pqc` command line tool.
 //! - `server`: [`server`], the HTTP API and dashboard page (`pqc serve`).
-//! - `redis`: the Redis tier shared by workers and hosts
+//! - `redis`: the Redis tier shared by workers and hosts, on one server or
+//!   a Redis Cluster (`redis+cluster://`)
 //!   ([`CachedQueryBuilder::redis`], [`tier::redis`]).
 //!
 //! # Examples

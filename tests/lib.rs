@@ -22,6 +22,8 @@ mod learned;
 mod loading;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(all(feature = "redis", feature = "cli"))]
+mod redis_cluster;
 mod refresh;
 mod semantics;
 #[cfg(feature = "server")]
