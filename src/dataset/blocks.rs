@@ -17,9 +17,8 @@ use xxhash_rust::xxh3::Xxh3;
 /// Blocks of whole records read from `R`.
 pub(super) struct Blocks<R> {
     reader: R,
+    /// Read, not yet handed out: the start of the next block.
     buf: Vec<u8>,
-    /// Bytes at the front of `buf` handed out by the last block.
-    consumed: usize,
     block_size: usize,
     /// Records the first block must hold (the header and the rows schema
     /// inference reads), so that a block-wise parse infers what a parse of
@@ -31,6 +30,7 @@ pub(super) struct Blocks<R> {
     delimiter: u8,
     hasher: Xxh3,
     hash_time: Duration,
+    read_time: Duration,
     read_bytes: u64,
 }
 
@@ -45,7 +45,6 @@ impl<R: Read> Blocks<R> {
         Blocks {
             reader,
             buf: Vec::new(),
-            consumed: 0,
             block_size: block_size.max(1),
             first_records,
             first: true,
@@ -54,15 +53,14 @@ impl<R: Read> Blocks<R> {
             delimiter,
             hasher: Xxh3::new(),
             hash_time: Duration::ZERO,
+            read_time: Duration::ZERO,
             read_bytes: 0,
         }
     }
 
     /// The next block: whole records (the last one may lack its newline at
     /// the end of the file), or `None` at the end.
-    pub(super) fn next_block(&mut self) -> io::Result<Option<&[u8]>> {
-        self.buf.drain(..self.consumed);
-        self.consumed = 0;
+    pub(super) fn next_block(&mut self) -> io::Result<Option<Vec<u8>>> {
         let mut want = self.block_size;
         loop {
             self.fill(want)?;
@@ -78,8 +76,13 @@ impl<R: Read> Blocks<R> {
             match end {
                 Some(end) => {
                     self.first = false;
-                    self.consumed = end;
-                    return Ok(Some(&self.buf[..end]));
+                    // The block is handed out whole; the part of the next
+                    // one read with it starts a new buffer.
+                    let mut rest = Vec::with_capacity(self.block_size.min(1 << 30));
+                    rest.extend_from_slice(&self.buf[end..]);
+                    let mut block = std::mem::replace(&mut self.buf, rest);
+                    block.truncate(end);
+                    return Ok(Some(block));
                 }
                 // A record (or the first block's rows) longer than a block:
                 // read on until it ends.
@@ -96,9 +99,11 @@ impl<R: Read> Blocks<R> {
         let start = self.buf.len();
         let asked = want - start;
         // `read_to_end` grows the buffer without zeroing it first.
+        let reading = Instant::now();
         let result = (&mut self.reader)
             .take(asked as u64)
             .read_to_end(&mut self.buf);
+        self.read_time += reading.elapsed();
         let hashing = Instant::now();
         self.hasher.update(&self.buf[start..]);
         self.hash_time += hashing.elapsed();
@@ -112,7 +117,12 @@ impl<R: Read> Blocks<R> {
         self.hasher.digest128()
     }
 
-    /// The time spent hashing (part of the time spent reading).
+    /// The time spent reading, without hashing.
+    pub(super) fn read_time(&self) -> Duration {
+        self.read_time
+    }
+
+    /// The time spent hashing.
     pub(super) fn hash_time(&self) -> Duration {
         self.hash_time
     }
@@ -241,7 +251,7 @@ mod tests {
             let mut joined = Vec::new();
             let mut first = true;
             while let Some(block) = blocks.next_block().unwrap() {
-                joined.extend_from_slice(block);
+                joined.extend_from_slice(&block);
                 if joined.len() < text.len() {
                     prop_assert!(ends.contains(&joined.len()), "cut at {} not a record end", joined.len());
                     if first {

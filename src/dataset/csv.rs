@@ -52,7 +52,7 @@ pub(super) fn parse(source: Source<'_>, options: &LoadOptions) -> Result<Parsed>
 /// reads it again, whole, only to say where a malformed file goes wrong.
 fn parse_from(
     path: &Path,
-    reader: impl Read,
+    reader: impl Read + Send,
     options: &LoadOptions,
     whole: impl Fn() -> Option<Vec<u8>>,
 ) -> Result<Parsed> {
@@ -67,54 +67,84 @@ fn parse_from(
         Some(rows) => rows.saturating_add(usize::from(options.has_header)).max(1),
         None => usize::MAX,
     };
-    let mut blocks = Blocks::new(
+    let blocks = Blocks::new(
         reader,
         options.block_bytes,
         first_records,
         options.delimiter,
         options.quote_char,
     );
-    let mut timings = LoadTimings::default();
-    let mut loader = Loader::new(options);
-    let mut width = 0;
-    let mut first = true;
-    loop {
-        let read_started = Instant::now();
-        let block = blocks.next_block().map_err(|e| Error::io(path, e))?;
-        timings.read += read_started.elapsed();
-        let Some(block) = block else { break };
-        if first && block.iter().all(u8::is_ascii_whitespace) {
+    std::thread::scope(|scope| {
+        // The next block is read and hashed on its own thread while this
+        // one parses: Polars leaves a core idle in the sequential parts of
+        // a parse (splitting a block into lines, inferring the schema).
+        let (sender, received) = std::sync::mpsc::sync_channel(1);
+        let reading = scope.spawn(move || read_blocks(blocks, &sender));
+        let mut timings = LoadTimings::default();
+        let mut loader = Loader::new(options);
+        let mut width = 0;
+        let mut first = true;
+        for block in &received {
+            let block = block.map_err(|e| Error::io(path, e))?;
+            if first && block.iter().all(u8::is_ascii_whitespace) {
+                return Err(malformed(None, "the file is empty".to_owned()));
+            }
+            let parse_started = Instant::now();
+            let parsed = loader.parse_block(&block, first);
+            timings.parse += parse_started.elapsed();
+            let frame = match parsed {
+                Ok(frame) => frame,
+                Err(err) => return Err(diagnosed(path, &whole, options, Some(err.to_string()))),
+            };
+            if first {
+                width = frame.width();
+            }
+            if has_short_rows(&frame, &block, width, first, options) {
+                return Err(diagnosed(path, &whole, options, None));
+            }
+            loader.add(frame, first, &mut timings)?;
+            first = false;
+        }
+        // The reader stops at the end of the file or at its first error,
+        // which it sent; a panic there is a bug, said as one.
+        let read = reading
+            .join()
+            .map_err(|_| Error::Compute(format!("reading {} panicked", path.display())))?;
+        if first {
             return Err(malformed(None, "the file is empty".to_owned()));
         }
-        let parse_started = Instant::now();
-        let parsed = loader.parse_block(block, first);
-        timings.parse += parse_started.elapsed();
-        let frame = match parsed {
-            Ok(frame) => frame,
-            Err(err) => return Err(diagnosed(path, &whole, options, Some(err.to_string()))),
-        };
-        if first {
-            width = frame.width();
-        }
-        if has_short_rows(&frame, block, width, first, options) {
-            return Err(diagnosed(path, &whole, options, None));
-        }
-        loader.add(frame, first, &mut timings)?;
-        first = false;
-    }
-    if first {
-        return Err(malformed(None, "the file is empty".to_owned()));
-    }
-    let frame = loader.finish(&mut timings)?;
-    timings.fingerprint = blocks.hash_time();
-    timings.read = timings.read.saturating_sub(timings.fingerprint);
-    timings.bytes = blocks.read_bytes();
-    timings.total = started.elapsed();
-    Ok(Parsed {
-        frame,
-        content_hash: blocks.digest(),
-        timings,
+        let frame = loader.finish(&mut timings)?;
+        timings.read = read.read_time();
+        timings.fingerprint = read.hash_time();
+        timings.bytes = read.read_bytes();
+        timings.total = started.elapsed();
+        Ok(Parsed {
+            frame,
+            content_hash: read.digest(),
+            timings,
+        })
     })
+}
+
+/// Sends each block, then any error, until the file ends or nobody is
+/// receiving (the parse failed); gives back the reader and its hash.
+fn read_blocks<R: Read>(
+    mut blocks: Blocks<R>,
+    sender: &std::sync::mpsc::SyncSender<std::io::Result<Vec<u8>>>,
+) -> Blocks<R> {
+    loop {
+        let next = blocks.next_block();
+        let more = matches!(next, Ok(Some(_)));
+        let sent = match next {
+            Ok(Some(block)) => sender.send(Ok(block)),
+            Ok(None) => break,
+            Err(e) => sender.send(Err(e)),
+        };
+        if sent.is_err() || !more {
+            break;
+        }
+    }
+    blocks
 }
 
 /// The frame being built, and the choices made on the first block.

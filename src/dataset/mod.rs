@@ -56,15 +56,16 @@ pub enum LoadedFrom {
 /// Where the time of one CSV parse went ([`Dataset::load_timings`], printed
 /// by `pqc info`), so that a slower load shows which step slowed down.
 ///
-/// The steps run one after another on the loading thread (each of `parse`,
-/// `categoricals`, `integers` and `assemble` may use every core); `total`
-/// is their sum plus what lies between them.
+/// `read` and `fingerprint` run on a thread of their own, a block ahead of
+/// the parse; the other steps run one after another on the loading thread
+/// (each may use every core). `total` is the wall time of the whole.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct LoadTimings {
-    /// Reading the file's bytes, a block at a time (without hashing them).
+    /// Reading the file's bytes, a block at a time (beside the parse).
     pub read: Duration,
-    /// Hashing the bytes for the [`Fingerprint`], as they are read.
+    /// Hashing the bytes for the [`Fingerprint`] as they are read (beside
+    /// the parse).
     pub fingerprint: Duration,
     /// Polars' parse of every block.
     pub parse: Duration,
