@@ -6,6 +6,8 @@ use std::fmt::Write as _;
 
 use polars::prelude::*;
 use polars_query_cache::{Dataset, Error, LoadOptions};
+
+use crate::common::assert_same_data;
 use proptest::prelude::*;
 
 /// Inference reads few rows, so that the first block is small and the
@@ -19,42 +21,11 @@ fn load(csv: &str, block_bytes: usize, options: &LoadOptions) -> Result<Dataset,
     Dataset::from_csv_bytes("data.csv", csv.as_bytes().to_vec(), &options)
 }
 
-/// Columns of the same names, types and values (categoricals compared by
-/// their text: each load has its own dictionary).
-fn assert_same(blocks: &Dataset, whole: &Dataset) {
-    assert_eq!(blocks.fingerprint(), whole.fingerprint());
-    assert_eq!(blocks.rows(), whole.rows());
-    let kinds = |d: &Dataset| -> Vec<_> {
-        d.columns()
-            .iter()
-            .map(|c| (c.name.clone(), c.kind))
-            .collect()
-    };
-    assert_eq!(kinds(blocks), kinds(whole));
-    for (a, b) in blocks.frame().columns().iter().zip(whole.frame().columns()) {
-        assert_eq!(a.dtype().to_string(), b.dtype().to_string(), "{}", a.name());
-        let text = |c: &Column| {
-            if c.dtype().is_categorical() {
-                c.cast(&DataType::String).unwrap()
-            } else {
-                c.clone()
-            }
-        };
-        let (a, b) = (text(a), text(b));
-        assert!(
-            a.as_materialized_series()
-                .equals_missing(b.as_materialized_series()),
-            "column {} differs:\n{a:?}\n{b:?}",
-            a.name()
-        );
-    }
-}
-
 fn same_at_every_block_size(csv: &str, options: &LoadOptions) -> Dataset {
     let whole = load(csv, usize::MAX, options).unwrap();
     for block_bytes in [1, 7, 64, 300, 4096] {
         let blocks = load(csv, block_bytes, options).unwrap();
-        assert_same(&blocks, &whole);
+        assert_same_data(&blocks, &whole);
     }
     whole
 }
@@ -260,7 +231,7 @@ proptest! {
         let whole = load(&csv, usize::MAX, &options());
         let blocks = load(&csv, block_bytes, &options());
         match (whole, blocks) {
-            (Ok(whole), Ok(blocks)) => assert_same(&blocks, &whole),
+            (Ok(whole), Ok(blocks)) => assert_same_data(&blocks, &whole),
             (Err(Error::MalformedCsv { line: a, .. }), Err(Error::MalformedCsv { line: b, .. })) => {
                 prop_assert_eq!(a, b)
             }

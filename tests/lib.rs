@@ -9,6 +9,7 @@ mod block_loading;
 mod browser;
 mod cache_behaviour;
 mod cli;
+mod compressed;
 mod concurrency;
 mod datetimes;
 mod derive;

@@ -18,6 +18,7 @@ use std::time::Instant;
 use polars::prelude::*;
 
 use super::blocks::Blocks;
+use super::compression::{self, Compression};
 use super::{ColumnType, LoadOptions, LoadTimings, diagnose};
 use crate::{Error, Result};
 
@@ -41,10 +42,24 @@ pub(super) enum Source<'a> {
 pub(super) fn parse(source: Source<'_>, options: &LoadOptions) -> Result<Parsed> {
     match source {
         Source::File(path) => {
-            let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-            parse_from(path, file, options, || std::fs::read(path).ok())
+            let (compression, reader) = compression::open(path).map_err(|e| Error::io(path, e))?;
+            let whole = || {
+                let (_, mut reader) = compression::open(path).ok()?;
+                let mut bytes = Vec::new();
+                reader.read_to_end(&mut bytes).ok().map(|_| bytes)
+            };
+            parse_from(path, reader, compression, options, whole)
         }
-        Source::Bytes(path, bytes) => parse_from(path, bytes, options, || Some(bytes.to_vec())),
+        Source::Bytes(path, bytes) => {
+            let compression = Compression::of(bytes);
+            let reader = compression.decode(bytes).map_err(|e| Error::io(path, e))?;
+            let whole = || {
+                let mut all = Vec::new();
+                let mut reader = compression.decode(bytes).ok()?;
+                reader.read_to_end(&mut all).ok().map(|_| all)
+            };
+            parse_from(path, reader, compression, options, whole)
+        }
     }
 }
 
@@ -53,6 +68,7 @@ pub(super) fn parse(source: Source<'_>, options: &LoadOptions) -> Result<Parsed>
 fn parse_from(
     path: &Path,
     reader: impl Read + Send,
+    compression: Compression,
     options: &LoadOptions,
     whole: impl Fn() -> Option<Vec<u8>>,
 ) -> Result<Parsed> {
@@ -85,7 +101,14 @@ fn parse_from(
         let mut width = 0;
         let mut first = true;
         for block in &received {
-            let block = block.map_err(|e| Error::io(path, e))?;
+            let block = block.map_err(|e| match compression {
+                Compression::None => Error::io(path, e),
+                // The file was read; what it holds is broken.
+                packed => malformed(
+                    None,
+                    format!("the {} stream is corrupt: {e}", packed.name()),
+                ),
+            })?;
             if first && block.iter().all(u8::is_ascii_whitespace) {
                 return Err(malformed(None, "the file is empty".to_owned()));
             }

@@ -67,7 +67,7 @@ impl Fingerprint {
         options: &LoadOptions,
     ) -> std::io::Result<Fingerprint> {
         use std::io::Read;
-        let mut file = std::fs::File::open(path)?;
+        let (_, mut file) = super::compression::open(path)?;
         let mut content = Xxh3::new();
         let mut chunk = vec![0; 8 << 20];
         loop {

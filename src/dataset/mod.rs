@@ -4,6 +4,7 @@
 //! new one and swaps it in; queries that started on the old one finish on it.
 
 mod blocks;
+mod compression;
 mod csv;
 mod diagnose;
 mod fingerprint;
@@ -356,7 +357,9 @@ impl Dataset {
 /// The name a dataset from `origin` has unless given one: the file's stem.
 fn default_name(origin: &Origin) -> String {
     let stem = |path: &Path| {
-        path.file_stem()
+        let name = path.file_name()?.to_string_lossy();
+        Path::new(compression::strip_suffix(&name))
+            .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .filter(|s| !s.is_empty())
     };

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::sync::{PoisonError, TryLockError};
 
 use polars::prelude::*;
-use polars_query_cache::{Agg, AggFn, CachedQuery, Frame, Predicate, Query, Value};
+use polars_query_cache::{Agg, AggFn, CachedQuery, Dataset, Frame, Predicate, Query, Value};
 use proptest::prelude::*;
 
 /// One row of the test table. Every column has nulls.
@@ -675,4 +675,36 @@ pub fn with_aliased(mut q: Query, aggs: impl IntoIterator<Item = Agg>) -> Query 
         q = q.agg(a.alias(format!("a{i}")));
     }
     q
+}
+
+/// Two loads of the same data: the same fingerprint, and columns of the
+/// same names, types and values (categoricals compared by their text: each
+/// load has its own dictionary).
+pub fn assert_same_data(blocks: &Dataset, whole: &Dataset) {
+    assert_eq!(blocks.fingerprint(), whole.fingerprint());
+    assert_eq!(blocks.rows(), whole.rows());
+    let kinds = |d: &Dataset| -> Vec<_> {
+        d.columns()
+            .iter()
+            .map(|c| (c.name.clone(), c.kind))
+            .collect()
+    };
+    assert_eq!(kinds(blocks), kinds(whole));
+    for (a, b) in blocks.frame().columns().iter().zip(whole.frame().columns()) {
+        assert_eq!(a.dtype().to_string(), b.dtype().to_string(), "{}", a.name());
+        let text = |c: &Column| {
+            if c.dtype().is_categorical() {
+                c.cast(&DataType::String).unwrap()
+            } else {
+                c.clone()
+            }
+        };
+        let (a, b) = (text(a), text(b));
+        assert!(
+            a.as_materialized_series()
+                .equals_missing(b.as_materialized_series()),
+            "column {} differs:\n{a:?}\n{b:?}",
+            a.name()
+        );
+    }
 }
