@@ -80,6 +80,8 @@
 //!
 //! - `cli`: the `pqc` command line tool.
 //! - `server`: [`server`], the HTTP API and dashboard page (`pqc serve`).
+//! - `flight`: [`flight`], Arrow Flight SQL over the same cache (`pqc serve
+//!   --flight ADDR`) for ADBC, JDBC and `pyarrow.flight` clients.
 //! - `redis`: the Redis tier shared by workers and hosts
 //!   ([`CachedQueryBuilder::redis`], [`tier::redis`]).
 //!
@@ -106,6 +108,9 @@ pub mod derive;
 mod error;
 mod exec;
 mod files;
+#[cfg(feature = "flight")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flight")))]
+pub mod flight;
 mod frame;
 mod learn;
 // Public only so benches time normalization and tests build constraints
