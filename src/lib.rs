@@ -91,8 +91,10 @@
 //! with `cargo run --release --example <name>`): `basic` (memoized queries
 //! and `cache_info`), `memoize` (any function over the frame),
 //! `dashboard_rollups` (declared roll-ups), `arrow` (answers handed to
-//! arrow-rs), `redis_workers` (workers sharing Redis) and `axum_embed` (the
-//! server inside one's own axum app).
+//! arrow-rs), `redis_workers` (workers sharing Redis), `axum_embed` (the
+//! server inside one's own axum app) and `flight_sql` (Arrow Flight SQL and
+//! HTTP on one state, queried by a Flight SQL client); `dash_flight` is a
+//! Dash app (Python) reading the cache over Flight SQL with ADBC.
 //!
 //! # Minimum Rust version
 //!

@@ -30,8 +30,11 @@ use tower::ServiceExt;
 
 use crate::common::{self, Cell, Child};
 
+/// The bundled sample.
+const SALES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/sales.csv");
+
 fn sample_cache() -> Arc<CachedQuery> {
-    Arc::new(CachedQuery::from_csv(concat!(env!("CARGO_MANIFEST_DIR"), "/data/sales.csv")).unwrap())
+    Arc::new(CachedQuery::from_csv(SALES).unwrap())
 }
 
 /// A Flight SQL endpoint on a free loopback port, stopped when dropped.
@@ -545,34 +548,24 @@ async fn the_http_limits_hold_over_flight() {
         matches!(refused.code(), Code::ResourceExhausted | Code::OutOfRange),
         "a message over the gRPC limit: {refused:?}"
     );
-    let filters = query(
-        &mut client,
-        "SELECT COUNT(*) FROM sales WHERE year = 2024 AND units > 1 AND price < 100",
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(filters.code(), Code::ResourceExhausted);
-    assert!(
-        filters
-            .message()
-            .contains("too many filters: 3, the limit is 2"),
-        "{}",
-        filters.message()
-    );
-    let cells = query(
-        &mut client,
-        "SELECT product, month, COUNT(*) FROM sales GROUP BY product, month",
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(cells.code(), Code::ResourceExhausted);
-    assert!(
-        cells
-            .message()
-            .contains("more than the 100 a response may hold"),
-        "{}",
-        cells.message()
-    );
+    for (sql, message) in [
+        (
+            "SELECT COUNT(*) FROM sales WHERE year = 2024 AND units > 1 AND price < 100",
+            "too many filters: 3, the limit is 2",
+        ),
+        (
+            "SELECT product, month, COUNT(*) FROM sales GROUP BY product, month",
+            "more than the 100 a response may hold",
+        ),
+    ] {
+        let over = query(&mut client, sql).await.unwrap_err();
+        assert_eq!(over.code(), Code::ResourceExhausted, "{sql}");
+        assert!(
+            over.message().contains(message),
+            "{sql}: {}",
+            over.message()
+        );
+    }
     assert!(
         query(
             &mut client,
@@ -725,6 +718,68 @@ async fn a_shared_gate_caps_connections_per_address() {
     running.stop().await;
 }
 
+/// `pqc serve SALES --flight` on free ports, with `extra` arguments, once
+/// its Flight port answers: the process and its HTTP and Flight ports.
+fn pqc_serve_flight(extra: &[&str]) -> (Child, u16, u16) {
+    let (http, grpc) = (common::free_port(), common::free_port());
+    let server = Child(
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("pqc"))
+            .args(["serve", SALES, "--quiet"])
+            .args(["--bind", &format!("127.0.0.1:{http}")])
+            .args(["--flight", &format!("127.0.0.1:{grpc}")])
+            .args(extra)
+            .spawn()
+            .unwrap(),
+    );
+    assert!(
+        common::wait_for_port(grpc, Duration::from_secs(60)),
+        "pqc serve --flight did not start"
+    );
+    (server, http, grpc)
+}
+
+/// `pqc serve --flight`: both endpoints answer, and one Ctrl-C (SIGINT)
+/// stops both.
+#[test]
+fn pqc_serve_flight_stops_with_http_on_ctrl_c() {
+    let (mut server, http, grpc) = pqc_serve_flight(&[]);
+    assert!(common::wait_for_port(http, Duration::from_secs(60)));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let channel = Endpoint::new(format!("http://127.0.0.1:{grpc}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut client = FlightSqlServiceClient::new(channel);
+        let batches = query(&mut client, "SELECT COUNT(*) FROM sales")
+            .await
+            .unwrap();
+        common::assert_same(&cells(&batches), &[vec![Cell::Int(5000)]], "count");
+    });
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pqc serve did not stop on SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", grpc)).is_err(),
+        "the Flight port is closed"
+    );
+}
+
 /// The virtual environment `scripts/test` makes for the Python tests.
 fn venv_python() -> std::path::PathBuf {
     let venv = std::env::var_os("PQC_VENV")
@@ -751,20 +806,7 @@ fn python_adbc_reads_what_pqc_sql_answers() {
     ) {
         return;
     }
-    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/data/sales.csv");
-    let (http, grpc) = (common::free_port(), common::free_port());
-    let _server = Child(
-        std::process::Command::new(assert_cmd::cargo::cargo_bin("pqc"))
-            .args(["serve", data, "--quiet", "--token", "s3cret"])
-            .args(["--bind", &format!("127.0.0.1:{http}")])
-            .args(["--flight", &format!("127.0.0.1:{grpc}")])
-            .spawn()
-            .unwrap(),
-    );
-    assert!(
-        common::wait_for_port(grpc, Duration::from_secs(60)),
-        "pqc serve --flight did not start"
-    );
+    let (_server, _http, grpc) = pqc_serve_flight(&["--token", "s3cret"]);
     let queries = [
         "SELECT category, year, SUM(revenue) AS revenue FROM sales GROUP BY category, year",
         "SELECT region, COUNT(*) AS orders, AVG(price) FROM sales WHERE year = 2024 GROUP BY region ORDER BY orders DESC",
@@ -793,7 +835,7 @@ fn python_adbc_reads_what_pqc_sql_answers() {
     assert_eq!(answers.len(), queries.len());
     for (sql, answer) in queries.iter().zip(&answers) {
         let printed = std::process::Command::new(assert_cmd::cargo::cargo_bin("pqc"))
-            .args(["sql", data, sql, "--format", "json", "--quiet"])
+            .args(["sql", SALES, sql, "--format", "json", "--quiet"])
             .output()
             .unwrap();
         assert!(

@@ -36,7 +36,7 @@ pub enum Command {
     Bench(BenchArgs),
     /// Serve the HTTP API and the dashboard page.
     #[cfg(feature = "server")]
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
 }
 
 #[derive(Debug, Args)]
