@@ -244,6 +244,7 @@ async fn answers_keep_their_types_nulls_and_an_empty_answer_its_schema() {
     let info = client.execute(sql.to_owned(), None).await.unwrap();
     let schema = Schema::try_from(info.clone()).unwrap();
     assert_eq!(schema.fields().len(), 2);
+    assert!(schema.field(0).metadata().is_empty(), "no Polars internals");
     assert_eq!(
         schema.field(0).data_type(),
         &DataType::Utf8View,

@@ -55,7 +55,9 @@ pub(super) fn schema(frame: &Frame) -> Result<SchemaRef, Status> {
     Ok(Arc::new(hydrated(&schema)))
 }
 
-/// `schema` with every dictionary field as its value type.
+/// `schema` with every dictionary field as its value type, without the
+/// metadata Polars gives a categorical (its categories' identity, which
+/// means nothing to a client once the values are plain text).
 pub(super) fn hydrated(schema: &Schema) -> Schema {
     let fields: Vec<Field> = schema
         .fields()
@@ -63,7 +65,6 @@ pub(super) fn hydrated(schema: &Schema) -> Schema {
         .map(|field| match field.data_type() {
             DataType::Dictionary(_, values) => {
                 Field::new(field.name(), values.as_ref().clone(), field.is_nullable())
-                    .with_metadata(field.metadata().clone())
             }
             _ => field.as_ref().clone(),
         })
