@@ -35,6 +35,13 @@ SQL = ("SELECT product, region, SUM(revenue) AS revenue, COUNT(*) AS orders "
        "FROM sales GROUP BY product, region")
 
 
+def arrow_table(relation):
+    """A DuckDB relation's answer as a pyarrow Table (`arrow()` gives a
+    reader in DuckDB 2)."""
+    answer = relation.arrow()
+    return answer.read_all() if hasattr(answer, "read_all") else answer
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -150,18 +157,20 @@ def main():
             fn()
             rows.append((name, *timed(fn, args.runs)))
         rows.append(("pqc miss (first ADBC call: computed)", miss, miss))
+        cursor.close()
+        conn.close()
 
         duck_sql = SQL.replace("FROM sales", f"FROM read_csv('{args.csv}')")
 
         def duckdb_csv():
-            assert duckdb.sql(duck_sql).arrow().num_rows == 1000
+            assert arrow_table(duckdb.sql(duck_sql)).num_rows == 1000
 
         rows.append(("DuckDB Python, on the CSV", *timed(duckdb_csv, args.slow_runs)))
         duck = duckdb.connect()
         duck.execute(f"CREATE TABLE sales AS SELECT * FROM read_csv('{args.csv}')")
 
         def duckdb_table():
-            assert duck.sql(SQL).arrow().num_rows == 1000
+            assert arrow_table(duck.sql(SQL)).num_rows == 1000
 
         duckdb_table()
         rows.append(("DuckDB Python, table loaded once", *timed(duckdb_table, 20)))
