@@ -221,13 +221,7 @@ async fn a_statement_is_the_caches_answer_and_one_entry_with_its_json_twin() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_keep_their_types_nulls_and_an_empty_answer_its_schema() {
-    let rows = common::rows(500, 11);
-    let cache = Arc::new(
-        CachedQuery::builder()
-            .name("t")
-            .build_from_frame(common::frame(&rows))
-            .unwrap(),
-    );
+    let cache = table_t(500, 11);
     let running = Running::start(Arc::clone(&cache), ServerConfig::default()).await;
     let mut client = running.client().await;
     for sql in [
@@ -578,15 +572,21 @@ async fn the_http_limits_hold_over_flight() {
     running.stop().await;
 }
 
-/// A table big enough that a miss takes a while on any machine.
-fn slow_cache() -> Arc<CachedQuery> {
-    let rows = common::rows(400_000, 5);
+/// The oracle's test table (every column with nulls) as the dataset `t`.
+fn table_t(rows: usize, seed: u64) -> Arc<CachedQuery> {
+    let rows = common::rows(rows, seed);
+    let frame = common::frame(&rows);
     Arc::new(
         CachedQuery::builder()
             .name("t")
-            .build_from_frame(common::frame(&rows))
+            .build_from_frame(frame)
             .unwrap(),
     )
+}
+
+/// A table big enough that a miss takes a while on any machine.
+fn slow_cache() -> Arc<CachedQuery> {
+    table_t(400_000, 5)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

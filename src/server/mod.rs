@@ -2,6 +2,10 @@
 //!
 //! [`app`] builds the router from a [`CachedQuery`]; tests drive it with
 //! `tower::ServiceExt::oneshot`, and [`serve`] runs it on a socket.
+//! [`router`] builds it over an [`AppState`] made first, which the Arrow
+//! Flight SQL endpoint (`crate::flight`, feature `flight`) can share: one
+//! cache, one token, one admission control, and with [`serve_gated`] one
+//! [`Gate`] for the connections of both.
 //!
 //! | route | what |
 //! | --- | --- |
