@@ -82,7 +82,8 @@
 //! - `server`: [`server`], the HTTP API and dashboard page (`pqc serve`).
 //! - `flight`: [`flight`], Arrow Flight SQL over the same cache (`pqc serve
 //!   --flight ADDR`) for ADBC, JDBC and `pyarrow.flight` clients.
-//! - `redis`: the Redis tier shared by workers and hosts
+//! - `redis`: the Redis tier shared by workers and hosts, on one server or
+//!   a Redis Cluster (`redis+cluster://`)
 //!   ([`CachedQueryBuilder::redis`], [`tier::redis`]).
 //!
 //! # Examples
@@ -160,7 +161,7 @@ pub use cache::{
     CacheInfo, CachedQuery, CachedQueryBuilder, PrewarmReport, QueryCount, RefreshOutcome,
 };
 pub use dataset::{
-    ColumnInfo, ColumnKind, ColumnType, Dataset, Fingerprint, LoadOptions, LoadedFrom,
+    ColumnInfo, ColumnKind, ColumnType, Dataset, Fingerprint, LoadOptions, LoadTimings, LoadedFrom,
 };
 pub use derive::DeriveMode;
 pub use error::{Error, Result};

@@ -295,6 +295,24 @@ fn info_describes_the_sample() {
     assert!(info["memory_bytes"].as_u64().unwrap() < info["file_bytes"].as_u64().unwrap());
     assert_eq!(info["fingerprint"].as_str().unwrap().len(), 32);
     assert_eq!(info["hints"], serde_json::json!([]));
+    // Where the load's time went: each step within the whole.
+    let breakdown = &info["load_breakdown_ms"];
+    let total = breakdown["total"].as_f64().unwrap();
+    for step in [
+        "read",
+        "fingerprint",
+        "parse",
+        "categoricals",
+        "integers",
+        "assemble",
+    ] {
+        let took = breakdown[step].as_f64().unwrap();
+        assert!((0.0..=total).contains(&took), "{step}: {took} of {total}");
+    }
+    assert!(breakdown["parse"].as_f64().unwrap() > 0.0);
+    assert!(total <= info["load_ms"].as_f64().unwrap());
+    let table = stdout(pqc().arg("info").arg(sample()));
+    assert!(table.contains("ms: read "), "{table}");
 }
 
 /// A CSV written by R: numbers with `NA` load as text, and `pqc info`

@@ -304,6 +304,17 @@ fn datetime_values_of_the_wrong_form_are_typed_errors() {
     assert_eq!(column, "t");
     assert!(hint.contains("2024-03-31 12:00:00"), "{hint}");
     wrong(Query::new().ge("t", "10 March 2024"));
+    // A tenth digit of a second is finer than any column holds; chrono
+    // would drop it and read the time as 06:00.
+    wrong(Query::new().gt("t", "2024-03-10 06:00:00.0000000001"));
+    wrong(Query::new().gt("z", "2024-03-10 06:00:00.0000000001+02:00"));
+    assert_eq!(
+        key(
+            cache,
+            Query::new().ge("t", "2024-03-10 06:00:00.000000000000")
+        ),
+        key(cache, Query::new().ge("t", "2024-03-10 06:00")),
+    );
     wrong(Query::new().ge("t", "2024-03-10 25:00"));
     // An offset on a column without a time zone has no meaning there.
     let (_, hint) = wrong(Query::new().ge("t", "2024-03-10 06:00+02:00"));

@@ -4,6 +4,7 @@ mod common;
 
 #[cfg(all(feature = "server", feature = "cli"))]
 mod abuse;
+mod block_loading;
 #[cfg(feature = "server")]
 mod browser;
 mod cache_behaviour;
@@ -23,6 +24,8 @@ mod learned;
 mod loading;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(all(feature = "redis", feature = "cli"))]
+mod redis_cluster;
 mod refresh;
 mod semantics;
 #[cfg(feature = "server")]

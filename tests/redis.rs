@@ -31,13 +31,15 @@ fn unique_prefix() -> String {
     )
 }
 
-fn options(url: &str, prefix: &str) -> RedisOptions {
+/// Default options for `url`, under `prefix`.
+pub(crate) fn options(url: &str, prefix: &str) -> RedisOptions {
     let mut o = RedisOptions::new(url);
     o.prefix = prefix.to_owned();
     o
 }
 
-fn sample() -> PathBuf {
+/// The bundled sample CSV.
+pub(crate) fn sample() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sales.csv")
 }
 
@@ -48,7 +50,8 @@ fn cache(url: &str, prefix: &str) -> CachedQuery {
         .unwrap()
 }
 
-fn q() -> Query {
+/// A query of the sample.
+pub(crate) fn q() -> Query {
     Query::new()
         .eq("category", "Toys")
         .group_by(["region"])
@@ -68,14 +71,15 @@ fn keys(url: &str, prefix: &str) -> Vec<String> {
 }
 
 /// A redis-server of the test's own, killed when dropped.
-struct OwnRedis {
+pub(crate) struct OwnRedis {
     port: u16,
     child: Option<Child>,
     args: Vec<String>,
 }
 
 impl OwnRedis {
-    fn start(args: &[&str]) -> Option<OwnRedis> {
+    /// Starts one with these extra arguments (`None` without redis-server).
+    pub(crate) fn start(args: &[&str]) -> Option<OwnRedis> {
         if !common::available("redis-server", common::program_exists("redis-server")) {
             return None;
         }
@@ -115,7 +119,8 @@ impl OwnRedis {
         self.child = None;
     }
 
-    fn url(&self) -> String {
+    /// Its `redis://` URL.
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 }
@@ -203,10 +208,15 @@ fn eight_threads_in_each_of_two_instances_compute_once() {
         return;
     }
     let prefix = unique_prefix();
-    let caches = [
-        Arc::new(cache(SHARED, &prefix)),
-        Arc::new(cache(SHARED, &prefix)),
-    ];
+    sixteen_threads_of_two_instances_compute_once([cache(SHARED, &prefix), cache(SHARED, &prefix)]);
+}
+
+/// Eight threads on each of two caches that share one Redis ask at once
+/// for one slow memoized computation: it runs once, the other cache's
+/// first thread waits on the Redis lock, and every thread gets its answer.
+/// (The Redis Cluster tests run it too.)
+pub(crate) fn sixteen_threads_of_two_instances_compute_once(caches: [CachedQuery; 2]) {
+    let caches = caches.map(Arc::new);
     let barrier = Arc::new(Barrier::new(16));
     let handles: Vec<_> = (0..16)
         .map(|i| {
@@ -248,16 +258,28 @@ fn eight_threads_in_each_of_two_processes_compute_once() {
     if !shared_redis() {
         return;
     }
-    let prefix = unique_prefix();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("sales.csv");
     sample::write_sales_csv(std::fs::File::create(&data).unwrap(), 400_000, 3, |_| {}).unwrap();
+    two_processes_of_eight_threads_compute_once(&data, SHARED, &unique_prefix());
+}
+
+/// Two `pqc bench` processes of eight threads each, sharing the Redis at
+/// `url` under `prefix`, ask for one expensive query over `data`: it is
+/// computed once in all, and every request is answered. Returns each
+/// process's statistics. (The Redis Cluster tests run it too.)
+pub(crate) fn two_processes_of_eight_threads_compute_once(
+    data: &Path,
+    url: &str,
+    prefix: &str,
+) -> [serde_json::Value; 2] {
+    let dir = tempfile::tempdir().unwrap();
     let queries = dir.path().join("one.ndjson");
     std::fs::write(&queries, r#"{"group_by": ["product", "region", "month"], "aggs": [{"fn": "median", "column": "price"}, {"fn": "std", "column": "revenue"}, {"fn": "n_unique", "column": "units"}]}"#).unwrap();
     let spawn = |n: usize| {
         std::process::Command::new(assert_cmd::cargo::cargo_bin("pqc"))
             .arg("bench")
-            .arg(&data)
+            .arg(data)
             .arg("--queries")
             .arg(&queries)
             .args([
@@ -271,7 +293,7 @@ fn eight_threads_in_each_of_two_processes_compute_once() {
                 "0",
                 "--quiet",
             ])
-            .args(["--redis", SHARED, "--redis-prefix", &prefix])
+            .args(["--redis", url, "--redis-prefix", prefix])
             .arg("--json")
             .arg(dir.path().join(format!("{n}.json")))
             .stdout(std::process::Stdio::null())
@@ -298,48 +320,57 @@ fn eight_threads_in_each_of_two_processes_compute_once() {
             8
         );
     }
+    [one, two]
 }
 
-#[test]
-fn redis_killed_mid_stream_answers_every_query_and_comes_back() {
-    let Some(mut server) = OwnRedis::start(&[]) else {
-        return;
-    };
-    let mut o = options(&server.url(), "pqc-fault");
+/// Options for a Redis that a test kills: short timeouts and back-offs.
+pub(crate) fn fault_options(url: &str, prefix: &str) -> RedisOptions {
+    let mut o = options(url, prefix);
     o.retry_after = Duration::from_millis(50);
     o.max_retry_after = Duration::from_millis(400);
     o.connect_timeout = Duration::from_millis(200);
     o.response_timeout = Duration::from_millis(200);
-    // No memory tier to speak of, and no learned roll-up to derive from:
-    // every request goes to Redis.
-    let cache = CachedQuery::builder()
+    o
+}
+
+/// A cache on `data` with no memory tier to speak of, and no learned
+/// roll-up to derive from: every request goes to Redis.
+pub(crate) fn every_request_to_redis(options: &RedisOptions, data: &Path) -> CachedQuery {
+    CachedQuery::builder()
         .max_bytes(0)
         .learned_rollups(false)
-        .redis_options(o)
-        .build_from_csv(sample())
-        .unwrap();
-    let queries = sample::dashboard_queries(30, 5);
+        .redis_options(options.clone())
+        .build_from_csv(data)
+        .unwrap()
+}
+
+/// Replays `requests` requests of a Zipf stream over `distinct`
+/// dashboard queries through `cache`, calling `fault` with each request's
+/// number before it (to kill or restart Redis). Every answer must equal
+/// the uncached one, and Redis must have failed (the breaker opened and
+/// bypassed it). Returns where each answer came from and how long it took.
+pub(crate) fn replay_through_a_fault(
+    cache: &CachedQuery,
+    distinct: usize,
+    requests: usize,
+    mut fault: impl FnMut(usize),
+) -> Vec<(Source, Duration)> {
+    let queries = sample::dashboard_queries(distinct, 5);
     let expected: Vec<DataFrame> = queries
         .iter()
         .map(|q| cache.get_uncached(q).unwrap().into_dataframe())
         .collect();
-    let stream = sample::zipf_stream(queries.len(), 10_000, 1.1, 8);
-    let mut hits_after_restart = 0;
+    let stream = sample::zipf_stream(queries.len(), requests, 1.1, 8);
+    let mut answers = Vec::with_capacity(requests);
     for (i, &qi) in stream.iter().enumerate() {
-        if i == 3_000 {
-            server.kill();
-        }
-        if i == 6_000 {
-            server.restart();
-        }
+        fault(i);
+        let started = Instant::now();
         let frame = cache.get(&queries[qi]).unwrap();
+        answers.push((frame.source(), started.elapsed()));
         assert!(
             frame.dataframe().equals_missing(&expected[qi]),
             "request {i} differs"
         );
-        if i > 6_000 && frame.source() == Source::Redis {
-            hits_after_restart += 1;
-        }
     }
     let info = cache.cache_info();
     assert!(info.redis_errors > 0, "{info:?}");
@@ -347,6 +378,27 @@ fn redis_killed_mid_stream_answers_every_query_and_comes_back() {
         info.redis_bypassed > 0,
         "the breaker bypassed Redis: {info:?}"
     );
+    answers
+}
+
+#[test]
+fn redis_killed_mid_stream_answers_every_query_and_comes_back() {
+    let Some(mut server) = OwnRedis::start(&[]) else {
+        return;
+    };
+    let cache = every_request_to_redis(&fault_options(&server.url(), "pqc-fault"), &sample());
+    let answers = replay_through_a_fault(&cache, 30, 10_000, |i| {
+        if i == 3_000 {
+            server.kill();
+        }
+        if i == 6_000 {
+            server.restart();
+        }
+    });
+    let hits_after_restart = answers[6_001..]
+        .iter()
+        .filter(|(source, _)| *source == Source::Redis)
+        .count();
     assert!(
         hits_after_restart > 1_000,
         "hits resumed after the restart: {hits_after_restart}"
@@ -407,15 +459,8 @@ fn a_garbage_value_and_a_value_of_another_key_are_ignored() {
 }
 
 /// Polls until `done`, for at most three seconds.
-fn eventually(mut done: impl FnMut() -> bool) -> bool {
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(3) {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
+fn eventually(done: impl FnMut() -> bool) -> bool {
+    common::eventually(Duration::from_secs(3), done)
 }
 
 #[test]
@@ -638,15 +683,31 @@ fn forged_truncated_and_misshapen_values_are_never_served() {
     if !shared_redis() {
         return;
     }
+    let prefix = unique_prefix();
+    planted_values_are_never_served(
+        &|secret| cache_with(SHARED, &prefix, secret),
+        &|| keys(SHARED, &prefix),
+        &mut connection(SHARED),
+    );
+}
+
+/// Values planted in the Redis behind `open` (a cache with the secret it
+/// is given, sharing that Redis with every other it opens), whose values
+/// `values` lists and `con` reaches, are never served: unsigned, signed
+/// with another secret, truncated, holding another query's frame. (The
+/// Redis Cluster tests run it too.)
+pub(crate) fn planted_values_are_never_served(
+    open: &dyn Fn(Option<&str>) -> CachedQuery,
+    values: &dyn Fn() -> Vec<String>,
+    con: &mut dyn redis::ConnectionLike,
+) {
     const SECRET: &str = "the workers' secret";
     let secret = Some(SECRET);
-    let prefix = unique_prefix();
-    let writer = cache_with(SHARED, &prefix, secret);
+    let writer = open(secret);
     let expected = writer.get(&q()).unwrap();
-    let [name] = keys(SHARED, &prefix).try_into().unwrap();
+    let [name] = values().try_into().unwrap();
     let key = writer.key(&q()).unwrap();
-    let mut con = connection(SHARED);
-    let good: Vec<u8> = redis::cmd("GET").arg(&name).query(&mut con).unwrap();
+    let good: Vec<u8> = redis::cmd("GET").arg(&name).query(con).unwrap();
     let lie = expected
         .dataframe()
         .clone()
@@ -687,9 +748,9 @@ fn forged_truncated_and_misshapen_values_are_never_served() {
         redis::cmd("SET")
             .arg(&name)
             .arg(bytes)
-            .query::<()>(&mut con)
+            .query::<()>(con)
             .unwrap();
-        let reader = cache_with(SHARED, &prefix, secret);
+        let reader = open(secret);
         let answer = reader.get(&q()).unwrap();
         assert_eq!(answer.source(), Source::Computed, "{what}");
         assert!(
@@ -709,10 +770,7 @@ fn forged_truncated_and_misshapen_values_are_never_served() {
         );
         // The recomputed answer overwrote the planted value.
         assert_eq!(
-            cache_with(SHARED, &prefix, secret)
-                .get(&q())
-                .unwrap()
-                .source(),
+            open(secret).get(&q()).unwrap().source(),
             Source::Redis,
             "{what}"
         );
@@ -721,9 +779,9 @@ fn forged_truncated_and_misshapen_values_are_never_served() {
     redis::cmd("SET")
         .arg(&name)
         .arg(codec::encode(text, &other_shape, Duration::ZERO).unwrap())
-        .query::<()>(&mut con)
+        .query::<()>(con)
         .unwrap();
-    let reader = cache_with(SHARED, &prefix, None);
+    let reader = open(None);
     assert_eq!(reader.get(&q()).unwrap().source(), Source::Computed);
     assert_eq!(reader.cache_info().tier_wrong_schema, 1);
 }
@@ -964,7 +1022,7 @@ fn old_versions_are_purged_and_live_locks_kept() {
         Query::new().eq("category", "Books").len(),
     ];
     let of = |fingerprint: polars_query_cache::Fingerprint| {
-        let marker = format!("{prefix}:{fingerprint}:");
+        let marker = format!("{prefix}:{{{fingerprint}}}:");
         keys(SHARED, &prefix)
             .into_iter()
             .filter(|k| k.starts_with(&marker))
@@ -978,7 +1036,7 @@ fn old_versions_are_purged_and_live_locks_kept() {
     assert_eq!(of(first), 3);
     // Another worker computing a key of this version: its lock is live.
     let mut con = connection(SHARED);
-    let lock = format!("{prefix}:{first}:0123456789abcdef0123456789abcdef:lock");
+    let lock = format!("{prefix}:{{{first}}}:0123456789abcdef0123456789abcdef:lock");
     redis::cmd("SET")
         .arg(&lock)
         .arg("token")

@@ -179,11 +179,22 @@ impl CachedQueryBuilder {
         self
     }
 
-    /// A Redis server shared by every worker and host: one worker's
-    /// computation is every worker's hit, concurrent misses across
-    /// processes compute once, and invalidations reach every worker. URL:
-    /// `redis://[:password@]host[:port][/db]` or `rediss://...`. Redis being
-    /// down never fails a query; see [`crate::tier::redis`].
+    /// A Redis server (or Redis Cluster) shared by every worker and host:
+    /// one worker's computation is every worker's hit, concurrent misses
+    /// across processes compute once, and invalidations reach every
+    /// worker. URL: `redis://[:password@]host[:port][/db]` or
+    /// `rediss://...`; a cluster:
+    /// `redis+cluster://[:password@]host:port,host:port` (any of its
+    /// nodes; `rediss+cluster://` for TLS). Redis being down never fails a
+    /// query; see [`crate::tier::redis`].
+    ///
+    /// ```no_run
+    /// use polars_query_cache::CachedQuery;
+    /// let cache = CachedQuery::builder()
+    ///     .redis("redis+cluster://10.0.0.1:7000,10.0.0.2:7000,10.0.0.3:7000")
+    ///     .build_from_csv("sales.csv")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// Default: none.
     #[cfg(feature = "redis")]

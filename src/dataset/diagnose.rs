@@ -55,6 +55,20 @@ pub(crate) fn first_bad_record(bytes: &[u8], options: &LoadOptions) -> Option<(u
     None
 }
 
+/// Whether a block of records (after its header, if `skip_header`) has a
+/// record of another width than `width`; blank lines are skipped, as
+/// Polars skips them.
+pub(crate) fn has_short_record(
+    block: &[u8],
+    width: usize,
+    skip_header: bool,
+    options: &LoadOptions,
+) -> bool {
+    Records::new(block, options)
+        .skip(usize::from(skip_header))
+        .any(|(_, fields)| !(fields.len() == 1 && fields[0].is_empty()) && fields.len() != width)
+}
+
 fn parses_as(cell: &str, ty: ColumnType) -> bool {
     match ty {
         ColumnType::Int => cell.parse::<i64>().is_ok(),

@@ -6,7 +6,7 @@ use std::hash::{Hash, Hasher};
 use std::str::FromStr;
 
 use polars::prelude::{CompatLevel, DataFrame, IpcStreamWriter, SerWriter};
-use xxhash_rust::xxh3::{Xxh3, xxh3_128};
+use xxhash_rust::xxh3::Xxh3;
 
 use super::LoadOptions;
 use crate::Result;
@@ -55,13 +55,13 @@ impl FromStr for Fingerprint {
 pub struct ParseFingerprintError;
 
 impl Fingerprint {
-    /// The fingerprint of a CSV file's bytes read with `options`.
-    pub(crate) fn of_csv(bytes: &[u8], options: &LoadOptions) -> Fingerprint {
-        Fingerprint(xxh3_128(bytes) ^ options_hash(options).rotate_left(1))
+    /// The fingerprint of CSV bytes whose xxh3-128 is `content`, read with
+    /// `options`.
+    pub(crate) fn of_csv(content: u128, options: &LoadOptions) -> Fingerprint {
+        Fingerprint(content ^ options_hash(options).rotate_left(1))
     }
 
-    /// The same fingerprint as [`of_csv`](Self::of_csv), read from the file
-    /// in chunks rather than from one buffer of it.
+    /// The same fingerprint as [`of_csv`](Self::of_csv), hashing the file.
     pub(crate) fn of_csv_file(
         path: &std::path::Path,
         options: &LoadOptions,
@@ -77,9 +77,7 @@ impl Fingerprint {
             }
             content.update(&chunk[..n]);
         }
-        Ok(Fingerprint(
-            content.digest128() ^ options_hash(options).rotate_left(1),
-        ))
+        Ok(Fingerprint::of_csv(content.digest128(), options))
     }
 
     /// The fingerprint of a frame's content: the hash of its Arrow IPC

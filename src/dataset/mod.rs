@@ -3,6 +3,7 @@
 //! A [`Dataset`] never changes after it is built. Refreshing a cache builds a
 //! new one and swaps it in; queries that started on the old one finish on it.
 
+mod blocks;
 mod csv;
 mod diagnose;
 mod fingerprint;
@@ -52,6 +53,35 @@ pub enum LoadedFrom {
     Frame,
 }
 
+/// Where the time of one CSV parse went ([`Dataset::load_timings`], printed
+/// by `pqc info`), so that a slower load shows which step slowed down.
+///
+/// The steps run one after another on the loading thread (each of `parse`,
+/// `categoricals`, `integers` and `assemble` may use every core); `total`
+/// is their sum plus what lies between them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LoadTimings {
+    /// Reading the file's bytes, a block at a time (without hashing them).
+    pub read: Duration,
+    /// Hashing the bytes for the [`Fingerprint`], as they are read.
+    pub fingerprint: Duration,
+    /// Polars' parse of every block.
+    pub parse: Duration,
+    /// Choosing the low-cardinality text columns and converting the first
+    /// block's; later blocks are parsed straight into categoricals.
+    pub categoricals: Duration,
+    /// Narrowing integer columns whose values all fit to `Int32`.
+    pub integers: Duration,
+    /// Joining the blocks into one frame (each a chunk of its columns),
+    /// widening integer columns that stopped fitting `Int32`.
+    pub assemble: Duration,
+    /// The whole parse, from opening the file to the frame.
+    pub total: Duration,
+    /// The bytes read.
+    pub bytes: u64,
+}
+
 /// One immutable version of the table.
 ///
 /// A [`CachedQuery`](crate::CachedQuery) loads one itself; load one directly
@@ -83,14 +113,18 @@ pub struct Dataset {
     origin: Origin,
     name: String,
     load_time: Duration,
+    timings: Option<LoadTimings>,
 }
 
 impl Dataset {
     /// Reads a CSV file.
     ///
-    /// The file is read into memory once, hashed and parsed from that one
-    /// copy, so the fingerprint always describes the parsed data even if the
-    /// file changes meanwhile.
+    /// The file is read once, a block of records at a time; each block is
+    /// hashed and parsed, then dropped, so the whole file is never in
+    /// memory beside the frame, and the fingerprint describes exactly the
+    /// bytes parsed even if the file changes meanwhile. The frame's columns
+    /// hold one chunk per block (about 32 MiB of CSV each), as Polars'
+    /// own `read_csv` leaves them without `rechunk`.
     pub fn from_csv(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Dataset> {
         Dataset::load_csv(path.as_ref(), options, None)
     }
@@ -118,16 +152,16 @@ impl Dataset {
             dataset.loaded_from = LoadedFrom::Snapshot;
             return Ok(dataset);
         }
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         // The fingerprint of exactly the bytes parsed, whatever happens to
         // the file meanwhile.
-        let fingerprint = Fingerprint::of_csv(&bytes, options);
-        let frame = csv::parse(path, bytes, options)?;
+        let parsed = csv::parse(csv::Source::File(path), options)?;
+        let fingerprint = Fingerprint::of_csv(parsed.content_hash, options);
         if let Some(dir) = snapshots {
-            snapshot::write(dir, path, fingerprint, &frame);
+            snapshot::write(dir, path, fingerprint, &parsed.frame);
         }
-        let mut dataset = Dataset::new(frame, fingerprint, origin, started);
+        let mut dataset = Dataset::new(parsed.frame, fingerprint, origin, started);
         dataset.loaded_from = LoadedFrom::Parsed;
+        dataset.timings = Some(parsed.timings);
         Ok(dataset)
     }
 
@@ -156,13 +190,14 @@ impl Dataset {
     /// `name` stands for the file in error messages.
     pub fn from_csv_bytes(name: &str, bytes: Vec<u8>, options: &LoadOptions) -> Result<Dataset> {
         let started = Instant::now();
-        let fingerprint = Fingerprint::of_csv(&bytes, options);
-        let frame = csv::parse(Path::new(name), bytes, options)?;
+        let parsed = csv::parse(csv::Source::Bytes(Path::new(name), &bytes), options)?;
+        let fingerprint = Fingerprint::of_csv(parsed.content_hash, options);
         let origin = Origin::Bytes {
             name: name.to_owned(),
         };
-        let mut dataset = Dataset::new(frame, fingerprint, origin, started);
+        let mut dataset = Dataset::new(parsed.frame, fingerprint, origin, started);
         dataset.loaded_from = LoadedFrom::Parsed;
+        dataset.timings = Some(parsed.timings);
         Ok(dataset)
     }
 
@@ -194,6 +229,7 @@ impl Dataset {
             name: default_name(&origin),
             origin,
             load_time: started.elapsed(),
+            timings: None,
         }
     }
 
@@ -261,6 +297,12 @@ impl Dataset {
     /// How long reading, parsing and fingerprinting took.
     pub fn load_time(&self) -> Duration {
         self.load_time
+    }
+
+    /// Where a parse's time went, block by block added up; `None` when
+    /// the frame was not parsed here (a snapshot, a frame handed over).
+    pub fn load_timings(&self) -> Option<&LoadTimings> {
+        self.timings.as_ref()
     }
 
     /// The number of rows.

@@ -29,7 +29,7 @@ pub enum ColumnType {
 ///     .with_column_type("zip", ColumnType::Str);
 /// assert_eq!(options.delimiter, b';');
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadOptions {
     /// The first line names the columns. Default: `true`.
     pub has_header: bool,
@@ -55,6 +55,39 @@ pub struct LoadOptions {
     /// bits). Columns forced with [`ColumnType::Int`] stay 64-bit.
     /// Default: `true`.
     pub shrink_integers: bool,
+    /// Bytes of CSV read and parsed at a time. A load holds the frame plus
+    /// about one block and its parse; each block becomes one chunk of the
+    /// frame's columns. It changes how the file is read, never the parsed
+    /// data, so it is not part of the fingerprint. Default: 32 MiB.
+    pub block_bytes: usize,
+}
+
+/// Every option that changes the parsed data, in the order the fields were
+/// once hashed by `derive(Hash)`, so fingerprints stay what they were.
+impl std::hash::Hash for LoadOptions {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let LoadOptions {
+            has_header,
+            delimiter,
+            quote_char,
+            null_values,
+            column_types,
+            infer_schema_rows,
+            categorical_max_distinct,
+            parse_dates,
+            shrink_integers,
+            block_bytes: _,
+        } = self;
+        has_header.hash(state);
+        delimiter.hash(state);
+        quote_char.hash(state);
+        null_values.hash(state);
+        column_types.hash(state);
+        infer_schema_rows.hash(state);
+        categorical_max_distinct.hash(state);
+        parse_dates.hash(state);
+        shrink_integers.hash(state);
+    }
 }
 
 impl Default for LoadOptions {
@@ -69,11 +102,19 @@ impl Default for LoadOptions {
             categorical_max_distinct: 1_000,
             parse_dates: true,
             shrink_integers: true,
+            block_bytes: 32 << 20,
         }
     }
 }
 
 impl LoadOptions {
+    /// Sets [`block_bytes`](Self::block_bytes) (at least 1).
+    #[must_use]
+    pub fn with_block_bytes(mut self, bytes: usize) -> Self {
+        self.block_bytes = bytes.max(1);
+        self
+    }
+
     /// Sets [`has_header`](Self::has_header).
     #[must_use]
     pub fn with_has_header(mut self, has_header: bool) -> Self {

@@ -365,6 +365,9 @@ fn parse_datetime(s: &str) -> Option<Parsed> {
         let t = t.and_utc();
         i128::from(t.timestamp()) * 1_000_000_000 + i128::from(t.timestamp_subsec_nanos())
     };
+    if !exact_in_nanoseconds(s) {
+        return None;
+    }
     if let Ok(date) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         return Some(Parsed::Naive(nanos(date.and_hms_opt(0, 0, 0)?)));
     }
@@ -393,6 +396,22 @@ fn parse_datetime(s: &str) -> Option<Parsed> {
         }
     }
     None
+}
+
+/// Whether the fraction of a second (if any) ends within nanoseconds:
+/// chrono drops the digits past the ninth, which would read
+/// `06:00:00.0000000001` as `06:00:00` (and `> 06:00:00.0000000001` would
+/// keep the row at 06:00). Zeros past the ninth digit change nothing.
+fn exact_in_nanoseconds(s: &str) -> bool {
+    // Only a fraction of a second has a dot (an offset has none).
+    let Some(dot) = s.find('.') else {
+        return true;
+    };
+    s[dot + 1..]
+        .bytes()
+        .take_while(u8::is_ascii_digit)
+        .skip(9)
+        .all(|d| d == b'0')
 }
 
 /// Nanoseconds as a value of a datetime column of `unit`; a time between

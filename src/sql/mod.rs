@@ -58,14 +58,14 @@
 //! written, `NULLS FIRST` is refused). A column in `GROUP BY` need not be
 //! selected; a column selected must be grouped.
 //!
-//! Everything else is an [`Error::SqlUnsupported`](crate::Error::SqlUnsupported)
+//! Everything else is an [`Error::SqlUnsupported`]
 //! naming the construct and where it is (joins, `OR`, `NOT`, expressions,
 //! `HAVING`, subqueries, window functions, `SELECT *`, `DISTINCT`,
 //! `OFFSET`, several statements, ...): nothing is approximated. Text that
-//! does not parse is an [`Error::SqlSyntax`](crate::Error::SqlSyntax);
+//! does not parse is an [`Error::SqlSyntax`];
 //! SQL that parses but means nothing (an ungrouped column) an
-//! [`Error::SqlInvalid`](crate::Error::SqlInvalid), and another table than
-//! the dataset an [`Error::SqlUnknownTable`](crate::Error::SqlUnknownTable). Positions are
+//! [`Error::SqlInvalid`], and another table than the dataset an
+//! [`Error::SqlUnknownTable`]. Positions are
 //! sqlparser's spans: the line and column (in characters, from 1) where
 //! the offending part starts, which for some constructs is inside them (a
 //! join at its table, `NOT` at its operand).
@@ -111,7 +111,7 @@ pub const MAX_DEPTH: usize = 32;
 /// an `AND` chain is a tree as deep as it is long.
 pub const MAX_OPERATORS: usize = 1024;
 
-/// What [`Error::SqlUnsupported`](crate::Error::SqlUnsupported) says is
+/// What [`Error::SqlUnsupported`] says is
 /// supported.
 pub(crate) const SUBSET: &str = "Supported: SELECT group columns and aggregates \
     (COUNT(*), COUNT([DISTINCT] col), SUM, AVG, MIN, MAX, MEDIAN, STDDEV_SAMP, VAR_SAMP, \

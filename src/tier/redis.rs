@@ -4,8 +4,25 @@
 //! Values use the disk tier's codec (Arrow IPC with the full key, a MAC
 //! with a [`TierSecret`], and a checksum), so a value that fails
 //! verification, or holds another frame than its key implies, is never
-//! served. Keys are `{prefix}:{dataset}:{key hash}` and always carry a time
-//! to live (24 h by default), so nothing outlives its usefulness by much.
+//! served. Keys are `{prefix}:{{dataset}}:{key hash}` and always carry a
+//! time to live (24 h by default), so nothing outlives its usefulness by
+//! much.
+//!
+//! # Redis Cluster
+//!
+//! A `redis+cluster://host:port,host:port` URL (`rediss+cluster://` for
+//! TLS) names seed nodes of a Redis Cluster; the tier reads the cluster's
+//! slot map from the first that answers, and does everything it does on
+//! one server. The dataset version in braces is each key's hash tag, so
+//! every key of one version (its values and compute locks) is in one slot,
+//! on one master: the scripts (each on one key) and the deletion of a
+//! version (a `SCAN` of that master) stay on it. The cluster spreads
+//! datasets, versions and prefixes over its masters, not the entries of
+//! one version. Invalidations are published from that master, which
+//! relays them to every node; each worker subscribes on one seed node,
+//! and moves to the next when it fails. A master that is down (or a
+//! cluster that lost one) is Redis failing, as below: its commands fail
+//! after at most two quick retries, and the breaker opens.
 //!
 //! A short lock (`SET NX PX`) makes one worker compute a key while the
 //! others wait for its value. The worker holding it renews it while it
@@ -48,20 +65,29 @@ use parking_lot::{Mutex, RwLock};
 use polars::prelude::DataFrame;
 use xxhash_rust::xxh3::xxh3_128;
 
+use self::connection::{Connection, Target, is_auth_error};
 use super::codec::{self, Decoded, Expected, Rejected};
 use super::counters::RedisCounters;
 use super::secret::TierSecret;
 use super::{Once, entry_name};
+use crate::Result;
 use crate::dataset::Fingerprint;
 use crate::normalize::QueryKey;
-use crate::{Error, Result};
+
+mod connection;
 
 /// How the Redis tier connects and behaves.
 #[derive(Debug, Clone)]
 pub struct RedisOptions {
-    /// `redis://[:password@]host[:port][/db]` or `rediss://...`.
+    /// One server: `redis://[[user]:password@]host[:port][/db]`, or
+    /// `rediss://...` for TLS. A Redis Cluster:
+    /// `redis+cluster://[[user]:password@]host:port[,host:port...]` (or
+    /// `rediss+cluster://...`), naming one or more of its nodes, from
+    /// which the others are found; name several, in case one is down.
     pub url: String,
-    /// Prefix of every key and of the invalidation channel. Default: `pqc:v1`.
+    /// Prefix of every key and of the invalidation channel; on a cluster,
+    /// without `{` or `}` (the keys' hash tags are in braces). Default:
+    /// `pqc:v1`.
     pub prefix: String,
     /// Results larger than this (encoded) stay local. Default: 64 MiB.
     pub max_value_bytes: u64,
@@ -169,7 +195,7 @@ const POOL_SIZE: u32 = 64;
 type Pool = r2d2::Pool<Connector>;
 
 pub(crate) struct RedisTier {
-    client: redis::Client,
+    target: Target,
     options: RedisOptions,
     secret: Option<TierSecret>,
     time_to_live: Duration,
@@ -186,8 +212,22 @@ pub(crate) struct RedisTier {
     subscriber: Mutex<Option<JoinHandle<()>>>,
 }
 
+// The tier's scripts. Each touches one key (`KEYS[1]`), so each runs on
+// one slot of a cluster. They are sent whole with `EVAL` (a hundred bytes;
+// Redis caches them) rather than loaded: `SCRIPT LOAD` goes to every node of
+// a cluster, and fails while any node is down.
 const UNLOCK: &str = r"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
 const RENEW: &str = r"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end";
+/// `GETSET` and `PEXPIRE` in one step (a cluster connection has no
+/// pipelines; `SET ... GET` needs Redis 6.2).
+const SWAP: &str = r"local old = redis.call('GET', KEYS[1]); redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]); return old";
+
+/// `script` run with `EVAL` on one key.
+fn eval(script: &str, key: &str) -> redis::Cmd {
+    let mut cmd = redis::cmd("EVAL");
+    cmd.arg(script).arg(1).arg(key);
+    cmd
+}
 
 impl RedisTier {
     /// Connects. A server that is down is not an error (the tier fails
@@ -198,10 +238,9 @@ impl RedisTier {
         secret: Option<TierSecret>,
         time_to_live: Duration,
     ) -> Result<RedisTier> {
-        let client = redis::Client::open(options.url.as_str())
-            .map_err(|e| Error::Redis(format!("invalid Redis URL: {e}")))?;
+        let target = Target::open(&options)?;
         let tier = RedisTier {
-            client,
+            target,
             breaker: Mutex::new(Breaker {
                 open_until: None,
                 backoff: options.retry_after,
@@ -217,17 +256,8 @@ impl RedisTier {
         };
         // A connection of its own, outside the pool, whose error says
         // whether the password was refused.
-        match connect(&tier.client, &tier.options) {
-            Ok(mut con) => {
-                let pong: redis::RedisResult<String> = redis::cmd("PING").query(&mut con);
-                match pong {
-                    Ok(_) => {}
-                    Err(e) if is_auth_error(&e) => return Err(auth_error(&e)),
-                    Err(e) => tier.failed("ping", &e),
-                }
-            }
-            Err(e) if is_auth_error(&e) => return Err(auth_error(&e)),
-            Err(e) => tier.failed("connect", &e),
+        if let Some(e) = tier.target.check(&tier.options)? {
+            tier.failed("connect", &e);
         }
         Ok(tier)
     }
@@ -244,7 +274,7 @@ impl RedisTier {
         }
         self.pool
             .write()
-            .get_or_insert_with(|| build_pool(&self.client, &self.options, &self.connect_failures))
+            .get_or_insert_with(|| build_pool(&self.target, &self.options, &self.connect_failures))
             .clone()
     }
 
@@ -292,14 +322,14 @@ impl RedisTier {
     fn run<T>(
         &self,
         what: &str,
-        command: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
+        command: impl FnOnce(&mut Connection) -> redis::RedisResult<T>,
     ) -> Option<T> {
         match self.gate() {
             Gate::Open => return None,
             // A connection of its own first: a refused one fails now, not
             // after the pool's wait of `connect_timeout`.
             Gate::Probe => {
-                if let Err(e) = connect(&self.client, &self.options) {
+                if let Err(e) = self.target.connect(&self.options) {
                     self.failed(what, &e);
                     return None;
                 }
@@ -477,10 +507,7 @@ impl RedisTier {
     fn unlock(&self, key: &QueryKey, token: &str) {
         let lock = lock_name(&self.name(key));
         self.run("unlock", |con| {
-            redis::Script::new(UNLOCK)
-                .key(&lock)
-                .arg(token)
-                .invoke::<i64>(con)
+            eval(UNLOCK, &lock).arg(token).query::<i64>(con)
         });
     }
 
@@ -489,11 +516,7 @@ impl RedisTier {
     fn renew(&self, lock: &str, token: &str) -> Option<bool> {
         let ms = ttl_ms(self.options.lock_timeout);
         self.run("renew a lock", |con| {
-            redis::Script::new(RENEW)
-                .key(lock)
-                .arg(token)
-                .arg(ms)
-                .invoke::<i64>(con)
+            eval(RENEW, lock).arg(token).arg(ms).query::<i64>(con)
         })
         .map(|renewed| renewed == 1)
     }
@@ -560,10 +583,7 @@ impl RedisTier {
         let message = self.message(&format!("key {name}"));
         self.run("invalidate", |con| {
             redis::cmd("DEL").arg(&name).query::<()>(con)?;
-            redis::cmd("PUBLISH")
-                .arg(&channel)
-                .arg(&message)
-                .query::<()>(con)
+            publish(con, &name, &channel, &message)
         });
     }
 
@@ -574,10 +594,12 @@ impl RedisTier {
         let message = self.message(&format!("all {dataset}"));
         self.run("clear", |con| {
             purge(con, &self.options.prefix, dataset, &self.stop)?;
-            redis::cmd("PUBLISH")
-                .arg(&channel)
-                .arg(&message)
-                .query::<()>(con)
+            publish(
+                con,
+                &stem(&self.options.prefix, dataset),
+                &channel,
+                &message,
+            )
         });
     }
 
@@ -594,16 +616,10 @@ impl RedisTier {
         );
         let ttl = ttl_ms(self.time_to_live);
         let previous: Option<Option<String>> = self.run("record a dataset version", |con| {
-            let (previous,): (Option<String>,) = redis::pipe()
-                .cmd("GETSET")
-                .arg(&record)
+            eval(SWAP, &record)
                 .arg(dataset.to_string())
-                .cmd("PEXPIRE")
-                .arg(&record)
                 .arg(ttl)
-                .ignore()
-                .query(con)?;
-            Ok(previous)
+                .query(con)
         });
         let recorded = previous
             .flatten()
@@ -620,7 +636,7 @@ impl RedisTier {
     /// Deletes the values of old dataset versions from a thread of its
     /// own, a bounded `SCAN` at a time, then tells the other workers.
     fn purge_in_background(&self, datasets: Vec<Fingerprint>) {
-        let client = self.client.clone();
+        let target = self.target.clone();
         let options = self.options.clone();
         let stop = Arc::clone(&self.stop);
         let channel = self.channel();
@@ -632,12 +648,9 @@ impl RedisTier {
             .name("pqc-redis-purge".to_owned())
             .spawn(move || {
                 for (dataset, message) in datasets.into_iter().zip(messages) {
-                    let outcome = connect(&client, &options).and_then(|mut con| {
+                    let outcome = target.connect(&options).and_then(|mut con| {
                         let deleted = purge(&mut con, &options.prefix, dataset, &stop)?;
-                        redis::cmd("PUBLISH")
-                            .arg(&channel)
-                            .arg(&message)
-                            .query::<()>(&mut con)?;
+                        publish(&mut con, &stem(&options.prefix, dataset), &channel, &message)?;
                         Ok(deleted)
                     });
                     match outcome {
@@ -661,8 +674,12 @@ impl RedisTier {
     /// memory. The thread reconnects by itself and stops when the tier is
     /// dropped. Messages it cannot parse or verify are counted and skipped:
     /// the connection, and the messages after them, are kept.
+    ///
+    /// On a cluster it subscribes on one seed node (every node relays
+    /// every message to the whole cluster), and moves on to the next seed
+    /// when that one fails.
     pub(crate) fn subscribe(&self, forget: impl Fn(&dyn Fn(&QueryKey) -> bool) + Send + 'static) {
-        let client = self.client.clone();
+        let nodes = self.target.nodes().to_vec();
         let channel = self.channel();
         let prefix = self.options.prefix.clone();
         let stop = Arc::clone(&self.stop);
@@ -673,7 +690,11 @@ impl RedisTier {
         let connect_timeout = self.options.connect_timeout;
         let handle = std::thread::Builder::new().name("pqc-redis-subscriber".to_owned()).spawn(move || {
             let mut backoff = retry;
+            let mut nodes = nodes.iter().cycle();
             while !stop.load(Relaxed) {
+                let Some(client) = nodes.next() else {
+                    return;
+                };
                 let session = (|| -> redis::RedisResult<()> {
                     let mut con = client.get_connection_with_timeout(connect_timeout)?;
                     let mut pubsub = con.as_pubsub();
@@ -734,7 +755,7 @@ impl Drop for RedisTier {
 /// The connection pool: connections open when needed (none at start),
 /// used without a `PING` first (a broken one fails its command, which
 /// feeds the breaker). A caller waits at most the connect timeout for one.
-fn build_pool(client: &redis::Client, options: &RedisOptions, failures: &Arc<AtomicU64>) -> Pool {
+fn build_pool(target: &Target, options: &RedisOptions, failures: &Arc<AtomicU64>) -> Pool {
     r2d2::Pool::builder()
         .max_size(POOL_SIZE)
         .min_idle(Some(0))
@@ -743,51 +764,53 @@ fn build_pool(client: &redis::Client, options: &RedisOptions, failures: &Arc<Ato
         // Failures reach the breaker, which logs them.
         .error_handler(Box::new(r2d2::NopErrorHandler))
         .build_unchecked(Connector {
-            client: client.clone(),
+            target: target.clone(),
             options: options.clone(),
             failures: Arc::clone(failures),
         })
 }
 
-/// Opens the pool's connections as [`connect`] does, with the options'
-/// connect and response timeouts (the redis crate's own r2d2 manager has
-/// no connect timeout: a silent host would hold a pool thread until the
-/// operating system gave up), and counts the connections it could not
-/// open, which is how a caller tells a failing Redis from a busy pool.
+/// Opens the pool's connections as [`Target::connect`] does, with the
+/// options' connect and response timeouts (the redis crate's own r2d2
+/// manager has no connect timeout: a silent host would hold a pool thread
+/// until the operating system gave up), and counts the connections it
+/// could not open, which is how a caller tells a failing Redis from a busy
+/// pool.
 struct Connector {
-    client: redis::Client,
+    target: Target,
     options: RedisOptions,
     failures: Arc<AtomicU64>,
 }
 
 impl r2d2::ManageConnection for Connector {
-    type Connection = redis::Connection;
+    type Connection = Connection;
     type Error = redis::RedisError;
 
-    fn connect(&self) -> redis::RedisResult<redis::Connection> {
-        connect(&self.client, &self.options).inspect_err(|_| {
+    fn connect(&self) -> redis::RedisResult<Connection> {
+        self.target.connect(&self.options).inspect_err(|_| {
             self.failures.fetch_add(1, Relaxed);
         })
     }
 
-    fn is_valid(&self, con: &mut redis::Connection) -> redis::RedisResult<()> {
+    fn is_valid(&self, con: &mut Connection) -> redis::RedisResult<()> {
         redis::cmd("PING").query(con)
     }
 
-    fn has_broken(&self, con: &mut redis::Connection) -> bool {
+    fn has_broken(&self, con: &mut Connection) -> bool {
         !redis::ConnectionLike::is_open(con)
     }
 }
 
-/// A fresh connection with the options' timeouts, outside the pool.
-fn connect(
-    client: &redis::Client,
-    options: &RedisOptions,
-) -> redis::RedisResult<redis::Connection> {
-    let con = client.get_connection_with_timeout(options.connect_timeout)?;
-    con.set_read_timeout(Some(options.response_timeout))?;
-    con.set_write_timeout(Some(options.response_timeout))?;
-    Ok(con)
+/// Publishes `message` on `channel` from the master of `near`'s slot (on
+/// a cluster, every node relays it to the whole cluster; sent where the
+/// command before it went, it fails or succeeds with that one).
+fn publish(
+    con: &mut Connection,
+    near: &str,
+    channel: &str,
+    message: &str,
+) -> redis::RedisResult<()> {
+    con.query_at(near, redis::cmd("PUBLISH").arg(channel).arg(message))
 }
 
 /// Deletes the values of one dataset version, a `SCAN` batch at a time,
@@ -795,24 +818,30 @@ fn connect(
 /// one would let a second worker start the same computation). Bounded in
 /// calls and time; stops early when `stop` is set. Returns how many keys
 /// it deleted.
+///
+/// Every key of the version shares its hash tag, so on a cluster they all
+/// live in one slot, on one master: `SCAN` runs there, and finds them all.
 fn purge(
-    con: &mut redis::Connection,
+    con: &mut Connection,
     prefix: &str,
     dataset: Fingerprint,
     stop: &AtomicBool,
 ) -> redis::RedisResult<u64> {
-    let pattern = format!("{}:{dataset}:*", glob_escape(prefix));
+    let stem = stem(prefix, dataset);
+    let pattern = format!("{}:*", glob_escape(&stem));
     let started = Instant::now();
     let mut cursor = 0u64;
     let mut deleted = 0u64;
     for _ in 0..PURGE_MAX_SCANS {
-        let (next, mut keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(&pattern)
-            .arg("COUNT")
-            .arg(PURGE_BATCH)
-            .query(con)?;
+        let (next, mut keys): (u64, Vec<Vec<u8>>) = con.query_at(
+            &stem,
+            redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(PURGE_BATCH),
+        )?;
         keys.retain(|k| !k.ends_with(LOCK_SUFFIX.as_bytes()));
         if !keys.is_empty() {
             deleted += redis::cmd("UNLINK").arg(&keys).query::<u64>(con)?;
@@ -871,9 +900,20 @@ fn parse_message(
     Err(BadMessage::Malformed)
 }
 
-/// The Redis name of `key`, as values and invalidation messages carry it.
+/// The Redis name of `key`, as values and invalidation messages carry it:
+/// `{prefix}:{{dataset}}:{entry}`, the dataset version as the hash tag.
 fn name(prefix: &str, key: &QueryKey) -> String {
-    format!("{prefix}:{}:{}", key.dataset(), entry_name(key))
+    format!("{}:{}", stem(prefix, key.dataset()), entry_name(key))
+}
+
+/// What the names of one dataset version's values and locks start with:
+/// `{prefix}:{{dataset}}`. The braces make the dataset the key's hash tag,
+/// so that on a cluster every key of one version (values, compute locks)
+/// lives in one slot: one master holds them all, and deleting them is one
+/// `SCAN` of that master. (A prefix with a brace would move the tag; a
+/// cluster refuses one.)
+fn stem(prefix: &str, dataset: Fingerprint) -> String {
+    format!("{prefix}:{{{dataset}}}")
 }
 
 const LOCK_SUFFIX: &str = ":lock";
@@ -893,23 +933,19 @@ fn ttl_ms(ttl: Duration) -> u64 {
 /// Whether `e` says Redis cannot be reached (a refused or dropped
 /// connection, a timeout, a garbled reply) or refuses this client (auth):
 /// what opens the breaker. Any other error is Redis answering.
+/// On a cluster, a node that is down (no connection to it), a cluster that
+/// lost a slot's master (`CLUSTERDOWN`, `MASTERDOWN`) is unreachable too.
 fn is_unreachable(e: &redis::RedisError) -> bool {
-    matches!(e.kind(), redis::ErrorKind::Io | redis::ErrorKind::Parse)
-        || e.is_timeout()
+    use redis::{ErrorKind, ServerErrorKind};
+    matches!(
+        e.kind(),
+        ErrorKind::Io
+            | ErrorKind::Parse
+            | ErrorKind::ClusterConnectionNotFound
+            | ErrorKind::Server(ServerErrorKind::ClusterDown | ServerErrorKind::MasterDown)
+    ) || e.is_timeout()
         || e.is_connection_dropped()
         || is_auth_error(e)
-}
-
-fn is_auth_error(e: &redis::RedisError) -> bool {
-    e.kind() == redis::ErrorKind::AuthenticationFailed
-        || matches!(e.code(), Some("NOAUTH" | "WRONGPASS"))
-}
-
-fn auth_error(e: &redis::RedisError) -> Error {
-    Error::Redis(format!(
-        "Redis refused the connection: {e}; put the password in the URL: redis://:PASSWORD@host:6379 \
-         (or redis://USER:PASSWORD@host:6379)"
-    ))
 }
 
 #[cfg(test)]

@@ -530,6 +530,18 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Polls until `done`, every 20 ms, for at most `limit`.
+pub fn eventually(limit: std::time::Duration, mut done: impl FnMut() -> bool) -> bool {
+    let started = std::time::Instant::now();
+    while started.elapsed() < limit {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    false
+}
+
 /// A child process killed when dropped.
 pub struct Child(pub std::process::Child);
 

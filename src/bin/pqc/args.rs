@@ -104,7 +104,9 @@ pub struct CacheArgs {
     #[arg(long, value_name = "NAME")]
     pub table: Option<String>,
     /// Share results with every process using this Redis:
-    /// redis://[:password@]host[:port][/db] or rediss://...
+    /// redis://[:password@]host[:port][/db] or rediss://...; a Redis
+    /// Cluster: redis+cluster://[:password@]host:port,host:port (some of
+    /// its nodes; rediss+cluster:// for TLS)
     #[cfg(feature = "redis")]
     #[arg(long, env = "REDIS_URL", value_name = "URL", hide_env_values = true)]
     pub redis: Option<String>,

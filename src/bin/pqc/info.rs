@@ -37,7 +37,17 @@ pub fn run(args: &InfoArgs, show_progress: bool, out: &mut impl Write) -> Result
                 "columns": columns,
                 "file_bytes": file_bytes,
                 "memory_bytes": dataset.estimated_size(),
+                "chunks": dataset.frame().first_col_n_chunks(),
                 "load_ms": dataset.load_time().as_secs_f64() * 1e3,
+                "load_breakdown_ms": dataset.load_timings().map(|t| json!({
+                    "read": ms(t.read),
+                    "fingerprint": ms(t.fingerprint),
+                    "parse": ms(t.parse),
+                    "categoricals": ms(t.categoricals),
+                    "integers": ms(t.integers),
+                    "assemble": ms(t.assemble),
+                    "total": ms(t.total),
+                })),
                 "loaded_from": loaded_from,
                 "fingerprint": dataset.fingerprint().to_string(),
                 "hints": hints,
@@ -63,6 +73,21 @@ pub fn run(args: &InfoArgs, show_progress: bool, out: &mut impl Write) -> Result
                 dataset.load_time().as_secs_f64() * 1e3
             )
             .map_err(io)?;
+            if let Some(t) = dataset.load_timings() {
+                let steps = [
+                    ("read", t.read),
+                    ("parse", t.parse),
+                    ("categoricals", t.categoricals),
+                    ("integers", t.integers),
+                    ("assemble", t.assemble),
+                    ("fingerprint", t.fingerprint),
+                ];
+                let steps: Vec<String> = steps
+                    .iter()
+                    .map(|(step, took)| format!("{step} {:.1}", ms(*took)))
+                    .collect();
+                writeln!(out, "             ms: {}", steps.join(", ")).map_err(io)?;
+            }
             writeln!(out, "fingerprint: {}", dataset.fingerprint()).map_err(io)?;
             writeln!(out, "columns:").map_err(io)?;
             let width = dataset
@@ -85,6 +110,10 @@ pub fn run(args: &InfoArgs, show_progress: bool, out: &mut impl Write) -> Result
         }
     }
     Ok(())
+}
+
+fn ms(took: std::time::Duration) -> f64 {
+    took.as_secs_f64() * 1e3
 }
 
 pub fn human(bytes: u64) -> String {

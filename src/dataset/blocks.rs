@@ -1,0 +1,269 @@
+//! Reading a CSV file in blocks that end on record boundaries, hashing the
+//! bytes as they arrive.
+//!
+//! Parsing block by block keeps the whole file out of memory: a load holds
+//! the frame parsed so far and one block, not a copy of the file beside the
+//! frame (which doubled the peak of a load). Each byte is read once, so the
+//! fingerprint is the hash of exactly the bytes parsed, even if the file
+//! changes meanwhile; and nothing is memory-mapped, so a file truncated in
+//! place during a load is a short read, not a `SIGBUS`.
+
+use std::io::{self, Read};
+use std::time::{Duration, Instant};
+
+use memchr::{memchr, memchr2, memchr3};
+use xxhash_rust::xxh3::Xxh3;
+
+/// Blocks of whole records read from `R`.
+pub(super) struct Blocks<R> {
+    reader: R,
+    buf: Vec<u8>,
+    /// Bytes at the front of `buf` handed out by the last block.
+    consumed: usize,
+    block_size: usize,
+    /// Records the first block must hold (the header and the rows schema
+    /// inference reads), so that a block-wise parse infers what a parse of
+    /// the whole file would.
+    first_records: usize,
+    first: bool,
+    eof: bool,
+    quote: Option<u8>,
+    delimiter: u8,
+    hasher: Xxh3,
+    hash_time: Duration,
+    read_bytes: u64,
+}
+
+impl<R: Read> Blocks<R> {
+    pub(super) fn new(
+        reader: R,
+        block_size: usize,
+        first_records: usize,
+        delimiter: u8,
+        quote: Option<u8>,
+    ) -> Self {
+        Blocks {
+            reader,
+            buf: Vec::new(),
+            consumed: 0,
+            block_size: block_size.max(1),
+            first_records,
+            first: true,
+            eof: false,
+            quote,
+            delimiter,
+            hasher: Xxh3::new(),
+            hash_time: Duration::ZERO,
+            read_bytes: 0,
+        }
+    }
+
+    /// The next block: whole records (the last one may lack its newline at
+    /// the end of the file), or `None` at the end.
+    pub(super) fn next_block(&mut self) -> io::Result<Option<&[u8]>> {
+        self.buf.drain(..self.consumed);
+        self.consumed = 0;
+        let mut want = self.block_size;
+        loop {
+            self.fill(want)?;
+            if self.buf.is_empty() {
+                return Ok(None);
+            }
+            let needed = if self.first { self.first_records } else { 1 };
+            let end = if self.eof {
+                Some(self.buf.len())
+            } else {
+                records_end(&self.buf, needed, self.delimiter, self.quote)
+            };
+            match end {
+                Some(end) => {
+                    self.first = false;
+                    self.consumed = end;
+                    return Ok(Some(&self.buf[..end]));
+                }
+                // A record (or the first block's rows) longer than a block:
+                // read on until it ends.
+                None => want = want.saturating_mul(2),
+            }
+        }
+    }
+
+    /// Reads until `buf` holds `want` bytes or the file ends.
+    fn fill(&mut self, want: usize) -> io::Result<()> {
+        if self.eof || self.buf.len() >= want {
+            return Ok(());
+        }
+        let start = self.buf.len();
+        let asked = want - start;
+        // `read_to_end` grows the buffer without zeroing it first.
+        let result = (&mut self.reader)
+            .take(asked as u64)
+            .read_to_end(&mut self.buf);
+        let hashing = Instant::now();
+        self.hasher.update(&self.buf[start..]);
+        self.hash_time += hashing.elapsed();
+        self.read_bytes += (self.buf.len() - start) as u64;
+        self.eof = self.buf.len() - start < asked;
+        result.map(drop)
+    }
+
+    /// The hash of every byte read so far.
+    pub(super) fn digest(&self) -> u128 {
+        self.hasher.digest128()
+    }
+
+    /// The time spent hashing (part of the time spent reading).
+    pub(super) fn hash_time(&self) -> Duration {
+        self.hash_time
+    }
+
+    /// How many bytes were read.
+    pub(super) fn read_bytes(&self) -> u64 {
+        self.read_bytes
+    }
+}
+
+/// Where the last whole record in `bytes` ends (just past its newline),
+/// provided at least `needed` records end there; `bytes` starts at a record.
+///
+/// Quotes are read as Polars' parser reads them: a quote opens a quoted
+/// field only at the start of a field, and inside a field that started
+/// quoted every quote toggles between inside and outside (so `""` is a
+/// quote); a newline inside quotes belongs to the field.
+pub(super) fn records_end(
+    bytes: &[u8],
+    needed: usize,
+    delimiter: u8,
+    quote: Option<u8>,
+) -> Option<usize> {
+    let Some(quote) = quote.filter(|&q| memchr(q, bytes).is_some()) else {
+        // No quotes: every newline ends a record.
+        let last = memchr::memrchr(b'\n', bytes)? + 1;
+        return (needed <= 1 || memchr::memchr_iter(b'\n', &bytes[..last]).count() >= needed)
+            .then_some(last);
+    };
+    let mut ends = 0;
+    let mut last = None;
+    let mut pos = 0;
+    let mut state = State::Plain;
+    while pos < bytes.len() {
+        match state {
+            State::Plain => {
+                let Some(i) = memchr2(quote, b'\n', &bytes[pos..]) else {
+                    break;
+                };
+                let at = pos + i;
+                pos = at + 1;
+                if bytes[at] == b'\n' {
+                    ends += 1;
+                    last = Some(pos);
+                } else if at == 0 || bytes[at - 1] == delimiter || bytes[at - 1] == b'\n' {
+                    state = State::Inside;
+                }
+            }
+            State::Inside => {
+                let Some(i) = memchr(quote, &bytes[pos..]) else {
+                    break;
+                };
+                pos += i + 1;
+                state = State::Outside;
+            }
+            State::Outside => {
+                let Some(i) = memchr3(quote, delimiter, b'\n', &bytes[pos..]) else {
+                    break;
+                };
+                let at = pos + i;
+                pos = at + 1;
+                if bytes[at] == quote {
+                    state = State::Inside;
+                } else {
+                    if bytes[at] == b'\n' {
+                        ends += 1;
+                        last = Some(pos);
+                    }
+                    state = State::Plain;
+                }
+            }
+        }
+    }
+    last.filter(|_| ends >= needed)
+}
+
+#[derive(Clone, Copy)]
+enum State {
+    /// In a field that did not start with a quote (or between fields).
+    Plain,
+    /// Inside the quotes of a quoted field.
+    Inside,
+    /// In a field that started quoted, outside its quotes.
+    Outside,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Record ends by a byte-at-a-time reading of the same rules.
+    fn reference_ends(bytes: &[u8], quote: u8) -> Vec<usize> {
+        let mut ends = Vec::new();
+        let (mut quoted_field, mut inside, mut field_start) = (false, false, true);
+        for (i, &b) in bytes.iter().enumerate() {
+            if inside {
+                inside = b != quote;
+                continue;
+            }
+            if b == quote && (field_start || quoted_field) {
+                quoted_field = true;
+                inside = true;
+            } else if b == b',' || b == b'\n' {
+                quoted_field = false;
+                if b == b'\n' {
+                    ends.push(i + 1);
+                }
+            }
+            field_start = b == b',' || b == b'\n';
+        }
+        ends
+    }
+
+    proptest! {
+        #[test]
+        fn blocks_end_where_records_end_and_cover_the_input(
+            text in proptest::collection::vec(prop_oneof![
+                Just(b'a'), Just(b'"'), Just(b','), Just(b'\n'), Just(b'\r'),
+            ], 0..400),
+            block_size in 1usize..64,
+            first_records in 1usize..5,
+        ) {
+            let ends = reference_ends(&text, b'"');
+            let mut blocks = Blocks::new(&text[..], block_size, first_records, b',', Some(b'"'));
+            let mut joined = Vec::new();
+            let mut first = true;
+            while let Some(block) = blocks.next_block().unwrap() {
+                joined.extend_from_slice(block);
+                if joined.len() < text.len() {
+                    prop_assert!(ends.contains(&joined.len()), "cut at {} not a record end", joined.len());
+                    if first {
+                        let records = ends.iter().filter(|&&e| e <= joined.len()).count();
+                        prop_assert!(records >= first_records);
+                    }
+                }
+                first = false;
+            }
+            prop_assert_eq!(&joined, &text);
+            prop_assert_eq!(blocks.digest(), xxhash_rust::xxh3::xxh3_128(&text));
+        }
+    }
+
+    #[test]
+    fn a_newline_inside_quotes_does_not_end_a_record() {
+        let csv = b"a,b\n1,\"x\ny\"\n2,z\n";
+        assert_eq!(records_end(csv, 1, b',', Some(b'"')), Some(csv.len()));
+        assert_eq!(records_end(&csv[..9], 1, b',', Some(b'"')), Some(4));
+        // A quote inside an unquoted field is text.
+        let csv = b"12\" pizza,1\n2,3\n";
+        assert_eq!(records_end(&csv[..13], 2, b',', Some(b'"')), None);
+        assert_eq!(records_end(&csv[..13], 1, b',', Some(b'"')), Some(12));
+    }
+}

@@ -1,0 +1,270 @@
+//! A CSV is parsed a block at a time; whatever the block size, the frame is
+//! the one a parse of the whole file in one block gives: the same types
+//! (categoricals, integer widths, dates), values, fingerprint and errors.
+
+use std::fmt::Write as _;
+
+use polars::prelude::*;
+use polars_query_cache::{Dataset, Error, LoadOptions};
+use proptest::prelude::*;
+
+/// Inference reads few rows, so that the first block is small and the
+/// later ones are parsed with the schema it decided.
+fn options() -> LoadOptions {
+    LoadOptions::default().with_infer_schema_rows(Some(20))
+}
+
+fn load(csv: &str, block_bytes: usize, options: &LoadOptions) -> Result<Dataset, Error> {
+    let options = options.clone().with_block_bytes(block_bytes);
+    Dataset::from_csv_bytes("data.csv", csv.as_bytes().to_vec(), &options)
+}
+
+/// Columns of the same names, types and values (categoricals compared by
+/// their text: each load has its own dictionary).
+fn assert_same(blocks: &Dataset, whole: &Dataset) {
+    assert_eq!(blocks.fingerprint(), whole.fingerprint());
+    assert_eq!(blocks.rows(), whole.rows());
+    let kinds = |d: &Dataset| -> Vec<_> {
+        d.columns()
+            .iter()
+            .map(|c| (c.name.clone(), c.kind))
+            .collect()
+    };
+    assert_eq!(kinds(blocks), kinds(whole));
+    for (a, b) in blocks.frame().columns().iter().zip(whole.frame().columns()) {
+        assert_eq!(a.dtype().to_string(), b.dtype().to_string(), "{}", a.name());
+        let text = |c: &Column| {
+            if c.dtype().is_categorical() {
+                c.cast(&DataType::String).unwrap()
+            } else {
+                c.clone()
+            }
+        };
+        let (a, b) = (text(a), text(b));
+        assert!(
+            a.as_materialized_series()
+                .equals_missing(b.as_materialized_series()),
+            "column {} differs:\n{a:?}\n{b:?}",
+            a.name()
+        );
+    }
+}
+
+fn same_at_every_block_size(csv: &str, options: &LoadOptions) -> Dataset {
+    let whole = load(csv, usize::MAX, options).unwrap();
+    for block_bytes in [1, 7, 64, 300, 4096] {
+        let blocks = load(csv, block_bytes, options).unwrap();
+        assert_same(&blocks, &whole);
+    }
+    whole
+}
+
+#[test]
+fn the_sample_in_small_blocks_is_the_sample() {
+    let csv = std::fs::read_to_string("data/sales.csv").unwrap();
+    let whole = same_at_every_block_size(&csv, &options());
+    let blocks = load(&csv, 16 << 10, &options()).unwrap();
+    // One chunk a block, not a copy joining them.
+    assert!(blocks.frame().first_col_n_chunks() > 10);
+    assert!(
+        whole
+            .frame()
+            .column("category")
+            .unwrap()
+            .dtype()
+            .is_categorical()
+    );
+}
+
+#[test]
+fn an_integer_too_wide_for_32_bits_in_a_late_block_widens_the_column() {
+    let mut csv = String::from("id,small,big\n");
+    for i in 0..400 {
+        let big = if i == 350 { 3_000_000_000_i64 } else { i };
+        writeln!(csv, "{i},{},{big}", i % 7).unwrap();
+    }
+    let dataset = same_at_every_block_size(&csv, &options());
+    let dtype = |name: &str| dataset.frame().column(name).unwrap().dtype().clone();
+    assert_eq!(dtype("small"), DataType::Int32);
+    assert_eq!(dtype("big"), DataType::Int64);
+    let big = dataset
+        .frame()
+        .column("big")
+        .unwrap()
+        .i64()
+        .unwrap()
+        .clone();
+    assert_eq!(big.get(350), Some(3_000_000_000));
+    assert_eq!(big.get(349), Some(349));
+    // Without narrowing, every integer column stays 64-bit.
+    let wide = options().with_shrink_integers(false);
+    let dataset = same_at_every_block_size(&csv, &wide);
+    assert_eq!(
+        dataset.frame().column("small").unwrap().dtype(),
+        &DataType::Int64
+    );
+}
+
+#[test]
+fn categories_first_seen_in_late_blocks_keep_their_text() {
+    let mut csv = String::from("k,v\n");
+    for i in 0..300 {
+        let k = if i < 30 {
+            ["a", "b"][i % 2]
+        } else {
+            ["c", "d", "e"][i % 3]
+        };
+        writeln!(csv, "{k},{i}").unwrap();
+    }
+    let dataset = same_at_every_block_size(&csv, &options());
+    let k = dataset.frame().column("k").unwrap();
+    assert!(k.dtype().is_categorical());
+    assert_eq!(k.n_unique().unwrap(), 5);
+}
+
+#[test]
+fn quoted_newlines_delimiters_and_quotes_cross_block_boundaries() {
+    let mut csv = String::from("note,n\r\n");
+    for i in 0..200 {
+        match i % 4 {
+            0 => writeln!(csv, "\"line one\nline two, with a comma\",{i}\r"),
+            1 => writeln!(csv, "\"say \"\"hi\"\"\",{i}\r"),
+            2 => writeln!(csv, "plain,{i}\r"),
+            _ => writeln!(csv, "\r"),
+        }
+        .unwrap();
+    }
+    csv.push_str("\"last, unterminated by a newline\",999");
+    let dataset = same_at_every_block_size(&csv, &options());
+    let note = dataset
+        .frame()
+        .column("note")
+        .unwrap()
+        .cast(&DataType::String)
+        .unwrap();
+    let note = note.str().unwrap();
+    assert_eq!(note.get(0), Some("line one\nline two, with a comma"));
+    assert_eq!(note.get(1), Some("say \"hi\""));
+    assert_eq!(
+        dataset.frame().column("n").unwrap().i32().unwrap().last(),
+        Some(999)
+    );
+}
+
+#[test]
+fn dates_and_nulls_read_alike_in_every_block() {
+    let mut csv = String::from("day,x,label\n");
+    for i in 0..300 {
+        let x = if i % 5 == 0 {
+            String::new()
+        } else {
+            format!("{}.5", i)
+        };
+        writeln!(csv, "2024-{:02}-{:02},{x},NA", i % 12 + 1, i % 28 + 1).unwrap();
+    }
+    let options = options().with_null_values(["NA"]);
+    let dataset = same_at_every_block_size(&csv, &options);
+    assert_eq!(
+        dataset.frame().column("day").unwrap().dtype(),
+        &DataType::Date
+    );
+    assert_eq!(dataset.frame().column("x").unwrap().null_count(), 60);
+}
+
+/// The error of a file whose fault is in a late block: the same as a
+/// whole-file parse's, naming the same line.
+fn same_error(csv: &str) -> (Option<u64>, String) {
+    let whole = load(csv, usize::MAX, &options()).unwrap_err();
+    let blocks = load(csv, 64, &options()).unwrap_err();
+    let (Error::MalformedCsv { line, message, .. }, Error::MalformedCsv { line: at, .. }) =
+        (&whole, &blocks)
+    else {
+        panic!("expected MalformedCsv: {whole:?} / {blocks:?}");
+    };
+    assert_eq!(line, at, "{whole} / {blocks}");
+    (*line, message.clone())
+}
+
+#[test]
+fn a_ragged_row_in_a_late_block_names_its_line() {
+    let mut csv = String::from("a,b,c\n");
+    for i in 0..200 {
+        if i == 150 {
+            csv.push_str("1,2\n");
+        } else {
+            writeln!(csv, "{i},{i},{i}").unwrap();
+        }
+    }
+    let (line, message) = same_error(&csv);
+    assert_eq!(line, Some(152), "{message}");
+    assert!(message.contains("expected 3 fields, found 2"), "{message}");
+}
+
+#[test]
+fn text_in_an_inferred_integer_column_in_a_late_block_is_an_error() {
+    let mut csv = String::from("a,b\n");
+    for i in 0..200 {
+        let b = if i == 120 {
+            "many".to_owned()
+        } else {
+            i.to_string()
+        };
+        writeln!(csv, "{i},{b}").unwrap();
+    }
+    let whole = load(&csv, usize::MAX, &options()).unwrap_err();
+    let blocks = load(&csv, 64, &options()).unwrap_err();
+    assert!(matches!(whole, Error::MalformedCsv { .. }), "{whole}");
+    assert!(matches!(blocks, Error::MalformedCsv { .. }), "{blocks}");
+}
+
+#[test]
+fn the_block_size_is_not_part_of_the_fingerprint() {
+    let csv = "a,b\n1,x\n2,y\n";
+    let small = load(csv, 3, &options()).unwrap();
+    let large = load(csv, 1 << 20, &options()).unwrap();
+    assert_eq!(small.fingerprint(), large.fingerprint());
+    let other = load(csv, 3, &options().with_infer_schema_rows(Some(21))).unwrap();
+    assert_ne!(small.fingerprint(), other.fingerprint());
+}
+
+/// A table of random cells: integers (some beyond 32 bits), decimals,
+/// text from a few values (a categorical) or many, quoted with newlines,
+/// commas and quotes, and empty cells.
+fn table() -> impl Strategy<Value = String> {
+    let cell = prop_oneof![
+        4 => (-50i64..50).prop_map(|i| i.to_string()),
+        1 => prop_oneof![Just(i64::MAX), Just(i64::MIN), Just(1 << 40)].prop_map(|i| i.to_string()),
+        1 => Just(String::new()),
+    ];
+    let decimal = prop_oneof![
+        4 => (-1e6f64..1e6).prop_map(|f| format!("{f:.3}")),
+        1 => Just(String::new()),
+    ];
+    let text = prop_oneof![
+        3 => prop::sample::select(vec!["red", "green", "blue"]).prop_map(str::to_owned),
+        1 => "[a-z ,\"\n]{0,6}".prop_map(|s| format!("\"{}\"", s.replace('"', "\"\""))),
+    ];
+    prop::collection::vec((cell, decimal, text), 1..120).prop_map(|rows| {
+        let mut csv = String::from("i,d,t\n");
+        for (i, d, t) in rows {
+            writeln!(csv, "{i},{d},{t}").unwrap();
+        }
+        csv
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn any_block_size_gives_the_whole_file_s_frame(csv in table(), block_bytes in 1usize..400) {
+        let whole = load(&csv, usize::MAX, &options());
+        let blocks = load(&csv, block_bytes, &options());
+        match (whole, blocks) {
+            (Ok(whole), Ok(blocks)) => assert_same(&blocks, &whole),
+            (Err(Error::MalformedCsv { line: a, .. }), Err(Error::MalformedCsv { line: b, .. })) => {
+                prop_assert_eq!(a, b)
+            }
+            (a, b) => prop_assert!(false, "whole: {:?}\nblocks: {:?}", a.map(|d| d.rows()), b.map(|d| d.rows())),
+        }
+    }
+}
