@@ -114,7 +114,7 @@ pub enum Error {
     },
 
     /// SQL within the subset that still has no meaning: a column neither
-    /// grouped nor aggregated, another table, an ordinal past the end of
+    /// grouped nor aggregated, an ordinal past the end of
     /// the `SELECT` list, a number out of range.
     #[error("invalid SQL{}: {}", at(*.line, *.column), excerpt_quoted(.message))]
     SqlInvalid {
@@ -123,6 +123,21 @@ pub enum Error {
         /// The 1-based line of the offending part; 0 when not known.
         line: u64,
         /// The 1-based column of the offending part, in characters; 0 when
+        /// not known.
+        column: u64,
+    },
+
+    /// SQL that reads from a table other than the dataset: the only table
+    /// there is. A Flight SQL client gets it as `NotFound`.
+    #[error("invalid SQL{}: unknown table `{}`; the dataset is called `{}` (FROM {})", at(*.line, *.column), excerpt(.table), excerpt(.dataset), excerpt(&crate::sql::quoted_ident(.dataset)))]
+    SqlUnknownTable {
+        /// The table the statement names.
+        table: String,
+        /// The dataset's [name](crate::Dataset::name), the table to name.
+        dataset: String,
+        /// The 1-based line of the table's name; 0 when not known.
+        line: u64,
+        /// The 1-based column of the table's name, in characters; 0 when
         /// not known.
         column: u64,
     },
@@ -194,6 +209,7 @@ impl Error {
                 | Error::SqlSyntax { .. }
                 | Error::SqlUnsupported { .. }
                 | Error::SqlInvalid { .. }
+                | Error::SqlUnknownTable { .. }
                 | Error::MalformedCsv { .. }
         )
     }

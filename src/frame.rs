@@ -5,7 +5,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
-use polars::prelude::{CompatLevel, DataFrame};
+use polars::prelude::{CompatLevel, DataFrame, SchemaExt};
 
 use crate::{Error, Result};
 
@@ -130,6 +130,27 @@ impl Frame {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn to_record_batches(&self) -> Result<Vec<RecordBatch>> {
+        self.batches()
+    }
+
+    /// The arrow-rs schema of [`to_record_batches`](Self::to_record_batches)'
+    /// batches, also when there are none.
+    ///
+    /// ```
+    /// use polars_query_cache::{CachedQuery, Query};
+    /// # let df = polars::df!("category" => ["a", "b", "a"], "units" => [1i64, 2, 3])?;
+    /// let cache = CachedQuery::from_frame(df)?;
+    /// let frame = cache.get(&Query::new().group_by(["category"]).sum("units"))?;
+    /// let schema = frame.arrow_schema()?;
+    /// assert_eq!(schema.field(1).name(), "sum_units");
+    /// assert_eq!(schema.field(1).data_type(), &arrow_schema::DataType::Int64);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn arrow_schema(&self) -> Result<arrow_schema::Schema> {
+        arrow_schema_of(&self.data)
+    }
+
+    fn batches(&self) -> Result<Vec<RecordBatch>> {
         let aligned;
         let frame = if self.data.should_rechunk() {
             let mut copy = (*self.data).clone();
@@ -156,6 +177,27 @@ impl Frame {
         }
         Ok(batches)
     }
+}
+
+/// The arrow-rs schema of `frame`, as [`Frame::to_record_batches`] gives
+/// its batches, whatever the number of chunks (none, for an empty frame).
+pub(crate) fn arrow_schema_of(frame: &DataFrame) -> Result<arrow_schema::Schema> {
+    let schema = frame.schema().to_arrow(CompatLevel::newest());
+    let fields = schema
+        .iter_values()
+        .map(export_field)
+        .collect::<Result<Vec<_>>>()?;
+    Ok(arrow_schema::Schema::new(fields))
+}
+
+/// Moves one field across the C data interface.
+fn export_field(field: &polars_arrow::datatypes::Field) -> Result<arrow_schema::Field> {
+    use arrow_array::ffi::FFI_ArrowSchema;
+    let c_schema = polars_arrow::ffi::export_field_to_c(field);
+    // SAFETY: as in `export`: the same C struct in both crates.
+    let ffi_schema: FFI_ArrowSchema =
+        unsafe { std::mem::transmute::<polars_arrow::ffi::ArrowSchema, FFI_ArrowSchema>(c_schema) };
+    arrow_schema::Field::try_from(&ffi_schema).map_err(|e| Error::Compute(e.to_string()))
 }
 
 /// Moves one array across the C data interface.

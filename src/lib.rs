@@ -80,6 +80,8 @@
 //!
 //! - `cli`: the `pqc` command line tool.
 //! - `server`: [`server`], the HTTP API and dashboard page (`pqc serve`).
+//! - `flight`: [`flight`], Arrow Flight SQL over the same cache (`pqc serve
+//!   --flight ADDR`) for ADBC, JDBC and `pyarrow.flight` clients.
 //! - `redis`: the Redis tier shared by workers and hosts, on one server or
 //!   a Redis Cluster (`redis+cluster://`)
 //!   ([`CachedQueryBuilder::redis`], [`tier::redis`]).
@@ -90,8 +92,10 @@
 //! with `cargo run --release --example <name>`): `basic` (memoized queries
 //! and `cache_info`), `memoize` (any function over the frame),
 //! `dashboard_rollups` (declared roll-ups), `arrow` (answers handed to
-//! arrow-rs), `redis_workers` (workers sharing Redis) and `axum_embed` (the
-//! server inside one's own axum app).
+//! arrow-rs), `redis_workers` (workers sharing Redis), `axum_embed` (the
+//! server inside one's own axum app) and `flight_sql` (Arrow Flight SQL and
+//! HTTP on one state, queried by a Flight SQL client); `dash_flight` is a
+//! Dash app (Python) reading the cache over Flight SQL with ADBC.
 //!
 //! # Minimum Rust version
 //!
@@ -107,6 +111,9 @@ pub mod derive;
 mod error;
 mod exec;
 mod files;
+#[cfg(feature = "flight")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flight")))]
+pub mod flight;
 mod frame;
 mod learn;
 // Public only so benches time normalization and tests build constraints

@@ -18,6 +18,8 @@ mod disk;
 mod equivalence;
 mod errors;
 mod extremes;
+#[cfg(feature = "flight")]
+mod flight;
 mod hostile;
 mod learned;
 mod loading;

@@ -403,7 +403,10 @@ fn refused(text: &str, construct: &str, position: &str) {
     assert!(
         matches!(
             e,
-            Error::SqlUnsupported { .. } | Error::SqlInvalid { .. } | Error::SqlSyntax { .. }
+            Error::SqlUnsupported { .. }
+                | Error::SqlInvalid { .. }
+                | Error::SqlSyntax { .. }
+                | Error::SqlUnknownTable { .. }
         ),
         "{text}: {e:?}"
     );

@@ -6,17 +6,13 @@
 //! (which also ends idle keep-alive connections: hyper starts the same
 //! timer when it waits for the next request), a write that makes no
 //! progress for `write_timeout` (a client that stopped reading) ends its
-//! connection, at most `max_connections` are open at once (further clients
-//! wait in the listen backlog until a slot frees) and at most
-//! `max_connections_per_address` come from one address (more are closed at
-//! once), so one client cannot take every slot.
+//! connection, and a [`Gate`] bounds how many connections are open at
+//! once, in all and from one address (shared with the Flight SQL endpoint
+//! when both run: [`serve_gated`]).
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::io;
-use std::net::IpAddr;
 use std::pin::{Pin, pin};
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -28,13 +24,12 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio::time::Sleep;
 use tower::ServiceExt;
 
+use super::gate::Gate;
 use super::origin::LocalAddr;
 
 /// Limits on connections, for [`serve_with`].
@@ -88,15 +83,27 @@ pub async fn serve_with(
     connections: Connections,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let slots = Arc::new(Semaphore::new(connections.max_connections.max(1)));
-    let addresses = Arc::new(PerAddress::default());
+    let gate = Gate::new(&connections);
+    serve_gated(listener, router, connections, gate, shutdown).await
+}
+
+/// [`serve_with`], counting connections against `gate`, which other accept
+/// loops (the Flight SQL endpoint's) may share: its limits apply to all of
+/// their connections together, and those of `connections` are not used.
+pub async fn serve_gated(
+    listener: TcpListener,
+    router: Router,
+    connections: Connections,
+    gate: Gate,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
     let mut shutdown = pin!(shutdown);
     loop {
         let slot = tokio::select! {
-            slot = Arc::clone(&slots).acquire_owned() => match slot {
-                Ok(slot) => slot,
-                Err(_) => break,
+            slot = gate.slot() => match slot {
+                Some(slot) => slot,
+                None => break,
             },
             () = &mut shutdown => break,
         };
@@ -113,11 +120,7 @@ pub async fn serve_with(
             },
             () = &mut shutdown => break,
         };
-        let Some(share) = PerAddress::take(
-            &addresses,
-            remote.ip(),
-            connections.max_connections_per_address,
-        ) else {
+        let Some(pass) = gate.admit(slot, remote.ip()) else {
             tracing::debug!(%remote, "too many connections from one address: closed");
             continue;
         };
@@ -140,7 +143,7 @@ pub async fn serve_with(
             if let Err(error) = connection.await {
                 tracing::debug!(%remote, %error, "connection closed");
             }
-            drop((slot, share));
+            drop(pass);
         });
     }
     drop(listener);
@@ -153,53 +156,16 @@ pub async fn serve_with(
     Ok(())
 }
 
-/// Open connections by address.
-#[derive(Default)]
-struct PerAddress(Mutex<HashMap<IpAddr, usize>>);
-
-/// One connection's place in its address's count.
-struct Share {
-    addresses: Arc<PerAddress>,
-    ip: IpAddr,
-}
-
-impl PerAddress {
-    fn take(addresses: &Arc<PerAddress>, ip: IpAddr, max: usize) -> Option<Share> {
-        let mut counts = addresses.0.lock();
-        let count = counts.entry(ip).or_insert(0);
-        if *count >= max.max(1) {
-            return None;
-        }
-        *count += 1;
-        Some(Share {
-            addresses: Arc::clone(addresses),
-            ip,
-        })
-    }
-}
-
-impl Drop for Share {
-    fn drop(&mut self) {
-        let mut counts = self.addresses.0.lock();
-        if let Some(count) = counts.get_mut(&self.ip) {
-            *count -= 1;
-            if *count == 0 {
-                counts.remove(&self.ip);
-            }
-        }
-    }
-}
-
 /// A connection whose writes fail once one makes no progress for the
 /// limit: hyper itself would wait forever for a client that never reads.
-struct WriteDeadline<T> {
+pub(crate) struct WriteDeadline<T> {
     io: T,
     limit: Duration,
     stalled: Option<Pin<Box<Sleep>>>,
 }
 
 impl<T> WriteDeadline<T> {
-    fn new(io: T, limit: Duration) -> WriteDeadline<T> {
+    pub(crate) fn new(io: T, limit: Duration) -> WriteDeadline<T> {
         WriteDeadline {
             io,
             limit,
@@ -272,19 +238,6 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for WriteDeadline<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn one_address_gets_its_share_and_no_more() {
-        let addresses = Arc::new(PerAddress::default());
-        let ip: IpAddr = "127.0.0.1".parse().unwrap();
-        let other: IpAddr = "127.0.0.2".parse().unwrap();
-        let first = PerAddress::take(&addresses, ip, 2).unwrap();
-        let _second = PerAddress::take(&addresses, ip, 2).unwrap();
-        assert!(PerAddress::take(&addresses, ip, 2).is_none());
-        assert!(PerAddress::take(&addresses, other, 2).is_some());
-        drop(first);
-        assert!(PerAddress::take(&addresses, ip, 2).is_some());
-    }
 
     #[tokio::test]
     async fn a_client_that_stops_reading_loses_its_connection() {

@@ -2,6 +2,10 @@
 //!
 //! [`app`] builds the router from a [`CachedQuery`]; tests drive it with
 //! `tower::ServiceExt::oneshot`, and [`serve`] runs it on a socket.
+//! [`router`] builds it over an [`AppState`] made first, which the Arrow
+//! Flight SQL endpoint (`crate::flight`, feature `flight`) can share: one
+//! cache, one token, one admission control, and with [`serve_gated`] one
+//! [`Gate`] for the connections of both.
 //!
 //! | route | what |
 //! | --- | --- |
@@ -30,7 +34,7 @@
 //! - **Output bounded before it is built**: aggregates per query, cells per
 //!   response in every format, points per chart; large bodies are built on
 //!   the blocking pool.
-//! - **Connections** ([`serve_with`], [`Connections`]): a deadline for each
+//! - **Connections** ([`serve_with`], [`Connections`], [`Gate`]): a deadline for each
 //!   request's headers (which also closes idle keep-alive connections), for
 //!   all of its body ([`Limits::body_timeout`]) and for each write of the
 //!   answer (a client that stops reading), and caps on open connections,
@@ -61,6 +65,7 @@ mod dashboard;
 mod declared;
 mod error;
 mod flights;
+mod gate;
 mod limits;
 mod metrics;
 mod number_format;
@@ -82,9 +87,12 @@ use tokio::time::Instant;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
-pub use connections::{Connections, ctrl_c, serve, serve_with};
+pub(crate) use connections::WriteDeadline;
+pub use connections::{Connections, ctrl_c, serve, serve_gated, serve_with};
 pub use declared::{DeclaredDashboard, DeclaredMeasure};
 pub use error::AppError;
+pub use gate::Gate;
+pub(crate) use gate::Pass;
 pub use limits::Limits;
 pub use origin::{LocalAddr, OriginPolicy};
 
@@ -188,6 +196,20 @@ impl AppState {
     /// The request limits.
     pub fn limits(&self) -> &Limits {
         &self.0.config.limits
+    }
+
+    /// Whether a token is required.
+    pub(crate) fn requires_token(&self) -> bool {
+        self.0.token.is_some()
+    }
+
+    /// Whether `given` is the token, compared in constant time (a request
+    /// needs none when no token is set).
+    pub(crate) fn is_token(&self, given: &str) -> bool {
+        match &self.0.token {
+            Some(token) => same_token(given, token),
+            None => true,
+        }
     }
 
     /// The declared dashboard, if any.
@@ -465,7 +487,14 @@ async fn on_blocking_pool<T: Send + 'static, Turn: Send + 'static>(
 /// # }
 /// ```
 pub fn app(cache: Arc<CachedQuery>, config: ServerConfig) -> Router {
-    let state = AppState::new(cache, config);
+    router(AppState::new(cache, config))
+}
+
+/// The router of [`app`] over a state built already, which other
+/// endpoints may share: the Flight SQL endpoint
+/// ([`crate::flight::serve`]) given a clone of `state` answers from the
+/// same cache under the same token, limits and admission control.
+pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .route("/", get(page::index))
         .route("/assets/dashboard.js", get(page::script))
@@ -579,12 +608,18 @@ fn authorized(headers: &axum::http::HeaderMap, query: Option<&str>, token: &blak
                 .then_some(value.trim())
         });
     let param = query.and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")));
-    [bearer, param].into_iter().flatten().any(|given| {
-        // Digests have one length whatever was sent, and are compared
-        // without stopping at the first difference: response time reveals
-        // neither the token's length nor how much of a guess was right.
-        bool::from(token_digest(given).as_bytes().ct_eq(token.as_bytes()))
-    })
+    [bearer, param]
+        .into_iter()
+        .flatten()
+        .any(|given| same_token(given, token))
+}
+
+/// Whether `given` is the token whose digest is `token`. Digests have one
+/// length whatever was sent, and are compared without stopping at the
+/// first difference: response time reveals neither the token's length nor
+/// how much of a guess was right.
+fn same_token(given: &str, token: &blake3::Hash) -> bool {
+    bool::from(token_digest(given).as_bytes().ct_eq(token.as_bytes()))
 }
 
 fn token_digest(token: &str) -> blake3::Hash {

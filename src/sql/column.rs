@@ -4,9 +4,9 @@
 use sqlparser::ast::{Expr, Ident, Spanned};
 
 use super::literal::unparenthesized;
-use super::refuse::{invalid, unsupported};
-use crate::Result;
+use super::refuse::unsupported;
 use crate::error::excerpt;
+use crate::{Error, Result};
 
 /// The column `expr` names, `None` when it is not a column reference.
 /// A name qualified by another table, or by more than a table, is an
@@ -37,13 +37,10 @@ pub(super) fn check_table(name: &Ident, table: &str) -> Result<()> {
     if name.value == table {
         return Ok(());
     }
-    Err(invalid(
-        format!(
-            "unknown table `{}`; the dataset is called `{}` (FROM {})",
-            excerpt(&name.value),
-            excerpt(table),
-            excerpt(&super::render::ident(table))
-        ),
-        name.span,
-    ))
+    Err(Error::SqlUnknownTable {
+        table: name.value.clone(),
+        dataset: table.to_owned(),
+        line: name.span.start.line,
+        column: name.span.start.column,
+    })
 }

@@ -63,8 +63,9 @@
 //! `HAVING`, subqueries, window functions, `SELECT *`, `DISTINCT`,
 //! `OFFSET`, several statements, ...): nothing is approximated. Text that
 //! does not parse is an [`Error::SqlSyntax`];
-//! SQL that parses but means nothing (an ungrouped column, another table)
-//! an [`Error::SqlInvalid`]. Positions are
+//! SQL that parses but means nothing (an ungrouped column) an
+//! [`Error::SqlInvalid`], and another table than the dataset an
+//! [`Error::SqlUnknownTable`]. Positions are
 //! sqlparser's spans: the line and column (in characters, from 1) where
 //! the offending part starts, which for some constructs is inside them (a
 //! join at its table, `NOT` at its operand).
@@ -93,6 +94,11 @@ use crate::query::Query;
 use crate::{Error, Result};
 
 pub(crate) use render::canonical_sql;
+
+/// `name` as SQL writes it: bare when it can be, else in double quotes.
+pub(crate) fn quoted_ident(name: &str) -> String {
+    render::ident(name)
+}
 
 /// The longest SQL text read: 256 KiB.
 pub const MAX_SQL_BYTES: usize = 256 << 10;

@@ -36,7 +36,7 @@ pub enum Command {
     Bench(BenchArgs),
     /// Serve the HTTP API and the dashboard page.
     #[cfg(feature = "server")]
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -334,9 +334,15 @@ pub struct ServeArgs {
     /// serve other hosts (and set a --token).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub bind: String,
-    /// Require this bearer token on every route but /healthz.
+    /// Require this bearer token on every route but /healthz (and on every
+    /// Flight SQL call: the handshake takes it as the password).
     #[arg(long, env = "PQC_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Also serve Arrow Flight SQL (ADBC, JDBC, pyarrow.flight) on this
+    /// address, e.g. 127.0.0.1:50051, from the same cache, token and limits.
+    #[cfg(feature = "flight")]
+    #[arg(long, value_name = "ADDR")]
+    pub flight: Option<String>,
     /// Compute these JSON queries (one a line) before serving.
     #[arg(long, value_name = "FILE")]
     pub prewarm: Option<PathBuf>,

@@ -138,13 +138,69 @@ pub fn run(args: &ServeArgs, show_progress: bool) -> Result<(), Failure> {
         if config.origins.allowed_hosts.is_empty() && !address.ip().is_loopback() {
             tracing::warn!("listening beyond loopback without --allow-host: any host name is answered, so set --token or --allow-host against DNS rebinding");
         }
-        let app = server::app(Arc::new(cache), config);
-        server::serve_with(listener, app, connections, server::ctrl_c())
-            .await
-            .map_err(|e| Failure::io("server", e))
+        let state = server::AppState::new(Arc::new(cache), config);
+        // One gate for both accept loops: the connection caps hold for
+        // HTTP and Flight SQL together.
+        let gate = server::Gate::new(&connections);
+        // One Ctrl-C stops both endpoints.
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            server::ctrl_c().await;
+            stop.send_replace(true);
+        });
+        let http = server::serve_gated(
+            listener,
+            server::router(state.clone()),
+            connections.clone(),
+            gate.clone(),
+            stopped(stopping.clone()),
+        );
+        #[cfg(feature = "flight")]
+        if let Some(flight) = &args.flight {
+            let table = state.cache().dataset().name().to_owned();
+            let flight = flight_listener(flight, &table, args.token.is_some()).await?;
+            let config = polars_query_cache::flight::FlightConfig {
+                connections: connections.clone(),
+                gate: Some(gate),
+                ..Default::default()
+            };
+            let flight =
+                polars_query_cache::flight::serve(flight, state, config, stopped(stopping));
+            return tokio::try_join!(http, flight)
+                .map(drop)
+                .map_err(|e| Failure::io("server", e));
+        }
+        http.await.map_err(|e| Failure::io("server", e))
     });
     // Computations still running on the blocking pool are abandoned, not
     // awaited: Ctrl-C must not wait for the slowest query.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     served
+}
+
+/// Completes once `stopping` says so (or its sender is gone).
+async fn stopped(mut stopping: tokio::sync::watch::Receiver<bool>) {
+    stopping.wait_for(|stop| *stop).await.ok();
+}
+
+/// The Flight SQL endpoint's socket.
+#[cfg(feature = "flight")]
+async fn flight_listener(
+    address: &str,
+    table: &str,
+    token: bool,
+) -> Result<tokio::net::TcpListener, Failure> {
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|e| Failure::io(format!("cannot listen on {address} (--flight)"), e))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| Failure::io("listener", e))?;
+    tracing::info!("serving Arrow Flight SQL on grpc://{bound} (table `{table}`)");
+    if !token && !bound.ip().is_loopback() {
+        tracing::warn!(
+            "Flight SQL beyond loopback without --token: anyone who can reach {bound} can query"
+        );
+    }
+    Ok(listener)
 }
