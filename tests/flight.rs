@@ -739,10 +739,17 @@ fn pqc_serve_flight(extra: &[&str]) -> (Child, u16, u16) {
     (server, http, grpc)
 }
 
-/// `pqc serve --flight`: both endpoints answer, and one Ctrl-C (SIGINT)
-/// stops both.
+/// `pqc serve --flight`: both endpoints answer, and one Ctrl-C (SIGINT) or
+/// SIGTERM (what systemd, Docker and supervisors send) stops both,
+/// gracefully: the process exits successfully.
 #[test]
-fn pqc_serve_flight_stops_with_http_on_ctrl_c() {
+fn pqc_serve_flight_stops_with_http_on_sigint_and_sigterm() {
+    for signal in ["-INT", "-TERM"] {
+        serve_then_stop_with(signal);
+    }
+}
+
+fn serve_then_stop_with(signal: &str) {
     let (mut server, http, grpc) = pqc_serve_flight(&[]);
     assert!(common::wait_for_port(http, Duration::from_secs(60)));
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -759,7 +766,7 @@ fn pqc_serve_flight_stops_with_http_on_ctrl_c() {
         common::assert_same(&cells(&batches), &[vec![Cell::Int(5000)]], "count");
     });
     let interrupted = std::process::Command::new("kill")
-        .args(["-INT", &server.0.id().to_string()])
+        .args([signal, &server.0.id().to_string()])
         .status()
         .unwrap();
     assert!(interrupted.success());
@@ -770,11 +777,11 @@ fn pqc_serve_flight_stops_with_http_on_ctrl_c() {
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "pqc serve did not stop on SIGINT"
+            "pqc serve did not stop on {signal}"
         );
         std::thread::sleep(Duration::from_millis(50));
     };
-    assert!(status.success(), "{status:?}");
+    assert!(status.success(), "{signal}: {status:?}");
     assert!(
         std::net::TcpStream::connect(("127.0.0.1", grpc)).is_err(),
         "the Flight port is closed"

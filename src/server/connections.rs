@@ -62,9 +62,10 @@ impl Default for Connections {
     }
 }
 
-/// Serves `router` on `listener` with default [`Connections`] until Ctrl-C.
+/// Serves `router` on `listener` with default [`Connections`] until Ctrl-C
+/// or SIGTERM ([`shutdown_signal`]).
 pub async fn serve(listener: TcpListener, router: Router) -> std::io::Result<()> {
-    serve_with(listener, router, Connections::default(), ctrl_c()).await
+    serve_with(listener, router, Connections::default(), shutdown_signal()).await
 }
 
 /// Completes on Ctrl-C (SIGINT); never, where no handler can be installed.
@@ -73,6 +74,24 @@ pub async fn ctrl_c() {
         std::future::pending::<()>().await;
     }
     tracing::info!("shutting down");
+}
+
+/// Completes on Ctrl-C (SIGINT) or, on Unix, SIGTERM: what a terminal,
+/// systemd, Docker, Kubernetes and process supervisors send to stop a
+/// server, so each of them gets the graceful shutdown.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                () = ctrl_c() => {}
+                _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+            }
+            return;
+        }
+    }
+    ctrl_c().await;
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets open

@@ -88,7 +88,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 pub(crate) use connections::WriteDeadline;
-pub use connections::{Connections, ctrl_c, serve, serve_gated, serve_with};
+pub use connections::{Connections, ctrl_c, serve, serve_gated, serve_with, shutdown_signal};
 pub use declared::{DeclaredDashboard, DeclaredMeasure};
 pub use error::AppError;
 pub use gate::Gate;

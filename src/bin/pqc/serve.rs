@@ -142,10 +142,10 @@ pub fn run(args: &ServeArgs, show_progress: bool) -> Result<(), Failure> {
         // One gate for both accept loops: the connection caps hold for
         // HTTP and Flight SQL together.
         let gate = server::Gate::new(&connections);
-        // One Ctrl-C stops both endpoints.
+        // One Ctrl-C or SIGTERM stops both endpoints.
         let (stop, stopping) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
-            server::ctrl_c().await;
+            server::shutdown_signal().await;
             stop.send_replace(true);
         });
         let http = server::serve_gated(
