@@ -239,3 +239,89 @@ proptest! {
         }
     }
 }
+
+/// The types Polars' own reader infers with `try_parse_dates`, against the
+/// loader's (which infers without dates, then tries the date formats only
+/// on values that could match).
+fn assert_polars_infers_alike(csv: &str) {
+    let options = LoadOptions::default()
+        .with_categorical_max_distinct(0)
+        .with_shrink_integers(false);
+    let ours = Dataset::from_csv_bytes("data.csv", csv.as_bytes().to_vec(), &options);
+    let polars = CsvReadOptions::default()
+        .with_parse_options(
+            CsvParseOptions::default()
+                .with_try_parse_dates(true)
+                .with_missing_is_null(true),
+        )
+        .with_infer_schema_length(options.infer_schema_rows)
+        .into_reader_with_file_handle(std::io::Cursor::new(csv.as_bytes()))
+        .finish();
+    match (ours, polars) {
+        (Ok(ours), Ok(polars)) => {
+            for (a, b) in ours.frame().columns().iter().zip(polars.columns()) {
+                assert_eq!(a.dtype(), b.dtype(), "column {} of\n{csv}", a.name());
+                assert!(
+                    a.as_materialized_series()
+                        .equals_missing(b.as_materialized_series()),
+                    "column {}",
+                    a.name()
+                );
+            }
+        }
+        (Err(_), Err(_)) => {}
+        (ours, polars) => panic!(
+            "ours: {:?}\npolars: {:?}\n{csv}",
+            ours.map(|d| d.rows()),
+            polars.map(|f| f.height())
+        ),
+    }
+}
+
+#[test]
+fn dates_times_and_their_look_alikes_are_typed_as_polars_types_them() {
+    assert_polars_infers_alike(
+        "ymd,dmy,slashes,dt,dtz,time,spaced,mixed,text,numbers,lead,iso_t\n\
+         2024-03-31,31-03-2024,2024/03/31,2024-03-31 12:00:00,2024-03-31T12:00:00Z,12:30:00, 2024-03-31,2024-03-31,Books,12,12 apples,2024-03-31T12:00:00.123\n\
+         2023-01-02,02-01-2023,2023/01/02,2023-01-02 00:00:01,2023-01-02T00:00:01+02:00,00:00:01, 2023-01-02,abc,Games,-4,+3 pears,2023-01-02T00:00:00.5\n\
+         ,,,,,,,2023-01-02,,1.5,,\n",
+    );
+}
+
+/// Cells of many forms: dates, datetimes, times, numbers, and text that
+/// starts like them.
+fn temporal_table() -> impl Strategy<Value = String> {
+    let cell = prop::sample::select(vec![
+        "2024-03-31",
+        "31-03-2024",
+        "2024/03/31",
+        "2024-03-31 12:00:00",
+        "2024-03-31T12:00:00Z",
+        "2024-03-31T12:00:00.250+01:00",
+        "12:30:00",
+        "12",
+        "-3.5",
+        "true",
+        "2024",
+        "2024-13-45",
+        "12 apples",
+        "Books",
+        " 2024-03-31",
+        "",
+    ]);
+    prop::collection::vec(prop::collection::vec(cell, 3), 1..30).prop_map(|rows| {
+        let mut csv = String::from("a,b,c\n");
+        for row in rows {
+            writeln!(csv, "{}", row.join(",")).unwrap();
+        }
+        csv
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+    #[test]
+    fn inference_of_dates_is_polars_own(csv in temporal_table()) {
+        assert_polars_infers_alike(&csv);
+    }
+}

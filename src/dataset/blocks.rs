@@ -20,9 +20,10 @@ pub(super) struct Blocks<R> {
     /// Read, not yet handed out: the start of the next block.
     buf: Vec<u8>,
     block_size: usize,
-    /// Records the first block must hold (the header and the rows schema
-    /// inference reads), so that a block-wise parse infers what a parse of
-    /// the whole file would.
+    /// Records the first block holds, exactly (the header and the rows
+    /// schema inference reads), so that a block-wise parse infers what a
+    /// parse of the whole file would, from a block that is cheap to read
+    /// twice.
     first_records: usize,
     first: bool,
     eof: bool,
@@ -67,11 +68,14 @@ impl<R: Read> Blocks<R> {
             if self.buf.is_empty() {
                 return Ok(None);
             }
-            let needed = if self.first { self.first_records } else { 1 };
-            let end = if self.eof {
-                Some(self.buf.len())
+            let cut = if self.first {
+                Cut::After(self.first_records)
             } else {
-                records_end(&self.buf, needed, self.delimiter, self.quote)
+                Cut::Last
+            };
+            let end = match records_end(&self.buf, cut, self.delimiter, self.quote) {
+                None if self.eof => Some(self.buf.len()),
+                end => end,
             };
             match end {
                 Some(end) => {
@@ -133,8 +137,17 @@ impl<R: Read> Blocks<R> {
     }
 }
 
-/// Where the last whole record in `bytes` ends (just past its newline),
-/// provided at least `needed` records end there; `bytes` starts at a record.
+/// Where a block of `bytes` (which start at a record) ends.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Cut {
+    /// After the last whole record.
+    Last,
+    /// After the `n`th record.
+    After(usize),
+}
+
+/// Where `cut` puts the end of a block in `bytes` (just past a record's
+/// newline), if `bytes` hold that record; they start at a record.
 ///
 /// Quotes are read as Polars' parser reads them: a quote opens a quoted
 /// field only at the start of a field, and inside a field that started
@@ -142,20 +155,28 @@ impl<R: Read> Blocks<R> {
 /// quote); a newline inside quotes belongs to the field.
 pub(super) fn records_end(
     bytes: &[u8],
-    needed: usize,
+    cut: Cut,
     delimiter: u8,
     quote: Option<u8>,
 ) -> Option<usize> {
     let Some(quote) = quote.filter(|&q| memchr(q, bytes).is_some()) else {
         // No quotes: every newline ends a record.
-        let last = memchr::memrchr(b'\n', bytes)? + 1;
-        return (needed <= 1 || memchr::memchr_iter(b'\n', &bytes[..last]).count() >= needed)
-            .then_some(last);
+        return match cut {
+            Cut::Last => memchr::memrchr(b'\n', bytes).map(|i| i + 1),
+            Cut::After(n) => memchr::memchr_iter(b'\n', bytes)
+                .nth(n.checked_sub(1)?)
+                .map(|i| i + 1),
+        };
     };
     let mut ends = 0;
     let mut last = None;
     let mut pos = 0;
     let mut state = State::Plain;
+    let mut record_ends = |pos: usize| {
+        ends += 1;
+        last = Some(pos);
+        matches!(cut, Cut::After(n) if ends == n)
+    };
     while pos < bytes.len() {
         match state {
             State::Plain => {
@@ -165,8 +186,9 @@ pub(super) fn records_end(
                 let at = pos + i;
                 pos = at + 1;
                 if bytes[at] == b'\n' {
-                    ends += 1;
-                    last = Some(pos);
+                    if record_ends(pos) {
+                        return Some(pos);
+                    }
                 } else if at == 0 || bytes[at - 1] == delimiter || bytes[at - 1] == b'\n' {
                     state = State::Inside;
                 }
@@ -187,16 +209,18 @@ pub(super) fn records_end(
                 if bytes[at] == quote {
                     state = State::Inside;
                 } else {
-                    if bytes[at] == b'\n' {
-                        ends += 1;
-                        last = Some(pos);
+                    if bytes[at] == b'\n' && record_ends(pos) {
+                        return Some(pos);
                     }
                     state = State::Plain;
                 }
             }
         }
     }
-    last.filter(|_| ends >= needed)
+    match cut {
+        Cut::Last => last,
+        Cut::After(_) => None,
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -256,7 +280,7 @@ mod tests {
                     prop_assert!(ends.contains(&joined.len()), "cut at {} not a record end", joined.len());
                     if first {
                         let records = ends.iter().filter(|&&e| e <= joined.len()).count();
-                        prop_assert!(records >= first_records);
+                        prop_assert_eq!(records, first_records);
                     }
                 }
                 first = false;
@@ -269,11 +293,22 @@ mod tests {
     #[test]
     fn a_newline_inside_quotes_does_not_end_a_record() {
         let csv = b"a,b\n1,\"x\ny\"\n2,z\n";
-        assert_eq!(records_end(csv, 1, b',', Some(b'"')), Some(csv.len()));
-        assert_eq!(records_end(&csv[..9], 1, b',', Some(b'"')), Some(4));
+        assert_eq!(
+            records_end(csv, Cut::Last, b',', Some(b'"')),
+            Some(csv.len())
+        );
+        assert_eq!(records_end(csv, Cut::After(2), b',', Some(b'"')), Some(12));
+        assert_eq!(records_end(&csv[..9], Cut::Last, b',', Some(b'"')), Some(4));
         // A quote inside an unquoted field is text.
         let csv = b"12\" pizza,1\n2,3\n";
-        assert_eq!(records_end(&csv[..13], 2, b',', Some(b'"')), None);
-        assert_eq!(records_end(&csv[..13], 1, b',', Some(b'"')), Some(12));
+        assert_eq!(
+            records_end(&csv[..13], Cut::After(2), b',', Some(b'"')),
+            None
+        );
+        assert_eq!(
+            records_end(&csv[..13], Cut::Last, b',', Some(b'"')),
+            Some(12)
+        );
+        assert_eq!(records_end(b"a\nb\nc", Cut::After(2), b',', None), Some(4));
     }
 }

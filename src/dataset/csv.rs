@@ -19,7 +19,7 @@ use polars::prelude::*;
 
 use super::blocks::Blocks;
 use super::compression::{self, Compression};
-use super::{ColumnType, LoadOptions, LoadTimings, diagnose};
+use super::{ColumnType, LoadOptions, LoadTimings, dates, diagnose};
 use crate::{Error, Result};
 
 /// What a load produced.
@@ -207,19 +207,43 @@ impl<'a> Loader<'a> {
                 .into_reader_with_file_handle(Cursor::new(block))
                 .finish()
         };
-        let (Some(wide), Some(narrowed), false) = (&self.wide, &self.narrowed, first) else {
-            return read(self.read_options(None));
+        if first {
+            // Inferred without dates (cheap), then the text columns that
+            // could hold dates looked at alone (see `dates`); the first
+            // block is only the inference rows, so reading it again with
+            // their types costs little.
+            let frame = read(self.read_options(How::Infer(Vec::new())))?;
+            if !self.options.parse_dates {
+                return Ok(frame);
+            }
+            let forced: Vec<&str> = self
+                .options
+                .column_types
+                .iter()
+                .map(|(name, _)| name.as_str())
+                .collect();
+            let dates = dates::date_columns(&frame, &forced)?;
+            if dates.is_empty() {
+                return Ok(frame);
+            }
+            return read(self.read_options(How::Infer(dates)));
+        }
+        let (Some(wide), Some(narrowed)) = (&self.wide, &self.narrowed) else {
+            unreachable!("the first block set the schema");
         };
-        match read(self.read_options(Some(narrowed.clone()))) {
+        match read(self.read_options(How::Schema(narrowed.clone()))) {
             // Polars refuses an integer out of the column's range: read
             // the block wide (where an error is the file's).
-            Err(_) if !Arc::ptr_eq(wide, narrowed) => read(self.read_options(Some(wide.clone()))),
+            Err(_) if !Arc::ptr_eq(wide, narrowed) => {
+                read(self.read_options(How::Schema(wide.clone())))
+            }
             parsed => parsed,
         }
     }
 
-    /// How to read the first block (`schema` `None`) or a later one.
-    fn read_options(&self, schema: Option<SchemaRef>) -> CsvReadOptions {
+    /// How to read the first block (inferring its types, with `dates` set)
+    /// or a later one.
+    fn read_options(&self, how: How) -> CsvReadOptions {
         let options = self.options;
         let null_values = (!options.null_values.is_empty()).then(|| {
             NullValues::AllColumns(
@@ -234,19 +258,19 @@ impl<'a> Loader<'a> {
             .with_separator(options.delimiter)
             .with_quote_char(options.quote_char)
             .with_null_values(null_values)
-            .with_missing_is_null(true)
-            .with_try_parse_dates(options.parse_dates);
+            .with_missing_is_null(true);
         let read = CsvReadOptions::default()
             .with_parse_options(parse_options)
             // One chunk a block: Polars leaves a chunk per thread and piece.
             .with_rechunk(true);
-        match schema {
-            Some(schema) => read.with_has_header(false).with_schema(Some(schema)),
-            None => {
+        match how {
+            How::Schema(schema) => read.with_has_header(false).with_schema(Some(schema)),
+            How::Infer(dates) => {
                 let overrides: Schema = options
                     .column_types
                     .iter()
                     .map(|(name, ty)| Field::new(name.into(), dtype_of(*ty, &self.categorical)))
+                    .chain(dates)
                     .collect();
                 read.with_has_header(options.has_header)
                     .with_infer_schema_length(options.infer_schema_rows)
@@ -342,6 +366,14 @@ impl<'a> Loader<'a> {
         timings.assemble += started.elapsed();
         Ok(frame)
     }
+}
+
+/// How a block is read.
+enum How {
+    /// Types inferred (without dates), but these.
+    Infer(Vec<Field>),
+    /// Every type given.
+    Schema(SchemaRef),
 }
 
 fn dtype_of(ty: ColumnType, categorical: &DataType) -> DataType {

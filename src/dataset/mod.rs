@@ -6,6 +6,7 @@
 mod blocks;
 mod compression;
 mod csv;
+mod dates;
 mod diagnose;
 mod fingerprint;
 mod hints;
