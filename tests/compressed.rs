@@ -119,3 +119,27 @@ fn a_compressed_file_s_snapshot_is_used_while_its_content_is_unchanged() {
     assert_eq!(fourth.loaded_from(), LoadedFrom::Parsed);
     assert_eq!(fourth.rows(), 5001);
 }
+
+/// A pipe has no start to seek back to: the bytes read to recognise the
+/// format are put back in front of the rest.
+#[cfg(unix)]
+#[test]
+fn a_pipe_loads_plain_or_compressed() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, bytes) in [("plain", sample()), ("packed", gzip(&sample()))] {
+        let fifo = dir.path().join(name);
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::write(fifo, bytes).unwrap())
+        };
+        let piped = Dataset::from_csv(&fifo, &small_blocks()).unwrap();
+        writer.join().unwrap();
+        let plain = Dataset::from_csv("data/sales.csv", &small_blocks()).unwrap();
+        assert_same_data(&piped, &plain);
+    }
+}

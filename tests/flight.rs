@@ -13,7 +13,8 @@ use arrow_array::{Array, RecordBatch};
 use arrow_flight::error::FlightError;
 use arrow_flight::sql::client::FlightSqlServiceClient;
 use arrow_flight::sql::{
-    Any, CommandGetDbSchemas, CommandGetTables, ProstMessageExt, SqlInfo, TicketStatementQuery,
+    Any, CommandGetDbSchemas, CommandGetSqlInfo, CommandGetTables, ProstMessageExt, SqlInfo,
+    TicketStatementQuery,
 };
 use arrow_flight::{FlightInfo, Ticket};
 use arrow_schema::{DataType, Schema};
@@ -454,6 +455,57 @@ async fn bad_sql_gets_the_front_ends_message_and_code() {
         );
     }
     assert_eq!(cache.cache_info().computations, 0);
+    running.stop().await;
+}
+
+/// The status of a `DoGet` of `ticket`, or `None` when it was answered.
+async fn do_get_status(
+    client: &mut FlightSqlServiceClient<Channel>,
+    ticket: Vec<u8>,
+) -> Option<tonic::Status> {
+    match client.do_get(Ticket::new(ticket)).await {
+        Err(e) => Some(status(e)),
+        Ok(stream) => stream.try_collect::<Vec<_>>().await.err().map(status),
+    }
+}
+
+/// A metadata filter costs arrow-flight work per entry: thousands of ids,
+/// table types or a huge pattern are refused, duplicates are one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_filters_are_bounded() {
+    let running = Running::start(sample_cache(), ServerConfig::default()).await;
+    let mut client = running.client().await;
+    let info = client
+        .get_sql_info(vec![SqlInfo::FlightSqlServerName; 5000])
+        .await
+        .unwrap();
+    let batches = fetch(&mut client, &info).await;
+    assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 1);
+    let many_ids = CommandGetSqlInfo {
+        info: (0..5000).collect(),
+    };
+    let many_types = CommandGetTables {
+        table_types: (0..5000).map(|i| format!("T{i}")).collect(),
+        ..CommandGetTables::default()
+    };
+    let long_pattern = CommandGetTables {
+        table_name_filter_pattern: Some("%".repeat(4000)),
+        ..CommandGetTables::default()
+    };
+    let long_schema = CommandGetDbSchemas {
+        db_schema_filter_pattern: Some("_".repeat(4000)),
+        ..CommandGetDbSchemas::default()
+    };
+    for ticket in [
+        many_ids.as_any().encode_to_vec(),
+        many_types.as_any().encode_to_vec(),
+        long_pattern.as_any().encode_to_vec(),
+        long_schema.as_any().encode_to_vec(),
+    ] {
+        let failed = do_get_status(&mut client, ticket).await.expect("refused");
+        assert_eq!(failed.code(), Code::InvalidArgument, "{failed:?}");
+        assert!(failed.message().contains("at most"), "{failed:?}");
+    }
     running.stop().await;
 }
 

@@ -170,3 +170,22 @@ fn a_value_that_does_not_parse_as_the_forced_type_names_its_line() {
         "{message}"
     );
 }
+
+/// A quote inside an unquoted field: Polars' reader splits lines as if it
+/// opened a quoted field and refuses the file; so does the loader, with a
+/// typed error, never a table with rows merged.
+#[test]
+fn a_stray_quote_in_an_unquoted_field_is_refused_as_polars_refuses_it() {
+    let csv = "item,size,note\npizza,12\" round,\nsoda,1,cold\n";
+    use polars::prelude::{CsvReadOptions, SerReader};
+    let polars = CsvReadOptions::default()
+        .into_reader_with_file_handle(std::io::Cursor::new(csv.as_bytes()))
+        .finish();
+    assert!(polars.is_err());
+    let (_dir, cache) = load(csv, LoadOptions::default());
+    assert!(
+        matches!(cache, Err(Error::MalformedCsv { .. })),
+        "{:?}",
+        cache.map(|c| c.dataset().rows())
+    );
+}

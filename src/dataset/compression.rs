@@ -7,7 +7,7 @@
 //! their cached answers.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read, Seek};
+use std::io::{self, BufReader, Read};
 use std::path::Path;
 
 /// How a CSV's bytes are packed.
@@ -59,6 +59,8 @@ impl Compression {
 /// Opens a CSV file, compressed or not, as its CSV bytes.
 pub(crate) fn open(path: &Path) -> io::Result<(Compression, Box<dyn Read + Send>)> {
     let mut file = File::open(path)?;
+    // The first bytes are read, then put back in front of the rest rather
+    // than by seeking, so that a pipe (`<(zcat ...)`, `/dev/stdin`) reads.
     let mut start = [0; 4];
     let mut seen = 0;
     while seen < start.len() {
@@ -69,9 +71,9 @@ pub(crate) fn open(path: &Path) -> io::Result<(Compression, Box<dyn Read + Send>
             Err(e) => return Err(e),
         }
     }
-    file.rewind()?;
     let compression = Compression::of(&start[..seen]);
-    Ok((compression, compression.decode(file)?))
+    let whole = io::Cursor::new(start).take(seen as u64).chain(file);
+    Ok((compression, compression.decode(whole)?))
 }
 
 /// The file name without a compression suffix: `sales.csv` for

@@ -102,12 +102,14 @@ fn parse_from(
         let mut first = true;
         for block in &received {
             let block = block.map_err(|e| match compression {
-                Compression::None => Error::io(path, e),
-                // The file was read; what it holds is broken.
-                packed => malformed(
+                // A decoder's error carries no OS error code: the file was
+                // read, what it holds is broken. An OS error (EIO, EACCES)
+                // is the file's, compressed or not.
+                packed if packed != Compression::None && e.raw_os_error().is_none() => malformed(
                     None,
                     format!("the {} stream is corrupt: {e}", packed.name()),
                 ),
+                _ => Error::io(path, e),
             })?;
             if first && block.iter().all(u8::is_ascii_whitespace) {
                 return Err(malformed(None, "the file is empty".to_owned()));

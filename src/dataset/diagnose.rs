@@ -1,7 +1,8 @@
 //! Finds the line of the first malformed record, for error messages.
 //!
-//! Polars reports what is wrong but not always where; this pass runs only
-//! after a load failed, so it is written for clarity, not speed.
+//! Polars reports what is wrong but not always where; this pass runs after
+//! a load failed, and over a block whose last column has nulls (to tell a
+//! short row from a null), so it is written for clarity before speed.
 
 use super::{ColumnType, LoadOptions};
 
@@ -120,11 +121,17 @@ impl Iterator for Records<'_> {
         let start_line = self.line;
         let mut fields = Vec::new();
         let mut field = Vec::new();
+        // Quotes as Polars reads them: a quote opens a quoted field only at
+        // the field's start; a quote anywhere else in an unquoted field is
+        // text (`12" pizza`).
         let mut in_quotes = false;
+        let mut quoted = false;
+        let mut at_start = true;
         while self.pos < self.bytes.len() {
             let b = self.bytes[self.pos];
             self.pos += 1;
-            if Some(b) == self.quote {
+            if Some(b) == self.quote && (at_start || quoted) {
+                quoted = true;
                 if in_quotes && self.bytes.get(self.pos) == self.quote.as_ref() {
                     field.push(b);
                     self.pos += 1;
@@ -140,9 +147,13 @@ impl Iterator for Records<'_> {
             } else if b == self.delimiter && !in_quotes {
                 fields.push(String::from_utf8_lossy(&field).into_owned());
                 field.clear();
+                quoted = false;
+                at_start = true;
+                continue;
             } else if b != b'\r' || in_quotes {
                 field.push(b);
             }
+            at_start = false;
         }
         fields.push(String::from_utf8_lossy(&field).into_owned());
         Some((start_line, fields))

@@ -73,6 +73,7 @@ pub(super) fn catalogs(command: CommandGetCatalogs) -> Result<RecordBatch, Statu
 
 /// `GetDbSchemas`: the one schema, when the filters match it.
 pub(super) fn schemas(command: CommandGetDbSchemas) -> Result<RecordBatch, Status> {
+    bounded_pattern(command.db_schema_filter_pattern.as_deref())?;
     let mut builder = command.into_builder();
     builder.append(CATALOG, SCHEMA);
     builder.build().map_err(arrow_error)
@@ -81,7 +82,20 @@ pub(super) fn schemas(command: CommandGetDbSchemas) -> Result<RecordBatch, Statu
 /// `GetTables`: the dataset, when the filters match it, with its Arrow
 /// schema (as `DoGet` sends answers: categoricals as their values) when
 /// asked.
-pub(super) fn tables(command: CommandGetTables, dataset: &Dataset) -> Result<RecordBatch, Status> {
+pub(super) fn tables(
+    mut command: CommandGetTables,
+    dataset: &Dataset,
+) -> Result<RecordBatch, Status> {
+    bounded_pattern(command.db_schema_filter_pattern.as_deref())?;
+    bounded_pattern(command.table_name_filter_pattern.as_deref())?;
+    command.table_types.sort_unstable();
+    command.table_types.dedup();
+    if command.table_types.len() > MAX_LISTED {
+        return Err(Status::invalid_argument(format!(
+            "{} table types asked for; at most {MAX_LISTED} (this server has one: {TABLE_TYPE})",
+            command.table_types.len()
+        )));
+    }
     let mut builder = command.into_builder();
     let schema = crate::frame::arrow_schema_of(dataset.frame())
         .map_err(|e| super::status::internal(&e.to_string()))?;
@@ -102,6 +116,24 @@ pub(super) fn table_types(command: CommandGetTableTypes) -> Result<RecordBatch, 
     let mut builder = command.into_builder();
     builder.append(TABLE_TYPE);
     builder.build().map_err(arrow_error)
+}
+
+/// The most ids or names a metadata filter may list (after duplicates are
+/// dropped): a client's filter costs arrow-flight a kernel call per entry.
+pub(super) const MAX_LISTED: usize = 1024;
+
+/// The longest `LIKE` pattern a filter may be: each is compiled into a
+/// regular expression.
+const MAX_PATTERN_BYTES: usize = 1024;
+
+fn bounded_pattern(pattern: Option<&str>) -> Result<(), Status> {
+    match pattern {
+        Some(p) if p.len() > MAX_PATTERN_BYTES => Err(Status::invalid_argument(format!(
+            "a filter pattern of {} bytes; at most {MAX_PATTERN_BYTES}",
+            p.len()
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// An error building a listing: the server's fault.

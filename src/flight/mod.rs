@@ -209,8 +209,10 @@ pub async fn serve(
         .http2_keepalive_interval(Some(KEEPALIVE))
         .http2_keepalive_timeout(Some(config.connections.write_timeout))
         .max_concurrent_streams(Some(config.max_streams_per_connection.max(1)))
+        // Age alone: tonic then sends GOAWAY and lets open calls finish.
+        // With a grace period it only kills the connection at age + grace
+        // (no GOAWAY), cutting answers mid-stream.
         .max_connection_age(config.max_connection_age)
-        .max_connection_age_grace(grace)
         .http2_max_header_list_size(16 << 10)
         .add_service(service)
         .serve_with_incoming_shutdown(incoming, signal);

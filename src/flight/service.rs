@@ -234,9 +234,19 @@ impl FlightSqlService for FlightSql {
 
     async fn do_get_sql_info(
         &self,
-        query: CommandGetSqlInfo,
+        mut query: CommandGetSqlInfo,
         _request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
+        // arrow-flight filters with a kernel call per asked id.
+        query.info.sort_unstable();
+        query.info.dedup();
+        if query.info.len() > metadata::MAX_LISTED {
+            return Err(Status::invalid_argument(format!(
+                "{} SQL info ids asked for; at most {}",
+                query.info.len(),
+                metadata::MAX_LISTED
+            )));
+        }
         let info = metadata::sql_info()?;
         let batch = query
             .into_builder(&info)

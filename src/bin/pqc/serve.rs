@@ -158,7 +158,7 @@ pub fn run(args: &ServeArgs, show_progress: bool) -> Result<(), Failure> {
         #[cfg(feature = "flight")]
         if let Some(flight) = &args.flight {
             let table = state.cache().dataset().name().to_owned();
-            let flight = flight_listener(flight, &table, args.token.is_some()).await?;
+            let flight = flight_listener(flight, &table, args.token.as_deref().is_some_and(|t| !t.is_empty())).await?;
             let config = polars_query_cache::flight::FlightConfig {
                 connections: connections.clone(),
                 gate: Some(gate),
