@@ -188,6 +188,22 @@ fn text_in_an_inferred_integer_column_in_a_late_block_is_an_error() {
     assert!(matches!(blocks, Error::MalformedCsv { .. }), "{blocks}");
 }
 
+/// Empty lines before the header are not rows: the first block still
+/// holds every row inference reads (here the `3.5` that makes `a` a float).
+#[test]
+fn blank_lines_before_the_header_do_not_shorten_inference() {
+    let csv = "\n\r\n\na,b\n1,x\n2,y\n3.5,z\n4,w\n5,v\n";
+    let options = LoadOptions::default().with_infer_schema_rows(Some(3));
+    let whole = load(csv, usize::MAX, &options).unwrap();
+    assert_eq!(
+        whole.frame().column("a").unwrap().dtype(),
+        &DataType::Float64
+    );
+    for block_bytes in [1, 8, 16] {
+        assert_same_data(&load(csv, block_bytes, &options).unwrap(), &whole);
+    }
+}
+
 #[test]
 fn the_block_size_is_not_part_of_the_fingerprint() {
     let csv = "a,b\n1,x\n2,y\n";

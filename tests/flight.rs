@@ -561,6 +561,49 @@ async fn forged_tickets_are_invalid_arguments() {
     running.stop().await;
 }
 
+/// A streamed answer holds its bytes of the budget of answers not yet sent
+/// (`max_pending_bytes`, as HTTP's bodies do) until the stream ends: an
+/// answer larger than the budget is refused, and the bytes of a stream
+/// read to its end are given back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_answers_count_against_the_bytes_budget() {
+    let sql = "SELECT product, region, SUM(revenue) AS revenue FROM sales GROUP BY product, region";
+    let cache = sample_cache();
+    let size = cache.sql(sql).unwrap().dataframe().estimated_size();
+    assert!(size > 1000, "{size}");
+    let with_budget = |bytes: usize| ServerConfig {
+        limits: Limits {
+            max_pending_bytes: bytes,
+            ..Limits::default()
+        },
+        ..ServerConfig::default()
+    };
+    let running = Running::start(Arc::clone(&cache), with_budget(size - 1)).await;
+    let mut client = running.client().await;
+    let info = client.execute(sql.to_owned(), None).await.unwrap();
+    let ticket = info.endpoint[0].ticket.clone().expect("a ticket");
+    let refused = do_get_status(&mut client, ticket.ticket.to_vec())
+        .await
+        .expect("refused");
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    assert!(
+        refused.message().contains("bytes of answers"),
+        "{refused:?}"
+    );
+    running.stop().await;
+
+    let running = Running::start(Arc::clone(&cache), with_budget(size + size / 2)).await;
+    let mut client = running.client().await;
+    for _ in 0..5 {
+        let batches = query(&mut client, sql).await.unwrap();
+        assert_eq!(
+            batches.iter().map(RecordBatch::num_rows).sum::<usize>(),
+            cache.sql(sql).unwrap().height()
+        );
+    }
+    running.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_http_limits_hold_over_flight() {
     let config = ServerConfig {

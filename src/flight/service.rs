@@ -68,7 +68,18 @@ impl FlightSql {
     /// The answer to `sql`, streamed.
     async fn fetch(&self, sql: &str) -> Result<Response<DoGetStream>, Status> {
         let frame = statement::answer(&self.state, sql).await?;
-        Ok(Response::new(statement::stream(&frame)?))
+        // The answer's bytes count against the server's budget of answers
+        // not yet sent until the stream ends or is dropped: a client that
+        // opens streams and never reads them holds at most that budget.
+        let held = self
+            .state
+            .hold_answer_bytes(frame.dataframe().estimated_size())
+            .map_err(super::status::from_app)?;
+        let stream = statement::stream(&frame)?.map(move |data| {
+            let _held = &held;
+            data
+        });
+        Ok(Response::new(stream.boxed()))
     }
 }
 

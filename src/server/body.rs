@@ -59,7 +59,17 @@ impl Budget {
     /// A body that holds its bytes' share of the budget until it is sent
     /// or dropped.
     pub(crate) fn body(&self, bytes: Vec<u8>) -> Result<Body, AppError> {
-        let size = bytes.len();
+        let held = self.hold(bytes.len())?;
+        Ok(Body::new(Held {
+            bytes: Some(Bytes::from(bytes)),
+            _held: held,
+        }))
+    }
+
+    /// `size` bytes of the budget, held until the permit is dropped: for
+    /// an answer sent as a stream (Flight SQL's `DoGet`), for as long as
+    /// the stream lives.
+    pub(crate) fn hold(&self, size: usize) -> Result<OwnedSemaphorePermit, AppError> {
         let refused = |message: String| AppError::Busy {
             retry_after: Duration::from_secs(1),
             message,
@@ -70,18 +80,14 @@ impl Budget {
         if size > self.max {
             return Err(too_large(size, self.max));
         }
-        let held = Arc::clone(&self.bytes)
+        Arc::clone(&self.bytes)
             .try_acquire_many_owned(permits)
             .map_err(|_| {
                 refused(format!(
                     "{} bytes of answers are waiting to be sent; ask again shortly",
                     self.max - self.bytes.available_permits()
                 ))
-            })?;
-        Ok(Body::new(Held {
-            bytes: Some(Bytes::from(bytes)),
-            _held: held,
-        }))
+            })
     }
 
     /// Bytes held by bodies now.

@@ -340,6 +340,17 @@ impl AppState {
         self.0.bodies.body(bytes)
     }
 
+    /// Holds `bytes` of the budget of answers not yet sent
+    /// ([`Limits::max_pending_bytes`]) until the permit is dropped: a
+    /// streamed answer (Flight SQL) counts against the same budget as
+    /// HTTP's bodies, so clients that do not read cannot pile answers up.
+    pub(crate) fn hold_answer_bytes(
+        &self,
+        bytes: usize,
+    ) -> Result<tokio::sync::OwnedSemaphorePermit, AppError> {
+        self.0.bodies.hold(bytes)
+    }
+
     /// Runs work that is not a computation (statistics, invalidation,
     /// building a body) on the blocking pool, a few at a time, within the
     /// request timeout: none of it may hold an async worker.
