@@ -469,6 +469,39 @@ async fn do_get_status(
     }
 }
 
+/// A ticket names the data version it was planned on: after a refresh its
+/// FlightInfo may not describe the answer, so DoGet refuses it and asks for
+/// a new plan, which answers from the new data. A prepared statement
+/// outlives the refresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ticket_planned_before_a_refresh_is_planned_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sales.csv");
+    std::fs::write(&path, "region,units\nNorth,1\nSouth,2\n").unwrap();
+    let cache = Arc::new(CachedQuery::from_csv(&path).unwrap());
+    let running = Running::start(Arc::clone(&cache), ServerConfig::default()).await;
+    let mut client = running.client().await;
+    let sql = "SELECT COUNT(*) AS n FROM sales";
+    let mut prepared = client.prepare(sql.to_owned(), None).await.unwrap();
+    let info = client.execute(sql.to_owned(), None).await.unwrap();
+    let ticket = info.endpoint[0].ticket.clone().expect("a ticket");
+
+    std::fs::write(&path, "region,units\nNorth,1\nSouth,2\nEast,3\n").unwrap();
+    cache.refresh().unwrap();
+
+    let stale = do_get_status(&mut client, ticket.ticket.to_vec())
+        .await
+        .expect("refused");
+    assert_eq!(stale.code(), Code::FailedPrecondition, "{stale:?}");
+    assert!(stale.message().contains("plan it again"), "{stale:?}");
+    let again = query(&mut client, sql).await.unwrap();
+    common::assert_same(&cells(&again), &[vec![Cell::Int(3)]], "planned again");
+    let info = prepared.execute().await.unwrap();
+    let batches = fetch(&mut client, &info).await;
+    common::assert_same(&cells(&batches), &[vec![Cell::Int(3)]], "prepared");
+    running.stop().await;
+}
+
 /// A metadata filter costs arrow-flight work per entry: thousands of ids,
 /// table types or a huge pattern are refused, duplicates are one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

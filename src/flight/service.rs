@@ -53,7 +53,10 @@ impl FlightSql {
     ) -> Result<Response<FlightInfo>, Status> {
         let schema = statement::schema(frame)?;
         let handle = TicketStatementQuery {
-            statement_handle: ticket::encode(sql),
+            statement_handle: ticket::encode_planned(
+                sql,
+                self.state.cache().dataset().fingerprint(),
+            ),
         };
         let endpoint =
             FlightEndpoint::new().with_ticket(Ticket::new(handle.as_any().encode_to_vec()));
@@ -172,7 +175,13 @@ impl FlightSqlService for FlightSql {
         ticket: TicketStatementQuery,
         _request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
-        self.fetch(ticket::decode(&ticket.statement_handle)?).await
+        let (planned_on, sql) = ticket::decode_planned(&ticket.statement_handle)?;
+        if planned_on != self.state.cache().dataset().fingerprint() {
+            return Err(Status::failed_precondition(
+                "the data changed since this statement was planned: plan it again (GetFlightInfo)",
+            ));
+        }
+        self.fetch(sql).await
     }
 
     async fn do_get_prepared_statement(
