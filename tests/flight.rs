@@ -502,6 +502,50 @@ async fn a_ticket_planned_before_a_refresh_is_planned_again() {
     running.stop().await;
 }
 
+/// The server's `/metrics` page.
+async fn metrics_text(running: &Running) -> String {
+    let metrics = server::router(running.state.clone())
+        .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let text = http_body_util::BodyExt::collect(metrics.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    String::from_utf8(text.to_vec()).unwrap()
+}
+
+/// A statement run (plan, then fetch) is one query in the metrics, a miss
+/// the first time and a hit after, not two queries of which the fetch is
+/// always a hit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_is_one_query_in_the_metrics() {
+    let running = Running::start(sample_cache(), ServerConfig::default()).await;
+    let mut client = running.client().await;
+    let count = |text: &str, outcome: &str| {
+        let prefix = format!("pqc_query_duration_seconds_count{{outcome=\"{outcome}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .map_or(0, |n| n.parse::<u64>().unwrap())
+    };
+    let sql = "SELECT region, COUNT(*) AS n FROM sales GROUP BY region";
+    query(&mut client, sql).await.unwrap();
+    let text = metrics_text(&running).await;
+    assert_eq!(
+        (count(&text, "miss"), count(&text, "hit")),
+        (1, 0),
+        "{text}"
+    );
+    query(&mut client, sql).await.unwrap();
+    let text = metrics_text(&running).await;
+    assert_eq!(
+        (count(&text, "miss"), count(&text, "hit")),
+        (1, 1),
+        "{text}"
+    );
+    running.stop().await;
+}
+
 /// A metadata filter costs arrow-flight work per entry: thousands of ids,
 /// table types or a huge pattern are refused, duplicates are one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -757,15 +801,7 @@ async fn overload_is_resource_exhausted_and_counted_with_http() {
         "12 misses at once against one slot and no queue: some are refused"
     );
     // One admission control for both endpoints: HTTP's metrics count them.
-    let metrics = server::router(running.state.clone())
-        .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let text = http_body_util::BodyExt::collect(metrics.into_body())
-        .await
-        .unwrap()
-        .to_bytes();
-    let text = String::from_utf8(text.to_vec()).unwrap();
+    let text = metrics_text(&running).await;
     assert!(
         text.lines()
             .any(|l| l == format!("pqc_http_rejected_total {refused}")),

@@ -25,6 +25,7 @@ use prost::bytes::Bytes;
 use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::statement::Counted;
 use super::{auth, metadata, statement, ticket};
 use crate::Frame;
 use crate::server::AppState;
@@ -70,7 +71,7 @@ impl FlightSql {
 
     /// The answer to `sql`, streamed.
     async fn fetch(&self, sql: &str) -> Result<Response<DoGetStream>, Status> {
-        let frame = statement::answer(&self.state, sql).await?;
+        let frame = statement::answer(&self.state, sql, Counted::Not).await?;
         // The answer's bytes count against the server's budget of answers
         // not yet sent until the stream ends or is dropped: a client that
         // opens streams and never reads them holds at most that budget.
@@ -156,7 +157,7 @@ impl FlightSqlService for FlightSql {
         query: CommandStatementQuery,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        let frame = statement::answer(&self.state, &query.query).await?;
+        let frame = statement::answer(&self.state, &query.query, Counted::Query).await?;
         self.planned(&query.query, &frame, request.into_inner())
     }
 
@@ -166,7 +167,7 @@ impl FlightSqlService for FlightSql {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         let sql = ticket::decode(&query.prepared_statement_handle)?;
-        let frame = statement::answer(&self.state, sql).await?;
+        let frame = statement::answer(&self.state, sql, Counted::Query).await?;
         self.planned(sql, &frame, request.into_inner())
     }
 
@@ -213,7 +214,7 @@ impl FlightSqlService for FlightSql {
         query: ActionCreatePreparedStatementRequest,
         _request: Request<Action>,
     ) -> Result<ActionCreatePreparedStatementResult, Status> {
-        let frame = statement::answer(&self.state, &query.query).await?;
+        let frame = statement::answer(&self.state, &query.query, Counted::Not).await?;
         let schema = statement::schema(&frame)?;
         Ok(ActionCreatePreparedStatementResult {
             prepared_statement_handle: ticket::encode(&query.query),

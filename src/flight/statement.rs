@@ -19,7 +19,11 @@ use crate::server::AppState;
 /// The answer to `sql`, as the statement asked for it (its columns in
 /// `SELECT` order): from memory on this task, else computed once admitted,
 /// exactly as `POST /api/sql` answers it, from the same cache entry.
-pub(super) async fn answer(state: &AppState, sql: &str) -> Result<Frame, Status> {
+/// `Counted::Query` counts it in the server's query metrics: once per
+/// statement run, when it is planned (`GetFlightInfo`), not again when it
+/// is fetched or prepared, so a statement is one query, its first call's
+/// hit or miss.
+pub(super) async fn answer(state: &AppState, sql: &str, counted: Counted) -> Result<Frame, Status> {
     let limits = state.limits();
     if sql.len() > limits.max_body_bytes {
         return Err(Status::resource_exhausted(format!(
@@ -36,13 +40,24 @@ pub(super) async fn answer(state: &AppState, sql: &str) -> Result<Frame, Status>
         .await
         .map_err(from_app)?;
     let frame = statement.present(frame).map_err(from_error)?;
-    state
-        .metrics()
-        .observe_query(frame.source().is_hit(), started.elapsed());
+    if counted == Counted::Query {
+        state
+            .metrics()
+            .observe_query(frame.source().is_hit(), started.elapsed());
+    }
     limits
         .check_cells(frame.height(), frame.width())
         .map_err(from_app)?;
     Ok(frame)
+}
+
+/// Whether an answer counts as a query in the server's metrics.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Counted {
+    /// A statement run (its plan).
+    Query,
+    /// A fetch or a preparation of a statement counted when planned.
+    Not,
 }
 
 /// The schema a Flight client sees for `frame`: its Arrow schema with
