@@ -521,13 +521,33 @@ pub fn program_exists(program: &str) -> bool {
         .is_ok()
 }
 
-/// A free TCP port on loopback.
+/// A free TCP port on loopback, never the same twice in this process.
+///
+/// Not the kernel's pick (`bind` to port 0): it hands out ephemeral ports,
+/// and gives the one a test just released to the next test that asks, so
+/// two servers started at once could be told the same port (one fails to
+/// bind, and its test talks to the other's server until that one stops).
+/// Ports come from below the ephemeral range (32768 and up on Linux), in a
+/// process-wide sequence that starts at a place set by the process id, so
+/// that two test processes rarely overlap; each is checked by binding it.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 10_000;
+    const SPAN: u32 = 22_000;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        (std::process::id() * 7919) % SPAN,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    loop {
+        let offset = NEXT.fetch_add(1, Ordering::Relaxed) % SPAN;
+        let port = u16::try_from(FIRST + offset).expect("below 32768");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Polls until `done`, every 20 ms, for at most `limit`.
