@@ -100,6 +100,8 @@ fn parse_from(
         let mut loader = Loader::new(options);
         let mut width = 0;
         let mut first = true;
+        // Polars' refusal of a block (its message), or a ragged row (none).
+        let mut refused: Option<Option<String>> = None;
         for block in &received {
             let block = block.map_err(|e| match compression {
                 // A decoder's error carries no OS error code: the file was
@@ -119,16 +121,28 @@ fn parse_from(
             timings.parse += parse_started.elapsed();
             let frame = match parsed {
                 Ok(frame) => frame,
-                Err(err) => return Err(diagnosed(path, &whole, options, Some(err.to_string()))),
+                Err(err) => {
+                    refused = Some(Some(err.to_string()));
+                    break;
+                }
             };
             if first {
                 width = frame.width();
             }
             if has_short_rows(&frame, &block, width, first, options) {
-                return Err(diagnosed(path, &whole, options, None));
+                refused = Some(None);
+                break;
             }
             loader.add(frame, first, &mut timings)?;
             first = false;
+        }
+        if let Some(polars) = refused {
+            // Finding the bad line reads the whole file again: not beside
+            // the blocks parsed so far, nor blocks read ahead (the reader
+            // stops at its next send once nobody receives).
+            drop(loader);
+            drop(received);
+            return Err(diagnosed(path, &whole, options, polars));
         }
         // The reader stops at the end of the file or at its first error,
         // which it sent; a panic there is a bug, said as one.
