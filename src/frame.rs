@@ -130,27 +130,6 @@ impl Frame {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn to_record_batches(&self) -> Result<Vec<RecordBatch>> {
-        self.batches()
-    }
-
-    /// The arrow-rs schema of [`to_record_batches`](Self::to_record_batches)'
-    /// batches, also when there are none.
-    ///
-    /// ```
-    /// use polars_query_cache::{CachedQuery, Query};
-    /// # let df = polars::df!("category" => ["a", "b", "a"], "units" => [1i64, 2, 3])?;
-    /// let cache = CachedQuery::from_frame(df)?;
-    /// let frame = cache.get(&Query::new().group_by(["category"]).sum("units"))?;
-    /// let schema = frame.arrow_schema()?;
-    /// assert_eq!(schema.field(1).name(), "sum_units");
-    /// assert_eq!(schema.field(1).data_type(), &arrow_schema::DataType::Int64);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn arrow_schema(&self) -> Result<arrow_schema::Schema> {
-        arrow_schema_of(&self.data)
-    }
-
-    fn batches(&self) -> Result<Vec<RecordBatch>> {
         let aligned;
         let frame = if self.data.should_rechunk() {
             let mut copy = (*self.data).clone();
@@ -176,6 +155,23 @@ impl Frame {
             batches.push(batch);
         }
         Ok(batches)
+    }
+
+    /// The arrow-rs schema of [`to_record_batches`](Self::to_record_batches)'
+    /// batches, also when there are none.
+    ///
+    /// ```
+    /// use polars_query_cache::{CachedQuery, Query};
+    /// # let df = polars::df!("category" => ["a", "b", "a"], "units" => [1i64, 2, 3])?;
+    /// let cache = CachedQuery::from_frame(df)?;
+    /// let frame = cache.get(&Query::new().group_by(["category"]).sum("units"))?;
+    /// let schema = frame.arrow_schema()?;
+    /// assert_eq!(schema.field(1).name(), "sum_units");
+    /// assert_eq!(schema.field(1).data_type(), &arrow_schema::DataType::Int64);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn arrow_schema(&self) -> Result<arrow_schema::Schema> {
+        arrow_schema_of(&self.data)
     }
 }
 
