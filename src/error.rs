@@ -157,6 +157,45 @@ pub enum Error {
         message: String,
     },
 
+    /// A Parquet, Arrow IPC or NDJSON file that cannot be loaded as a
+    /// table: damaged, truncated, or not of its format.
+    #[error("malformed {format} file `{}`: {message}", .path.display())]
+    MalformedFile {
+        /// The file.
+        path: PathBuf,
+        /// The format it was read as.
+        format: crate::dataset::Format,
+        /// What is wrong with it.
+        message: String,
+    },
+
+    /// The files of one dataset do not share one schema.
+    #[error("`{}` does not match the dataset's first file `{}`: {message}", .path.display(), .first.display())]
+    SchemaMismatch {
+        /// The file that differs.
+        path: PathBuf,
+        /// The first file of the set, whose schema the others must have.
+        first: PathBuf,
+        /// The column that differs.
+        column: String,
+        /// How it differs.
+        message: String,
+    },
+
+    /// A scanned dataset's file changed after it was opened: its rows are
+    /// no longer those of the fingerprint, so nothing is computed from it
+    /// until the cache is refreshed ([`CachedQuery::refresh`](crate::CachedQuery::refresh)).
+    #[error("`{}` changed since the dataset was opened; refresh it", .path.display())]
+    DataChanged {
+        /// The file that changed.
+        path: PathBuf,
+    },
+
+    /// What a dataset is to be read from names no usable files: an empty
+    /// glob or directory, files of several formats, a bad pattern.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+
     /// A file or directory could not be read or written.
     #[error("{}: {source}", .path.display())]
     Io {
@@ -211,13 +250,23 @@ impl Error {
                 | Error::SqlInvalid { .. }
                 | Error::SqlUnknownTable { .. }
                 | Error::MalformedCsv { .. }
+                | Error::MalformedFile { .. }
+                | Error::SchemaMismatch { .. }
+                | Error::InvalidInput(_)
         )
     }
 
     /// True when the error is about the query (as opposed to the data file or
     /// the machine): the 400 class of a server.
     pub fn is_query_error(&self) -> bool {
-        self.is_user_error() && !matches!(self, Error::MalformedCsv { .. })
+        self.is_user_error()
+            && !matches!(
+                self,
+                Error::MalformedCsv { .. }
+                    | Error::MalformedFile { .. }
+                    | Error::SchemaMismatch { .. }
+                    | Error::InvalidInput(_)
+            )
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {

@@ -18,21 +18,25 @@ use crate::normalize::{
 };
 use crate::query::AggFn;
 
-/// Computes the cached frame of `query` on `dataset`.
+/// Computes the cached frame of `query` on `dataset`: on the in-memory
+/// engine over its frame, or on the streaming engine over its files.
 pub(crate) fn execute(query: &CanonicalQuery, dataset: &Dataset) -> Result<DataFrame> {
-    Ok(lazy_frame(query, dataset).collect()?)
+    let plan = lazy_frame(query, dataset)?;
+    if query.contradiction {
+        return Ok(plan.collect()?);
+    }
+    dataset.collect(plan)
 }
 
 /// The lazy plan of `query` on `dataset`. A contradiction runs on an empty
 /// frame of the same schema: no scan, and Polars still gives every output
 /// its type and the aggregates of nothing.
-pub(crate) fn lazy_frame(query: &CanonicalQuery, dataset: &Dataset) -> LazyFrame {
-    let frame = if query.contradiction {
-        dataset.frame().clear()
+pub(crate) fn lazy_frame(query: &CanonicalQuery, dataset: &Dataset) -> Result<LazyFrame> {
+    let mut lf = if query.contradiction {
+        dataset.schema_frame().clear().lazy()
     } else {
-        dataset.frame().clone()
+        dataset.lazy()?
     };
-    let mut lf = frame.lazy();
     if let Some(predicate) = query
         .filters
         .iter()
@@ -57,7 +61,7 @@ pub(crate) fn lazy_frame(query: &CanonicalQuery, dataset: &Dataset) -> LazyFrame
             lf = lf.with_columns(as_text);
         }
     }
-    order_and_limit(lf, query)
+    Ok(order_and_limit(lf, query))
 }
 
 /// Sorts by the query's `sort` keys, then by its group-by columns

@@ -157,11 +157,14 @@ pub mod key {
     };
 }
 
+#[cfg(feature = "watch")]
+pub use cache::Watcher;
 pub use cache::{
     CacheInfo, CachedQuery, CachedQueryBuilder, PrewarmReport, QueryCount, RefreshOutcome,
 };
 pub use dataset::{
-    ColumnInfo, ColumnKind, ColumnType, Dataset, Fingerprint, LoadOptions, LoadTimings, LoadedFrom,
+    ColumnInfo, ColumnKind, ColumnType, Dataset, Fingerprint, Format, LoadOptions, LoadTimings,
+    LoadedFrom, Origin, ParseFormatError,
 };
 pub use derive::DeriveMode;
 pub use error::{Error, Result};

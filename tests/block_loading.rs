@@ -36,10 +36,11 @@ fn the_sample_in_small_blocks_is_the_sample() {
     let whole = same_at_every_block_size(&csv, &options());
     let blocks = load(&csv, 16 << 10, &options()).unwrap();
     // One chunk a block, not a copy joining them.
-    assert!(blocks.frame().first_col_n_chunks() > 10);
+    assert!(blocks.frame().unwrap().first_col_n_chunks() > 10);
     assert!(
         whole
             .frame()
+            .unwrap()
             .column("category")
             .unwrap()
             .dtype()
@@ -55,11 +56,20 @@ fn an_integer_too_wide_for_32_bits_in_a_late_block_widens_the_column() {
         writeln!(csv, "{i},{},{big}", i % 7).unwrap();
     }
     let dataset = same_at_every_block_size(&csv, &options());
-    let dtype = |name: &str| dataset.frame().column(name).unwrap().dtype().clone();
+    let dtype = |name: &str| {
+        dataset
+            .frame()
+            .unwrap()
+            .column(name)
+            .unwrap()
+            .dtype()
+            .clone()
+    };
     assert_eq!(dtype("small"), DataType::Int32);
     assert_eq!(dtype("big"), DataType::Int64);
     let big = dataset
         .frame()
+        .unwrap()
         .column("big")
         .unwrap()
         .i64()
@@ -71,7 +81,7 @@ fn an_integer_too_wide_for_32_bits_in_a_late_block_widens_the_column() {
     let wide = options().with_shrink_integers(false);
     let dataset = same_at_every_block_size(&csv, &wide);
     assert_eq!(
-        dataset.frame().column("small").unwrap().dtype(),
+        dataset.frame().unwrap().column("small").unwrap().dtype(),
         &DataType::Int64
     );
 }
@@ -88,7 +98,7 @@ fn categories_first_seen_in_late_blocks_keep_their_text() {
         writeln!(csv, "{k},{i}").unwrap();
     }
     let dataset = same_at_every_block_size(&csv, &options());
-    let k = dataset.frame().column("k").unwrap();
+    let k = dataset.frame().unwrap().column("k").unwrap();
     assert!(k.dtype().is_categorical());
     assert_eq!(k.n_unique().unwrap(), 5);
 }
@@ -109,6 +119,7 @@ fn quoted_newlines_delimiters_and_quotes_cross_block_boundaries() {
     let dataset = same_at_every_block_size(&csv, &options());
     let note = dataset
         .frame()
+        .unwrap()
         .column("note")
         .unwrap()
         .cast(&DataType::String)
@@ -117,7 +128,14 @@ fn quoted_newlines_delimiters_and_quotes_cross_block_boundaries() {
     assert_eq!(note.get(0), Some("line one\nline two, with a comma"));
     assert_eq!(note.get(1), Some("say \"hi\""));
     assert_eq!(
-        dataset.frame().column("n").unwrap().i32().unwrap().last(),
+        dataset
+            .frame()
+            .unwrap()
+            .column("n")
+            .unwrap()
+            .i32()
+            .unwrap()
+            .last(),
         Some(999)
     );
 }
@@ -136,10 +154,13 @@ fn dates_and_nulls_read_alike_in_every_block() {
     let options = options().with_null_values(["NA"]);
     let dataset = same_at_every_block_size(&csv, &options);
     assert_eq!(
-        dataset.frame().column("day").unwrap().dtype(),
+        dataset.frame().unwrap().column("day").unwrap().dtype(),
         &DataType::Date
     );
-    assert_eq!(dataset.frame().column("x").unwrap().null_count(), 60);
+    assert_eq!(
+        dataset.frame().unwrap().column("x").unwrap().null_count(),
+        60
+    );
 }
 
 /// The error of a file whose fault is in a late block: the same as a
@@ -196,7 +217,7 @@ fn blank_lines_before_the_header_do_not_shorten_inference() {
     let options = LoadOptions::default().with_infer_schema_rows(Some(3));
     let whole = load(csv, usize::MAX, &options).unwrap();
     assert_eq!(
-        whole.frame().column("a").unwrap().dtype(),
+        whole.frame().unwrap().column("a").unwrap().dtype(),
         &DataType::Float64
     );
     for block_bytes in [1, 8, 16] {
@@ -275,7 +296,7 @@ fn assert_polars_infers_alike(csv: &str) {
         .finish();
     match (ours, polars) {
         (Ok(ours), Ok(polars)) => {
-            for (a, b) in ours.frame().columns().iter().zip(polars.columns()) {
+            for (a, b) in ours.frame().unwrap().columns().iter().zip(polars.columns()) {
                 assert_eq!(a.dtype(), b.dtype(), "column {} of\n{csv}", a.name());
                 assert!(
                     a.as_materialized_series()

@@ -305,6 +305,7 @@ async fn metadata_calls_list_the_dataset_with_its_arrow_schema() {
     let dataset = cache.dataset();
     let expected: Vec<&str> = dataset
         .frame()
+        .unwrap()
         .get_column_names()
         .iter()
         .map(|n| n.as_str())

@@ -76,7 +76,7 @@ proptest! {
     fn csv_bytes_never_panic(text in "[a-c0-9,\"\n\r; .-]{0,200}") {
         match Dataset::from_csv_bytes("fuzz.csv", text.clone().into_bytes(), &LoadOptions::default()) {
             Ok(dataset) => {
-                let cache = CachedQuery::from_frame(dataset.frame().clone()).unwrap();
+                let cache = CachedQuery::from_frame(dataset.frame().unwrap().clone()).unwrap();
                 let first = dataset.columns()[0].name.clone();
                 let _ = cache.get(&Query::new().group_by([first]).len()).unwrap();
             }

@@ -4,6 +4,7 @@ mod common;
 
 #[cfg(all(feature = "server", feature = "cli"))]
 mod abuse;
+mod appends;
 mod block_loading;
 #[cfg(feature = "server")]
 mod browser;
@@ -21,6 +22,7 @@ mod extremes;
 #[cfg(feature = "flight")]
 mod flight;
 mod hostile;
+mod inputs;
 mod learned;
 mod loading;
 #[cfg(feature = "redis")]
@@ -28,6 +30,8 @@ mod redis;
 #[cfg(all(feature = "redis", feature = "cli"))]
 mod redis_cluster;
 mod refresh;
+#[cfg(all(unix, feature = "cli"))]
+mod scan_memory;
 mod semantics;
 #[cfg(feature = "server")]
 mod server;

@@ -56,7 +56,15 @@ fn the_bundled_sample_loads_with_categoricals_and_dates() {
     assert_eq!(kind("year"), ColumnKind::Int);
     assert_eq!(kind("price"), ColumnKind::Float);
     assert_eq!(kind("discount"), ColumnKind::Float);
-    assert!(dataset.frame().column("discount").unwrap().null_count() > 0);
+    assert!(
+        dataset
+            .frame()
+            .unwrap()
+            .column("discount")
+            .unwrap()
+            .null_count()
+            > 0
+    );
     assert!(dataset.rows() >= 2_000);
     // Categoricals keep the frame well under the text size.
     let file = std::fs::metadata(Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sales.csv"))
@@ -88,7 +96,7 @@ fn delimiter_quotes_null_markers_and_overrides() {
     let (_dir, cache) = load(body, options);
     let cache = cache.unwrap();
     let df = cache.dataset();
-    let frame = df.frame();
+    let frame = df.frame().unwrap();
     assert_eq!(frame.column("zip").unwrap().dtype(), &DataType::String);
     assert_eq!(
         frame.column("zip").unwrap().get(0).unwrap().get_str(),

@@ -315,7 +315,7 @@ async fn schema_lists_types_values_and_the_dashboard() {
         "5000 distinct values are not listed"
     );
     assert!(column("revenue").get("values").is_none());
-    let frame = cache.dataset().frame().clone();
+    let frame = cache.dataset().frame().unwrap().clone();
     let discount = frame.column("discount").unwrap();
     assert!(discount.null_count() > 0);
     assert_eq!(column("discount")["nulls"], discount.null_count());

@@ -111,7 +111,7 @@ impl CachedQueryBuilder {
         self
     }
 
-    /// How CSV files are read.
+    /// How the data files are read: their format, scan mode, CSV options.
     ///
     /// Default: [`LoadOptions::default()`].
     pub fn load_options(mut self, options: LoadOptions) -> Self {
@@ -337,6 +337,31 @@ impl CachedQueryBuilder {
         let dataset = match self.snapshot_dir() {
             Some(dir) => Dataset::from_csv_with_snapshots(path, &self.load_options, &dir)?,
             None => Dataset::from_csv(path, &self.load_options)?,
+        };
+        CachedQuery::new(self, dataset)
+    }
+
+    /// Loads what `path` names (a file of any [`Format`](crate::Format), or
+    /// a glob or a directory of them: see [`Dataset::from_path`]) and
+    /// builds the cache over it. With
+    /// [`LoadOptions::scan`](crate::LoadOptions::scan) the table is not
+    /// loaded; each miss scans the files.
+    ///
+    /// ```
+    /// use polars_query_cache::{CachedQuery, LoadOptions, Query};
+    ///
+    /// let cache = CachedQuery::builder()
+    ///     .load_options(LoadOptions::default().with_scan(true))
+    ///     .build_from_path("data/sales.csv")?;
+    /// assert!(cache.dataset().is_scanned());
+    /// let answer = cache.get(&Query::new().group_by(["region"]).sum("revenue"))?;
+    /// assert_eq!(answer.height(), 5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn build_from_path(self, path: impl AsRef<Path>) -> Result<CachedQuery> {
+        let dataset = match self.snapshot_dir() {
+            Some(dir) => Dataset::from_path_with_snapshots(path, &self.load_options, &dir)?,
+            None => Dataset::from_path(path, &self.load_options)?,
         };
         CachedQuery::new(self, dataset)
     }

@@ -42,7 +42,7 @@ impl Shape {
         let Some(q) = key.query() else {
             return Shape::Any;
         };
-        match crate::exec::lazy_frame(q, dataset).collect_schema() {
+        match crate::exec::lazy_frame(q, dataset).and_then(|mut lf| Ok(lf.collect_schema()?)) {
             Ok(schema) => {
                 // Without groups: one row (or none under `limit 0`); with
                 // groups, no more than the rows grouped (nor the limit).
@@ -50,7 +50,7 @@ impl Shape {
                     let one = q.limit.map_or(1, |l| l.min(1));
                     (one, one)
                 } else {
-                    let rows = dataset.frame().height();
+                    let rows = dataset.rows();
                     (0, q.limit.map_or(rows, |l| l.min(rows)))
                 };
                 Shape::Known(Expected::schema(schema).rows(min, Some(max)))

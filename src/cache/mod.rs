@@ -11,6 +11,8 @@ mod single_flight;
 mod sql;
 mod stats;
 mod tiers;
+#[cfg(feature = "watch")]
+mod watch;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -26,6 +28,8 @@ use serde::Serialize;
 pub use builder::CachedQueryBuilder;
 pub use refresh::RefreshOutcome;
 pub use stats::{CacheInfo, QueryCount};
+#[cfg(feature = "watch")]
+pub use watch::Watcher;
 
 pub(crate) use entry::Entry;
 use single_flight::{Flights, Role};
@@ -222,7 +226,7 @@ impl CachedQuery {
     pub fn plan(&self, query: &Query) -> Result<LazyFrame> {
         let dataset = self.dataset();
         let normalized = normalize::normalize(query, &dataset)?;
-        Ok(exec::lazy_frame(&normalized.query, &dataset))
+        exec::lazy_frame(&normalized.query, &dataset)
     }
 
     /// The canonical key of `query`: equal for every query with the same
@@ -315,7 +319,13 @@ impl CachedQuery {
         let projection = Projection::Identity;
         let mut compute = Some(compute);
         self.lookup(&dataset, &key, &projection, |ds| match compute.take() {
-            Some(f) => f(ds.frame()).map_err(Into::into),
+            Some(f) => match ds.frame() {
+                Some(frame) => f(frame).map_err(Into::into),
+                None => Err(Error::InvalidInput(
+                    "memoize runs on the table in memory; this dataset is scanned (scan mode)"
+                        .to_owned(),
+                )),
+            },
             None => Err(Error::Compute("memoized function called twice".to_owned())),
         })
     }

@@ -1,19 +1,26 @@
-//! Re-reading the CSV file a cache was built from, and swapping in the new
-//! version when its content changed.
+//! Re-reading the files a cache was built from, and swapping in the new
+//! version when their content changed: only the new rows when the files
+//! only grew, the whole table otherwise.
 
 use std::sync::Arc;
 
+use super::stats::Counters;
 use super::{CachedQuery, rollups};
 use crate::Result;
 use crate::dataset::{Dataset, Fingerprint, Origin};
 
 /// What [`CachedQuery::refresh`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RefreshOutcome {
     /// The fingerprint before the refresh.
     pub old: Fingerprint,
     /// The fingerprint now.
     pub new: Fingerprint,
+    /// The rows read from what was appended, when the files only grew
+    /// and only the new rows were read; `None` after a full reload (or no
+    /// change).
+    pub appended_rows: Option<usize>,
 }
 
 impl RefreshOutcome {
@@ -24,41 +31,87 @@ impl RefreshOutcome {
 }
 
 impl CachedQuery {
-    /// Re-reads the CSV file the cache was built from. When its content (or
+    /// Re-reads the files the cache was built from. When their content (or
     /// nothing at all) changed, the new version is swapped in and every
     /// entry of the old one is dropped; requests already running on the old
     /// version finish on it, and their answers can never be served for the
     /// new one (the fingerprint is part of every key).
     ///
-    /// A cache built from a frame has nothing to re-read: the outcome says
-    /// nothing changed.
+    /// When the files only grew (rows appended to a CSV file, its old bytes
+    /// unchanged; files added after the last of a set), only the new rows
+    /// are read, and the declared roll-ups are merged with the new rows'
+    /// partial aggregates instead of computed again
+    /// ([`CacheInfo::rollups_merged`](crate::CacheInfo::rollups_merged)).
+    ///
+    /// A cache built from a frame or bytes has nothing to re-read: the
+    /// outcome says nothing changed.
     pub fn refresh(&self) -> Result<RefreshOutcome> {
         let _one_at_a_time = self.refresh_lock.lock();
         let current = self.dataset();
         let old = current.fingerprint();
-        let Origin::Csv { path, options } = current.origin() else {
-            return Ok(RefreshOutcome { old, new: old });
+        let Origin::Files { path, options, .. } = current.origin() else {
+            return Ok(RefreshOutcome {
+                old,
+                new: old,
+                appended_rows: None,
+            });
         };
+        if let Some(appended) = current.appended()? {
+            let fresh = Arc::new(appended.dataset);
+            let new = fresh.fingerprint();
+            let (rollups, updated) = rollups::update(
+                &self.config.rollups,
+                &self.rollups.read(),
+                &fresh,
+                &appended.rows,
+                self.config.derive,
+            )?;
+            Counters::add(&self.counters.rollups_merged, updated.merged);
+            Counters::add(&self.counters.rollups_rebuilt, updated.rebuilt);
+            Counters::add(&self.counters.appends, 1);
+            let rows = appended.rows.rows();
+            self.swap(&current, fresh, rollups);
+            tracing::info!(%old, %new, rows, merged = updated.merged, rebuilt = updated.rebuilt, "rows appended; old entries dropped");
+            return Ok(RefreshOutcome {
+                old,
+                new,
+                appended_rows: Some(rows),
+            });
+        }
         let fresh = match self.config.snapshot_dir() {
-            Some(dir) => Dataset::from_csv_with_snapshots(path, options, &dir)?,
-            None => Dataset::from_csv(path, options)?,
+            Some(dir) => Dataset::from_path_with_snapshots(path, options, &dir)?,
+            None => Dataset::from_path(path, options)?,
         }
         .with_name(current.name());
         let new = fresh.fingerprint();
         if new != old {
             let fresh = Arc::new(fresh);
             let rollups = rollups::build(&self.config.rollups, &fresh)?;
-            for (key, _) in &rollups {
-                self.derive_index.add(key);
-            }
-            *self.dataset.write() = fresh;
-            *self.rollups.write() = rollups;
-            self.derive_index.forget_dataset(old);
-            self.learner.forget(new, &self.derive_index);
-            self.invalidate_where(|key| key.dataset() != new);
-            self.tiers.replace_dataset(old, new, path);
+            Counters::add(&self.counters.rollups_rebuilt, rollups.len() as u64);
+            self.swap(&current, fresh, rollups);
             tracing::info!(%old, %new, "dataset changed; old entries dropped");
         }
-        Ok(RefreshOutcome { old, new })
+        Ok(RefreshOutcome {
+            old,
+            new,
+            appended_rows: None,
+        })
+    }
+
+    /// Puts `fresh` and its roll-ups in place of `current` and drops every
+    /// entry of `current`'s version, in every tier.
+    fn swap(&self, current: &Dataset, fresh: Arc<Dataset>, rollups: rollups::Rollups) {
+        let (old, new) = (current.fingerprint(), fresh.fingerprint());
+        for (key, _) in &rollups {
+            self.derive_index.add(key);
+        }
+        *self.dataset.write() = fresh;
+        *self.rollups.write() = rollups;
+        self.derive_index.forget_dataset(old);
+        self.learner.forget(new, &self.derive_index);
+        self.invalidate_where(|key| key.dataset() != new);
+        if let Origin::Files { path, .. } = current.origin() {
+            self.tiers.replace_dataset(old, new, path);
+        }
     }
 }

@@ -43,6 +43,9 @@ counters! {
     expirations,
     compute_nanos,
     saved_nanos,
+    appends,
+    rollups_merged,
+    rollups_rebuilt,
 }
 
 impl Counters {
@@ -93,6 +96,16 @@ pub struct CacheInfo {
     pub rollups: u64,
     /// Estimated bytes of the declared roll-ups.
     pub rollup_bytes: u64,
+    /// Declared roll-ups brought up to date after an append by merging the
+    /// appended rows' partial aggregates into them, without a scan of the
+    /// table.
+    pub rollups_merged: u64,
+    /// Declared roll-ups computed again over the whole table by a refresh
+    /// (a full reload, or an append whose aggregates do not merge).
+    pub rollups_rebuilt: u64,
+    /// Refreshes that read only rows appended to the files (see
+    /// [`CachedQuery::refresh`](crate::CachedQuery::refresh)).
+    pub appends: u64,
     /// The roll-ups learned from the misses (outside `max_bytes`, within
     /// [`learned_rollup_bytes`](crate::CachedQueryBuilder::learned_rollup_bytes)),
     /// each with the misses it answered.
@@ -240,6 +253,9 @@ impl CachedQuery {
             expirations,
             compute_nanos,
             saved_nanos,
+            appends,
+            rollups_merged,
+            rollups_rebuilt,
         } = &*self.counters;
         let no_disk = DiskCounters::default();
         let DiskCounters {
@@ -288,6 +304,9 @@ impl CachedQuery {
             derived_hits: load(derived_hits),
             rollups,
             rollup_bytes,
+            rollups_merged: load(rollups_merged),
+            rollups_rebuilt: load(rollups_rebuilt),
+            appends: load(appends),
             learned_rollups: self.learner.info(),
             redis_hits: load(redis_hits),
             redis_writes: load(redis_writes),

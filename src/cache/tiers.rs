@@ -42,8 +42,8 @@ impl Tiers {
         + 'static,
     ) -> Result<Tiers> {
         let source = match dataset.origin() {
-            Origin::Csv { path, .. } => Some(path.as_path()),
-            Origin::Bytes { .. } | Origin::Frame => None,
+            Origin::Files { path, .. } => Some(path.as_path()),
+            _ => None,
         };
         let disk = config.disk_dir.as_ref().map(|dir| {
             DiskTier::open(

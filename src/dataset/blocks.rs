@@ -23,8 +23,8 @@ pub(super) struct Blocks<R> {
     /// Records the first block holds, exactly (the header and the rows
     /// schema inference reads), so that a block-wise parse infers what a
     /// parse of the whole file would, from a block that is cheap to read
-    /// twice.
-    first_records: usize,
+    /// twice; `None` when the first block is like any other.
+    first_records: Option<usize>,
     first: bool,
     eof: bool,
     quote: Option<u8>,
@@ -33,13 +33,14 @@ pub(super) struct Blocks<R> {
     hash_time: Duration,
     read_time: Duration,
     read_bytes: u64,
+    last_byte: Option<u8>,
 }
 
 impl<R: Read> Blocks<R> {
     pub(super) fn new(
         reader: R,
         block_size: usize,
-        first_records: usize,
+        first_records: Option<usize>,
         delimiter: u8,
         quote: Option<u8>,
     ) -> Self {
@@ -56,7 +57,17 @@ impl<R: Read> Blocks<R> {
             hash_time: Duration::ZERO,
             read_time: Duration::ZERO,
             read_bytes: 0,
+            last_byte: None,
         }
+    }
+
+    /// Continues `hashed`, the hash of the `before` bytes that precede the
+    /// reader's (a file that grew, read from where it ended).
+    pub(super) fn with_hashed(mut self, hashed: Xxh3, before: u64) -> Self {
+        if before > 0 {
+            self.hasher = hashed;
+        }
+        self
     }
 
     /// The next block: whole records (the last one may lack its newline at
@@ -68,7 +79,7 @@ impl<R: Read> Blocks<R> {
             if self.buf.is_empty() {
                 return Ok(None);
             }
-            let cut = if self.first {
+            let cut = if let (true, Some(first_records)) = (self.first, self.first_records) {
                 // Polars skips empty lines before the header without
                 // counting them among the rows it infers from.
                 let blank = self
@@ -77,7 +88,7 @@ impl<R: Read> Blocks<R> {
                     .take_while(|&&b| b == b'\n' || b == b'\r')
                     .filter(|&&b| b == b'\n')
                     .count();
-                Cut::After(self.first_records.saturating_add(blank))
+                Cut::After(first_records.saturating_add(blank))
             } else {
                 Cut::Last
             };
@@ -120,6 +131,9 @@ impl<R: Read> Blocks<R> {
         self.hasher.update(&self.buf[start..]);
         self.hash_time += hashing.elapsed();
         self.read_bytes += (self.buf.len() - start) as u64;
+        if self.buf.len() > start {
+            self.last_byte = self.buf.last().copied();
+        }
         self.eof = self.buf.len() - start < asked;
         result.map(drop)
     }
@@ -137,6 +151,11 @@ impl<R: Read> Blocks<R> {
     /// The time spent hashing.
     pub(super) fn hash_time(&self) -> Duration {
         self.hash_time
+    }
+
+    /// The last byte read, `None` before the first.
+    pub(super) fn last_byte(&self) -> Option<u8> {
+        self.last_byte
     }
 
     /// How many bytes were read.
@@ -279,7 +298,7 @@ mod tests {
             first_records in 1usize..5,
         ) {
             let ends = reference_ends(&text, b'"');
-            let mut blocks = Blocks::new(&text[..], block_size, first_records, b',', Some(b'"'));
+            let mut blocks = Blocks::new(&text[..], block_size, Some(first_records), b',', Some(b'"'));
             let mut joined = Vec::new();
             let mut first = true;
             while let Some(block) = blocks.next_block().unwrap() {

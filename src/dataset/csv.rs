@@ -11,11 +11,12 @@
 //! frame beside a converted copy.
 
 use std::io::{Cursor, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
 use polars::prelude::*;
+use xxhash_rust::xxh3::Xxh3;
 
 use super::blocks::Blocks;
 use super::compression::{self, Compression};
@@ -25,56 +26,145 @@ use crate::{Error, Result};
 /// What a load produced.
 pub(super) struct Parsed {
     pub(super) frame: DataFrame,
-    /// xxh3-128 of every byte read.
-    pub(super) content_hash: u128,
+    /// What was read of each part, in order.
+    pub(super) parts: Vec<PartRead>,
     pub(super) timings: LoadTimings,
 }
 
-/// Where the CSV comes from.
-pub(super) enum Source<'a> {
-    /// A file, opened here.
-    File(&'a Path),
-    /// Bytes in memory; the path names them in errors.
-    Bytes(&'a Path, &'a [u8]),
+/// What was read of one part.
+#[derive(Debug, Clone)]
+pub(super) struct PartRead {
+    /// xxh3-128 of every byte of the part, from its start: for an appended
+    /// part, the bytes before `Part::appended`'s offset too.
+    pub(super) hash: u128,
+    /// The bytes read, from its start (after decompression).
+    pub(super) bytes: u64,
+    /// Whether the last byte read was a newline: only then can rows
+    /// appended to the file not change its last record.
+    pub(super) ends_with_newline: bool,
 }
 
-/// Parses a CSV file or bytes.
-pub(super) fn parse(source: Source<'_>, options: &LoadOptions) -> Result<Parsed> {
-    match source {
-        Source::File(path) => {
-            let (compression, reader) = compression::open(path).map_err(|e| Error::io(path, e))?;
-            let whole = || {
-                let (_, mut reader) = compression::open(path).ok()?;
+/// One stream of CSV records: a file, bytes in memory, or the end of a
+/// file that grew.
+pub(super) struct Part<'a> {
+    path: PathBuf,
+    reader: Box<dyn Read + Send + 'a>,
+    compression: Compression,
+    /// The hash of the bytes before the reader's start, and how many.
+    before: (Xxh3, u64),
+    /// Whether its first record is a header (checked against the first
+    /// part's, then skipped) rather than rows.
+    header: bool,
+    /// Reads it again, whole, only to say where a malformed one goes wrong.
+    whole: Box<dyn Fn() -> Option<Vec<u8>> + Send + Sync + 'a>,
+}
+
+impl<'a> Part<'a> {
+    /// A CSV file, compressed or not.
+    pub(super) fn file(path: &Path, options: &LoadOptions) -> Result<Part<'static>> {
+        let (compression, reader) = compression::open(path).map_err(|e| Error::io(path, e))?;
+        let again = path.to_owned();
+        Ok(Part {
+            path: path.to_owned(),
+            reader,
+            compression,
+            before: (Xxh3::new(), 0),
+            header: options.has_header,
+            whole: Box::new(move || {
+                let (_, mut reader) = compression::open(&again).ok()?;
                 let mut bytes = Vec::new();
                 reader.read_to_end(&mut bytes).ok().map(|_| bytes)
-            };
-            parse_from(path, reader, compression, options, whole)
-        }
-        Source::Bytes(path, bytes) => {
-            let compression = Compression::of(bytes);
-            let reader = compression.decode(bytes).map_err(|e| Error::io(path, e))?;
-            let whole = || {
+            }),
+        })
+    }
+
+    /// CSV bytes in memory, compressed or not; `name` names them in errors.
+    pub(super) fn bytes(name: &Path, bytes: &'a [u8], options: &LoadOptions) -> Result<Part<'a>> {
+        let compression = Compression::of(bytes);
+        let reader = compression.decode(bytes).map_err(|e| Error::io(name, e))?;
+        Ok(Part {
+            path: name.to_owned(),
+            reader,
+            compression,
+            before: (Xxh3::new(), 0),
+            header: options.has_header,
+            whole: Box::new(move || {
                 let mut all = Vec::new();
                 let mut reader = compression.decode(bytes).ok()?;
                 reader.read_to_end(&mut all).ok().map(|_| all)
-            };
-            parse_from(path, reader, compression, options, whole)
-        }
+            }),
+        })
+    }
+
+    /// The rows of an uncompressed CSV file after its first `offset`
+    /// bytes, whose hash state is `hashed`: the records appended to it.
+    pub(super) fn appended(path: &Path, offset: u64, hashed: Xxh3) -> Result<Part<'static>> {
+        use std::io::{Seek, SeekFrom};
+        let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        file.seek(SeekFrom::Start(offset))
+            .map_err(|e| Error::io(path, e))?;
+        let again = path.to_owned();
+        Ok(Part {
+            path: path.to_owned(),
+            reader: Box::new(file),
+            compression: Compression::None,
+            before: (hashed, offset),
+            header: false,
+            whole: Box::new(move || std::fs::read(&again).ok()),
+        })
     }
 }
 
-/// Parses what `reader` yields; `path` names it in errors, and `whole`
-/// reads it again, whole, only to say where a malformed file goes wrong.
-fn parse_from(
-    path: &Path,
-    reader: impl Read + Send,
-    compression: Compression,
+/// Parses CSV parts as one table: the first part's header and inference
+/// rows decide the schema, and every later part is read with it (its
+/// header, when it has one, must name the same columns).
+pub(super) fn parse(parts: Vec<Part<'_>>, options: &LoadOptions) -> Result<Parsed> {
+    let loader = Loader::new(options);
+    let first_file = parts.first().map(|p| p.path.clone()).unwrap_or_default();
+    parse_parts(parts, options, loader, true, &first_file)
+}
+
+/// Parses the records appended to a file (`Part::appended`), or files
+/// added to a set, onto `frame`,
+/// read from the same file with the same options: its schema, its
+/// categoricals (new values join their dictionary), its `Int32` columns
+/// (widened when a new value does not fit, as a whole load would).
+/// `first_file` is the dataset's first, named when a header differs.
+pub(super) fn parse_appended(
+    frame: DataFrame,
+    parts: Vec<Part<'_>>,
     options: &LoadOptions,
-    whole: impl Fn() -> Option<Vec<u8>>,
+    first_file: &Path,
+) -> Result<Parsed> {
+    let loader = Loader::resume(options, frame);
+    parse_parts(parts, options, loader, false, first_file)
+}
+
+/// A piece the reader thread sends.
+enum Piece {
+    /// Whole records of part `.0`.
+    Block(usize, Vec<u8>),
+    /// Part `.0` ended.
+    End(usize, PartRead),
+}
+
+fn parse_parts(
+    parts: Vec<Part<'_>>,
+    options: &LoadOptions,
+    mut loader: Loader<'_>,
+    mut first: bool,
+    first_file: &Path,
 ) -> Result<Parsed> {
     let started = Instant::now();
-    let malformed = |line: Option<u64>, message: String| Error::MalformedCsv {
-        path: path.to_owned(),
+    let fresh = first;
+    let mut paths = Vec::with_capacity(parts.len());
+    let mut readers = Vec::with_capacity(parts.len());
+    for part in parts {
+        paths.push((part.path, part.compression, part.header, part.whole));
+        readers.push((part.reader, part.before));
+    }
+    let malformed = |part: usize, line: Option<u64>, message: String| Error::MalformedCsv {
+        path: paths[part].0.clone(),
         line,
         message,
     };
@@ -83,38 +173,57 @@ fn parse_from(
         Some(rows) => rows.saturating_add(usize::from(options.has_header)).max(1),
         None => usize::MAX,
     };
-    let blocks = Blocks::new(
-        reader,
-        options.block_bytes,
-        first_records,
-        options.delimiter,
-        options.quote_char,
-    );
+    let headers: Vec<bool> = paths.iter().map(|p| p.2).collect();
     std::thread::scope(|scope| {
         // The next block is read and hashed on its own thread while this
         // one parses: Polars leaves a core idle in the sequential parts of
         // a parse (splitting a block into lines, inferring the schema).
         let (sender, received) = std::sync::mpsc::sync_channel(1);
-        let reading = scope.spawn(move || read_blocks(blocks, &sender));
+        let reading = scope
+            .spawn(move || read_parts(readers, &headers, fresh, first_records, options, &sender));
         let mut timings = LoadTimings::default();
-        let mut loader = Loader::new(options);
-        let mut width = 0;
-        let mut first = true;
-        // Polars' refusal of a block (its message), or a ragged row (none).
-        let mut refused: Option<Option<String>> = None;
-        for block in &received {
-            let block = block.map_err(|e| match compression {
-                // A decoder's error carries no OS error code: the file was
-                // read, what it holds is broken. An OS error (EIO, EACCES)
-                // is the file's, compressed or not.
-                packed if packed != Compression::None && e.raw_os_error().is_none() => malformed(
-                    None,
-                    format!("the {} stream is corrupt: {e}", packed.name()),
-                ),
-                _ => Error::io(path, e),
-            })?;
+        let mut width = loader.width();
+        let mut read = Vec::new();
+        // The parts whose header was checked.
+        let mut headers_checked = vec![false; paths.len()];
+        // Polars' refusal of a block (its message), or a ragged row
+        // (none), and in which part.
+        let mut refused: Option<(usize, Option<String>)> = None;
+        for piece in &received {
+            let (part, block) = match piece {
+                Ok(Piece::Block(part, block)) => (part, block),
+                Ok(Piece::End(part, done)) => {
+                    debug_assert_eq!(read.len(), part);
+                    read.push(done);
+                    continue;
+                }
+                Err((part, e)) => {
+                    return Err(match paths[part].1 {
+                        // A decoder's error carries no OS error code: the
+                        // file was read, what it holds is broken. An OS
+                        // error (EIO, EACCES) is the file's, compressed
+                        // or not.
+                        packed if packed != Compression::None && e.raw_os_error().is_none() => {
+                            malformed(
+                                part,
+                                None,
+                                format!("the {} stream is corrupt: {e}", packed.name()),
+                            )
+                        }
+                        _ => Error::io(&paths[part].0, e),
+                    });
+                }
+            };
             if first && block.iter().all(u8::is_ascii_whitespace) {
-                return Err(malformed(None, "the file is empty".to_owned()));
+                return Err(malformed(part, None, "the file is empty".to_owned()));
+            }
+            if paths[part].2 && !(fresh && part == 0) && !headers_checked[part] {
+                // The first block of a later part is its header alone.
+                headers_checked[part] = true;
+                loader
+                    .check_header(&block)
+                    .map_err(|message| schema_mismatch(&paths[part].0, first_file, message))?;
+                continue;
             }
             let parse_started = Instant::now();
             let parsed = loader.parse_block(&block, first);
@@ -122,7 +231,7 @@ fn parse_from(
             let frame = match parsed {
                 Ok(frame) => frame,
                 Err(err) => {
-                    refused = Some(Some(err.to_string()));
+                    refused = Some((part, Some(err.to_string())));
                     break;
                 }
             };
@@ -130,60 +239,115 @@ fn parse_from(
                 width = frame.width();
             }
             if has_short_rows(&frame, &block, width, first, options) {
-                refused = Some(None);
+                refused = Some((part, None));
                 break;
             }
             loader.add(frame, first, &mut timings)?;
             first = false;
         }
-        if let Some(polars) = refused {
+        if let Some((part, polars)) = refused {
             // Finding the bad line reads the whole file again: not beside
             // the blocks parsed so far, nor blocks read ahead (the reader
             // stops at its next send once nobody receives).
             drop(loader);
             drop(received);
-            return Err(diagnosed(path, &whole, options, polars));
+            return Err(diagnosed(&paths[part].0, &paths[part].3, options, polars));
         }
-        // The reader stops at the end of the file or at its first error,
-        // which it sent; a panic there is a bug, said as one.
-        let read = reading
+        // The reader stops at the end of the last part or at its first
+        // error, which it sent; a panic there is a bug, said as one.
+        let times = reading
             .join()
-            .map_err(|_| Error::Compute(format!("reading {} panicked", path.display())))?;
+            .map_err(|_| Error::Compute(format!("reading {} panicked", paths[0].0.display())))?;
         if first {
-            return Err(malformed(None, "the file is empty".to_owned()));
+            return Err(malformed(0, None, "the file is empty".to_owned()));
         }
         let frame = loader.finish(&mut timings)?;
-        timings.read = read.read_time();
-        timings.fingerprint = read.hash_time();
-        timings.bytes = read.read_bytes();
+        timings.read = times.read;
+        timings.fingerprint = times.hash;
+        timings.bytes = times.bytes;
         timings.total = started.elapsed();
         Ok(Parsed {
             frame,
-            content_hash: read.digest(),
+            parts: read,
             timings,
         })
     })
 }
 
-/// Sends each block, then any error, until the file ends or nobody is
-/// receiving (the parse failed); gives back the reader and its hash.
-fn read_blocks<R: Read>(
-    mut blocks: Blocks<R>,
-    sender: &std::sync::mpsc::SyncSender<std::io::Result<Vec<u8>>>,
-) -> Blocks<R> {
-    loop {
-        let next = blocks.next_block();
-        let more = matches!(next, Ok(Some(_)));
-        let sent = match next {
-            Ok(Some(block)) => sender.send(Ok(block)),
-            Ok(None) => break,
-            Err(e) => sender.send(Err(e)),
+fn schema_mismatch(path: &Path, first: &Path, (column, message): (String, String)) -> Error {
+    Error::SchemaMismatch {
+        path: path.to_owned(),
+        first: first.to_owned(),
+        column,
+        message,
+    }
+}
+
+/// The reader thread's times and bytes, over every part.
+#[derive(Default)]
+struct ReadTimes {
+    read: std::time::Duration,
+    hash: std::time::Duration,
+    bytes: u64,
+}
+
+type Sent = std::result::Result<Piece, (usize, std::io::Error)>;
+
+/// Sends each part's blocks and its end, or its error, until the last part
+/// ends or nobody is receiving (the parse failed).
+fn read_parts(
+    readers: Vec<(Box<dyn Read + Send + '_>, (Xxh3, u64))>,
+    headers: &[bool],
+    first: bool,
+    first_records: usize,
+    options: &LoadOptions,
+    sender: &std::sync::mpsc::SyncSender<Sent>,
+) -> ReadTimes {
+    let mut times = ReadTimes::default();
+    for (part, (reader, (hashed, before))) in readers.into_iter().enumerate() {
+        // The first block of the first part is the header and the
+        // inference rows; a later part's first block is its header alone.
+        let first_block = if first && part == 0 {
+            Some(first_records)
+        } else if headers[part] {
+            Some(1)
+        } else {
+            None
         };
-        if sent.is_err() || !more {
-            break;
+        let mut blocks = Blocks::new(
+            reader,
+            options.block_bytes,
+            first_block,
+            options.delimiter,
+            options.quote_char,
+        )
+        .with_hashed(hashed, before);
+        loop {
+            let sent = match blocks.next_block() {
+                Ok(Some(block)) => sender.send(Ok(Piece::Block(part, block))),
+                Ok(None) => break,
+                Err(e) => {
+                    let _ = sender.send(Err((part, e)));
+                    return times;
+                }
+            };
+            if sent.is_err() {
+                return times;
+            }
+        }
+        times.read += blocks.read_time();
+        times.hash += blocks.hash_time();
+        times.bytes += blocks.read_bytes();
+        let done = PartRead {
+            hash: blocks.digest(),
+            bytes: before + blocks.read_bytes(),
+            ends_with_newline: blocks.last_byte().map_or(before == 0, |b| b == b'\n'),
+        };
+        if sender.send(Ok(Piece::End(part, done))).is_err() {
+            return times;
         }
     }
-    blocks
+    times
 }
 
 /// The frame being built, and the choices made on the first block.
@@ -215,6 +379,83 @@ impl<'a> Loader<'a> {
             blocks: Vec::new(),
             narrow: Vec::new(),
         }
+    }
+
+    /// A loader that goes on from `frame`, loaded earlier with the same
+    /// options: later blocks are read with its schema and categoricals.
+    fn resume(options: &'a LoadOptions, frame: DataFrame) -> Self {
+        let mut loader = Loader::new(options);
+        if let Some(categorical) = frame
+            .columns()
+            .iter()
+            .map(Column::dtype)
+            .find(|dtype| dtype.is_categorical())
+        {
+            // The same dictionary: new values join it.
+            loader.categorical = categorical.clone();
+        }
+        let narrowed = frame.schema().clone();
+        let mut wide = (*narrowed).clone();
+        for column in frame.columns() {
+            if column.dtype() == &DataType::Int32 && narrowable_name(column.name(), options) {
+                wide.set_dtype(column.name(), DataType::Int64);
+                loader.narrow.push((column.name().clone(), true));
+            }
+        }
+        loader.wide = Some(Arc::new(wide));
+        loader.narrowed = Some(narrowed);
+        loader.blocks.push(frame);
+        loader
+    }
+
+    /// The number of columns, once the schema is known.
+    fn width(&self) -> usize {
+        self.wide.as_ref().map_or(0, |schema| schema.len())
+    }
+
+    /// Whether `block`, the header of a later file, names the columns the
+    /// first file's header named, in order; the column and what differs
+    /// when not.
+    fn check_header(&self, block: &[u8]) -> std::result::Result<(), (String, String)> {
+        let Some(wide) = &self.wide else {
+            return Ok(());
+        };
+        let header = self
+            .read_options(How::Infer(Vec::new()))
+            .with_infer_schema_length(Some(0))
+            .with_raise_if_empty(false)
+            .into_reader_with_file_handle(Cursor::new(block))
+            .finish()
+            .map_err(|e| (String::new(), format!("its header cannot be read: {e}")))?;
+        let names: Vec<&PlSmallStr> = header.get_column_names();
+        let expected: Vec<&PlSmallStr> = wide.iter_names().collect();
+        if let Some(i) =
+            (0..names.len().max(expected.len())).find(|&i| names.get(i) != expected.get(i))
+        {
+            return Err(match (names.get(i), expected.get(i)) {
+                (Some(found), Some(want)) => (
+                    want.to_string(),
+                    format!(
+                        "column {} is `{found}`, where the first file has `{want}`",
+                        i + 1
+                    ),
+                ),
+                (None, Some(want)) => (
+                    want.to_string(),
+                    format!("it has {} columns and lacks `{want}`", names.len()),
+                ),
+                (Some(found), None) => (
+                    found.to_string(),
+                    format!(
+                        "it has an extra column `{found}` ({} columns, not {})",
+                        names.len(),
+                        expected.len()
+                    ),
+                ),
+                (None, None) => unreachable!("an index where the names differ"),
+            });
+        }
+        Ok(())
     }
 
     fn parse_block(&mut self, block: &[u8], first: bool) -> PolarsResult<DataFrame> {
@@ -392,7 +633,7 @@ enum How {
     Schema(SchemaRef),
 }
 
-fn dtype_of(ty: ColumnType, categorical: &DataType) -> DataType {
+pub(super) fn dtype_of(ty: ColumnType, categorical: &DataType) -> DataType {
     match ty {
         ColumnType::Int => DataType::Int64,
         ColumnType::Float => DataType::Float64,
@@ -407,7 +648,7 @@ fn dtype_of(ty: ColumnType, categorical: &DataType) -> DataType {
 /// goes wrong, found by reading the whole file again (only on failure).
 fn diagnosed(
     path: &Path,
-    whole: impl Fn() -> Option<Vec<u8>>,
+    whole: &dyn Fn() -> Option<Vec<u8>>,
     options: &LoadOptions,
     polars: Option<String>,
 ) -> Error {
@@ -444,7 +685,7 @@ fn has_short_rows(
     diagnose::has_short_record(block, width, first && options.has_header, options)
 }
 
-fn to_categoricals(
+pub(super) fn to_categoricals(
     frame: &mut DataFrame,
     options: &LoadOptions,
     categorical: &DataType,
@@ -477,25 +718,29 @@ fn to_categoricals(
 }
 
 /// The `Int64` columns whose type the options leave to the loader.
-fn narrowable(frame: &DataFrame, options: &LoadOptions) -> Vec<(PlSmallStr, bool)> {
+pub(super) fn narrowable(frame: &DataFrame, options: &LoadOptions) -> Vec<(PlSmallStr, bool)> {
     if !options.shrink_integers {
         return Vec::new();
     }
     frame
         .columns()
         .iter()
-        .filter(|c| c.dtype() == &DataType::Int64)
-        .filter(|c| {
-            !options
-                .column_types
-                .iter()
-                .any(|(name, _)| name == c.name().as_str())
-        })
+        .filter(|c| c.dtype() == &DataType::Int64 && narrowable_name(c.name(), options))
         .map(|c| (c.name().clone(), true))
         .collect()
 }
 
-fn fits_i32(column: &Column) -> Result<bool> {
+/// Whether the options leave the type of the column called `name` to the
+/// loader (it was not forced).
+fn narrowable_name(name: &str, options: &LoadOptions) -> bool {
+    options.shrink_integers
+        && !options
+            .column_types
+            .iter()
+            .any(|(forced, _)| forced == name)
+}
+
+pub(super) fn fits_i32(column: &Column) -> Result<bool> {
     let values = column.as_materialized_series().i64()?;
     let fits = |v: Option<i64>| v.is_none_or(|v| i32::try_from(v).is_ok());
     Ok(fits(values.min()) && fits(values.max()))

@@ -55,13 +55,14 @@ impl FromStr for Fingerprint {
 pub struct ParseFingerprintError;
 
 impl Fingerprint {
-    /// The fingerprint of CSV bytes whose xxh3-128 is `content`, read with
-    /// `options`.
-    pub(crate) fn of_csv(content: u128, options: &LoadOptions) -> Fingerprint {
+    /// The fingerprint of content whose xxh3-128 is `content` (a file's
+    /// bytes, or a set's hash of its files'), read with `options`.
+    pub(crate) fn of_content(content: u128, options: &LoadOptions) -> Fingerprint {
         Fingerprint(content ^ options_hash(options).rotate_left(1))
     }
 
-    /// The same fingerprint as [`of_csv`](Self::of_csv), hashing the file.
+    /// The same fingerprint as [`of_content`](Self::of_content) of a lone
+    /// CSV file, hashing the file.
     pub(crate) fn of_csv_file(
         path: &std::path::Path,
         options: &LoadOptions,
@@ -77,7 +78,7 @@ impl Fingerprint {
             }
             content.update(&chunk[..n]);
         }
-        Ok(Fingerprint::of_csv(content.digest128(), options))
+        Ok(Fingerprint::of_content(content.digest128(), options))
     }
 
     /// The fingerprint of a frame's content: the hash of its Arrow IPC

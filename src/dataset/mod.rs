@@ -3,36 +3,49 @@
 //! A [`Dataset`] never changes after it is built. Refreshing a cache builds a
 //! new one and swaps it in; queries that started on the old one finish on it.
 
+mod append;
 mod blocks;
+mod columnar;
 mod compression;
 mod csv;
 mod dates;
 mod diagnose;
 mod fingerprint;
 mod hints;
+mod input;
 mod options;
+mod scan;
 mod schema;
 mod snapshot;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use polars::prelude::{DataFrame, PlSmallStr};
+use polars::prelude::{DataFrame, IntoLazy, LazyFrame, PlSmallStr};
 
 pub use fingerprint::{Fingerprint, ParseFingerprintError};
+pub use input::{Format, ParseFormatError};
 pub use options::{ColumnType, LoadOptions};
 pub use schema::{ColumnInfo, ColumnKind};
+
+use csv::PartRead;
+use input::Input;
+use scan::Scan;
 
 use crate::{Error, Result};
 
 /// Where a dataset came from, so it can be reloaded.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Origin {
-    /// A CSV file read with these options.
-    Csv {
-        /// The file.
+    /// Files read with these options: one file, or a glob or a directory
+    /// of files of one format ([`Dataset::files`] lists them).
+    Files {
+        /// What was named: a file, a glob or a directory.
         path: PathBuf,
-        /// How it was read.
+        /// Their format.
+        format: Format,
+        /// How they were read.
         options: LoadOptions,
     },
     /// CSV bytes handed over by the caller (nothing to re-read).
@@ -46,16 +59,22 @@ pub enum Origin {
 
 /// How a dataset's frame was obtained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LoadedFrom {
-    /// Parsed from CSV.
+    /// Parsed from its files.
     Parsed,
     /// Read from a snapshot of an earlier parse of the same CSV version.
     Snapshot,
     /// Handed over as a frame.
     Frame,
+    /// Not loaded: scanned by each miss ([`LoadOptions::scan`]).
+    Scanned,
+    /// The earlier version's frame, with the rows appended to its file (or
+    /// the files added to its set) parsed onto it.
+    Appended,
 }
 
-/// Where the time of one CSV parse went ([`Dataset::load_timings`], printed
+/// Where the time of one parse went ([`Dataset::load_timings`], printed
 /// by `pqc info`), so that a slower load shows which step slowed down.
 ///
 /// `read` and `fingerprint` run on a thread of their own, a block ahead of
@@ -99,7 +118,8 @@ pub struct LoadTimings {
 /// // Few distinct strings become a categorical; empty cells are nulls.
 /// assert_eq!(kind("category"), Some(ColumnKind::Categorical));
 /// assert_eq!(kind("date"), Some(ColumnKind::Date));
-/// assert_eq!(dataset.frame().column("discount")?.null_count(), 408);
+/// let frame = dataset.frame().expect("held in memory");
+/// assert_eq!(frame.column("discount")?.null_count(), 408);
 ///
 /// // The fingerprint is the content's: the same bytes give the same one.
 /// let cache = CachedQuery::from_csv("data/sales.csv")?;
@@ -109,7 +129,10 @@ pub struct LoadTimings {
 #[derive(Debug)]
 pub struct Dataset {
     loaded_from: LoadedFrom,
-    frame: DataFrame,
+    table: Table,
+    rows: usize,
+    /// What each file held when it was read, for appends.
+    files: Vec<(PathBuf, PartRead)>,
     columns: Vec<ColumnInfo>,
     names: Vec<PlSmallStr>,
     fingerprint: Fingerprint,
@@ -129,7 +152,8 @@ impl Dataset {
     /// hold one chunk per block (about 32 MiB of CSV each), as Polars'
     /// own `read_csv` leaves them without `rechunk`.
     pub fn from_csv(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Dataset> {
-        Dataset::load_csv(path.as_ref(), options, None)
+        let options = options.clone().with_format(Format::Csv);
+        Dataset::load(path.as_ref(), &options, None)
     }
 
     /// Reads a CSV file, or the snapshot in `snapshots` of an earlier parse
@@ -139,32 +163,105 @@ impl Dataset {
         options: &LoadOptions,
         snapshots: &Path,
     ) -> Result<Dataset> {
-        Dataset::load_csv(path.as_ref(), options, Some(snapshots))
+        let options = options.clone().with_format(Format::Csv);
+        Dataset::load(path.as_ref(), &options, Some(snapshots))
     }
 
-    fn load_csv(path: &Path, options: &LoadOptions, snapshots: Option<&Path>) -> Result<Dataset> {
+    /// Reads a file of any [`Format`], or every file a glob (`daily/*.csv`)
+    /// or a directory names, as one table.
+    ///
+    /// The format is [`LoadOptions::format`], else the extensions'; the
+    /// files of a set must agree on it and share the first file's columns
+    /// (an [`Error::SchemaMismatch`] names the file and the column that
+    /// differ). Parquet, IPC and NDJSON are shaped as CSV is (low-cardinality
+    /// text as categoricals, small integers as `Int32`, NDJSON dates as
+    /// dates), so a table answers the same in every format. The
+    /// fingerprint covers every file: a file added, removed or changed is
+    /// a new version. With [`LoadOptions::scan`], nothing is loaded.
+    ///
+    /// ```
+    /// use polars_query_cache::{Dataset, Format, LoadOptions, LoadedFrom};
+    ///
+    /// let dataset = Dataset::from_path("data/sales.csv", &LoadOptions::default())?;
+    /// assert_eq!(dataset.rows(), 5_000);
+    /// let scanned = Dataset::from_path("data/sales.csv", &LoadOptions::default().with_scan(true))?;
+    /// assert_eq!((scanned.rows(), scanned.loaded_from()), (5_000, LoadedFrom::Scanned));
+    /// assert!(scanned.frame().is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_path(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Dataset> {
+        Dataset::load(path.as_ref(), options, None)
+    }
+
+    /// [`from_path`](Self::from_path), reading a single CSV file from the
+    /// snapshot in `snapshots` of an earlier parse of the same content.
+    pub fn from_path_with_snapshots(
+        path: impl AsRef<Path>,
+        options: &LoadOptions,
+        snapshots: &Path,
+    ) -> Result<Dataset> {
+        Dataset::load(path.as_ref(), options, Some(snapshots))
+    }
+
+    fn load(path: &Path, options: &LoadOptions, snapshots: Option<&Path>) -> Result<Dataset> {
         let started = Instant::now();
-        let origin = Origin::Csv {
+        let input = Input::resolve(path, options.format)?;
+        let origin = Origin::Files {
             path: path.to_owned(),
+            format: input.format,
             options: options.clone(),
         };
+        if options.scan {
+            let (scan, parts) = Scan::open(&input, options)?;
+            let fingerprint = Fingerprint::of_content(content_hash(&input, &parts), options);
+            let rows = scan.count_rows()?;
+            let empty = DataFrame::empty_with_schema(scan.schema());
+            let mut dataset = Dataset::new(
+                Table::Scan(Box::new(scan), empty),
+                fingerprint,
+                origin,
+                started,
+            );
+            dataset.rows = rows;
+            dataset.files = input.files.into_iter().zip(parts).collect();
+            dataset.loaded_from = LoadedFrom::Scanned;
+            return Ok(dataset);
+        }
+        // Snapshots are of one CSV file: the formats that carry their
+        // types load about as fast as a snapshot would.
+        let snapshots = snapshots.filter(|_| input.format == Format::Csv && !input.is_set());
         if let Some((fingerprint, frame)) =
             snapshots.and_then(|dir| Dataset::from_snapshot(dir, path, options))
         {
-            let mut dataset = Dataset::new(frame, fingerprint, origin, started);
+            let mut dataset = Dataset::new(Table::Frame(frame), fingerprint, origin, started);
             dataset.loaded_from = LoadedFrom::Snapshot;
             return Ok(dataset);
         }
+        let (frame, parts, timings) = match input.format {
+            Format::Csv => {
+                let parts = input
+                    .files
+                    .iter()
+                    .map(|file| csv::Part::file(file, options))
+                    .collect::<Result<Vec<_>>>()?;
+                let parsed = csv::parse(parts, options)?;
+                (parsed.frame, parsed.parts, parsed.timings)
+            }
+            _ => {
+                let loaded = columnar::load(&input, options)?;
+                (loaded.frame, loaded.parts, loaded.timings)
+            }
+        };
         // The fingerprint of exactly the bytes parsed, whatever happens to
-        // the file meanwhile.
-        let parsed = csv::parse(csv::Source::File(path), options)?;
-        let fingerprint = Fingerprint::of_csv(parsed.content_hash, options);
+        // the files meanwhile.
+        let fingerprint = Fingerprint::of_content(content_hash(&input, &parts), options);
         if let Some(dir) = snapshots {
-            snapshot::write(dir, path, fingerprint, &parsed.frame);
+            snapshot::write(dir, path, fingerprint, &frame);
         }
-        let mut dataset = Dataset::new(parsed.frame, fingerprint, origin, started);
+        let mut dataset = Dataset::new(Table::Frame(frame), fingerprint, origin, started);
+        dataset.files = input.files.into_iter().zip(parts).collect();
         dataset.loaded_from = LoadedFrom::Parsed;
-        dataset.timings = Some(parsed.timings);
+        dataset.timings = Some(timings);
         Ok(dataset)
     }
 
@@ -193,12 +290,13 @@ impl Dataset {
     /// `name` stands for the file in error messages.
     pub fn from_csv_bytes(name: &str, bytes: Vec<u8>, options: &LoadOptions) -> Result<Dataset> {
         let started = Instant::now();
-        let parsed = csv::parse(csv::Source::Bytes(Path::new(name), &bytes), options)?;
-        let fingerprint = Fingerprint::of_csv(parsed.content_hash, options);
+        let part = csv::Part::bytes(Path::new(name), &bytes, options)?;
+        let parsed = csv::parse(vec![part], options)?;
+        let fingerprint = Fingerprint::of_content(parsed.parts[0].hash, options);
         let origin = Origin::Bytes {
             name: name.to_owned(),
         };
-        let mut dataset = Dataset::new(parsed.frame, fingerprint, origin, started);
+        let mut dataset = Dataset::new(Table::Frame(parsed.frame), fingerprint, origin, started);
         dataset.loaded_from = LoadedFrom::Parsed;
         dataset.timings = Some(parsed.timings);
         Ok(dataset)
@@ -209,23 +307,25 @@ impl Dataset {
     pub fn from_frame(frame: DataFrame) -> Result<Dataset> {
         let started = Instant::now();
         let fingerprint = Fingerprint::of_frame(&frame)?;
-        Ok(Dataset::new(frame, fingerprint, Origin::Frame, started))
+        Ok(Dataset::new(
+            Table::Frame(frame),
+            fingerprint,
+            Origin::Frame,
+            started,
+        ))
     }
 
-    fn new(
-        frame: DataFrame,
-        fingerprint: Fingerprint,
-        origin: Origin,
-        started: Instant,
-    ) -> Dataset {
-        let columns = schema::columns_of(&frame);
+    fn new(table: Table, fingerprint: Fingerprint, origin: Origin, started: Instant) -> Dataset {
+        let columns = schema::columns_of(table.schema_frame());
         let names = columns
             .iter()
             .map(|c| PlSmallStr::from(c.name.as_str()))
             .collect();
         Dataset {
             loaded_from: LoadedFrom::Frame,
-            frame,
+            rows: table.schema_frame().height(),
+            table,
+            files: Vec::new(),
             columns,
             names,
             fingerprint,
@@ -262,9 +362,63 @@ impl Dataset {
         &self.name
     }
 
-    /// The table.
-    pub fn frame(&self) -> &DataFrame {
-        &self.frame
+    /// The table, when it is held in memory; `None` in scan mode
+    /// ([`LoadOptions::scan`]).
+    pub fn frame(&self) -> Option<&DataFrame> {
+        match &self.table {
+            Table::Frame(frame) => Some(frame),
+            Table::Scan(..) => None,
+        }
+    }
+
+    /// The table itself in memory, or an empty frame of its schema in
+    /// scan mode: for what needs the types, not the rows.
+    pub(crate) fn schema_frame(&self) -> &DataFrame {
+        self.table.schema_frame()
+    }
+
+    /// Whether the table is scanned by each miss rather than held.
+    pub fn is_scanned(&self) -> bool {
+        matches!(self.table, Table::Scan(..))
+    }
+
+    /// The files the dataset was read from, in the order their rows are;
+    /// empty for bytes or a frame handed over.
+    pub fn files(&self) -> impl ExactSizeIterator<Item = &Path> {
+        self.files.iter().map(|(path, _)| path.as_path())
+    }
+
+    /// The plan every query starts from: the frame, or a streaming scan of
+    /// the files (after checking none changed since they were hashed).
+    pub(crate) fn lazy(&self) -> Result<LazyFrame> {
+        match &self.table {
+            Table::Frame(frame) => Ok(frame.clone().lazy()),
+            Table::Scan(scan, _) => scan.lazy(),
+        }
+    }
+
+    /// Runs a plan built on [`lazy`](Self::lazy): on the in-memory engine
+    /// for a frame, on the streaming engine for a scan.
+    pub(crate) fn collect(&self, plan: LazyFrame) -> Result<DataFrame> {
+        match &self.table {
+            Table::Frame(_) => Ok(plan.collect()?),
+            Table::Scan(scan, _) => scan.collect(plan),
+        }
+    }
+
+    /// The number of distinct values (null counts as one) of column `index`.
+    pub(crate) fn distinct_count(&self, index: usize) -> Result<usize> {
+        match &self.table {
+            Table::Frame(frame) => Ok(frame.columns()[index].n_unique()?),
+            Table::Scan(..) => {
+                use polars::prelude::col;
+                let name = self.names[index].as_str();
+                let counted =
+                    self.collect(self.lazy()?.select([col(name).n_unique().alias("n")]))?;
+                let n = counted.column("n")?.get(0)?.extract::<u64>();
+                Ok(n.unwrap_or(u64::MAX) as usize)
+            }
+        }
     }
 
     /// Its columns, in order.
@@ -310,12 +464,12 @@ impl Dataset {
 
     /// The number of rows.
     pub fn rows(&self) -> usize {
-        self.frame.height()
+        self.rows
     }
 
-    /// The estimated memory held by the frame, in bytes.
+    /// The estimated memory held by the frame, in bytes (none in scan mode).
     pub fn estimated_size(&self) -> usize {
-        self.frame.estimated_size()
+        self.frame().map_or(0, DataFrame::estimated_size)
     }
 
     /// What the load probably got wrong, each with the option that fixes
@@ -338,10 +492,13 @@ impl Dataset {
     /// ```
     pub fn load_hints(&self) -> Vec<String> {
         let null_values = match &self.origin {
-            Origin::Csv { options, .. } => options.null_values.as_slice(),
+            Origin::Files { options, .. } => options.null_values.as_slice(),
             Origin::Bytes { .. } | Origin::Frame => &[],
         };
-        hints::null_token_hints(&self.frame, null_values)
+        match self.frame() {
+            Some(frame) => hints::null_token_hints(frame, null_values),
+            None => Vec::new(),
+        }
     }
 
     /// The error for an unknown column: the closest names first.
@@ -355,6 +512,41 @@ impl Dataset {
     }
 }
 
+/// What a dataset holds: its rows, or the files to scan for them (with an
+/// empty frame of their schema).
+#[derive(Debug)]
+enum Table {
+    Frame(DataFrame),
+    Scan(Box<Scan>, DataFrame),
+}
+
+impl Table {
+    fn schema_frame(&self) -> &DataFrame {
+        match self {
+            Table::Frame(frame) | Table::Scan(_, frame) => frame,
+        }
+    }
+}
+
+/// The content hash of a dataset's files: a lone file's own hash (so a
+/// file keeps the fingerprint it always had), a set's over each file's
+/// name and hash.
+fn content_hash(input: &Input, parts: &[PartRead]) -> u128 {
+    use std::hash::Hasher;
+    if !input.is_set() {
+        return parts[0].hash;
+    }
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    hasher.write_usize(parts.len());
+    for (file, part) in input.files.iter().zip(parts) {
+        let name = input.relative_name(file);
+        hasher.write_usize(name.len());
+        hasher.update(name.as_bytes());
+        hasher.write_u128(part.hash);
+    }
+    hasher.digest128()
+}
+
 /// The name a dataset from `origin` has unless given one: the file's stem.
 fn default_name(origin: &Origin) -> String {
     let stem = |path: &Path| {
@@ -365,7 +557,13 @@ fn default_name(origin: &Origin) -> String {
             .filter(|s| !s.is_empty())
     };
     match origin {
-        Origin::Csv { path, .. } => stem(path),
+        // A glob's or directory's name is no table name; the stem of a
+        // directory (`daily`) is.
+        Origin::Files { path, .. } if path.to_string_lossy().contains(['*', '?', '[']) => path
+            .parent()
+            .and_then(|dir| dir.file_name())
+            .map(|name| name.to_string_lossy().into_owned()),
+        Origin::Files { path, .. } => stem(path),
         Origin::Bytes { name } => stem(Path::new(name)),
         Origin::Frame => None,
     }

@@ -1,5 +1,7 @@
-//! How a CSV file is read. The options change the parsed data, so they are
-//! part of the dataset's fingerprint.
+//! How a dataset's files are read. The options change the parsed data, so
+//! they are part of the dataset's fingerprint.
+
+use super::Format;
 
 /// A column type to force instead of the inferred one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -18,7 +20,8 @@ pub enum ColumnType {
     Date,
 }
 
-/// Options for loading a CSV file.
+/// Options for loading a dataset: its files' format, whether it is held in
+/// memory or scanned, and how CSV is read.
 ///
 /// ```
 /// use polars_query_cache::{ColumnType, LoadOptions};
@@ -60,6 +63,15 @@ pub struct LoadOptions {
     /// frame's columns. It changes how the file is read, never the parsed
     /// data, so it is not part of the fingerprint. Default: 32 MiB.
     pub block_bytes: usize,
+    /// The files' format; `None` reads it from their extensions (a file
+    /// without a known one is CSV). Default: `None`.
+    pub format: Option<Format>,
+    /// Scan mode: the table is not loaded; each miss runs as a streaming
+    /// query over the files, so memory is bounded by the cache and the
+    /// engine's working set, not by the data. Text columns stay text (no
+    /// categoricals) and integers keep their width, so the fingerprint
+    /// differs from the loaded table's. Default: `false`.
+    pub scan: bool,
 }
 
 /// Every option that changes the parsed data, in the order the fields were
@@ -77,6 +89,8 @@ impl std::hash::Hash for LoadOptions {
             parse_dates,
             shrink_integers,
             block_bytes: _,
+            format,
+            scan,
         } = self;
         has_header.hash(state);
         delimiter.hash(state);
@@ -87,6 +101,13 @@ impl std::hash::Hash for LoadOptions {
         categorical_max_distinct.hash(state);
         parse_dates.hash(state);
         shrink_integers.hash(state);
+        // Hashed only when set, so CSV loads keep their fingerprints.
+        if let Some(format) = format.filter(|f| *f != Format::Csv) {
+            format.hash(state);
+        }
+        if *scan {
+            "scan".hash(state);
+        }
     }
 }
 
@@ -103,11 +124,26 @@ impl Default for LoadOptions {
             parse_dates: true,
             shrink_integers: true,
             block_bytes: 32 << 20,
+            format: None,
+            scan: false,
         }
     }
 }
 
 impl LoadOptions {
+    /// Sets [`format`](Self::format).
+    #[must_use]
+    pub fn with_format(mut self, format: Format) -> Self {
+        self.format = Some(format);
+        self
+    }
+
+    /// Sets [`scan`](Self::scan).
+    #[must_use]
+    pub fn with_scan(mut self, scan: bool) -> Self {
+        self.scan = scan;
+        self
+    }
     /// Sets [`block_bytes`](Self::block_bytes) (at least 1).
     #[must_use]
     pub fn with_block_bytes(mut self, bytes: usize) -> Self {

@@ -12,4 +12,4 @@ mod rules;
 pub(crate) use apply::derive;
 pub(crate) use index::DeriveIndex;
 pub use rules::DeriveMode;
-pub(crate) use rules::{Derivation, derivation, rollup_parts};
+pub(crate) use rules::{AggSource, Derivation, derivation, rollup_parts};

@@ -97,7 +97,7 @@ pub(super) fn tables(
         )));
     }
     let mut builder = command.into_builder();
-    let schema = crate::frame::arrow_schema_of(dataset.frame())
+    let schema = crate::frame::arrow_schema_of(dataset.schema_frame())
         .map_err(|e| super::status::internal(&e.to_string()))?;
     builder
         .append(

@@ -35,7 +35,7 @@ pub(super) fn from_error(error: Error) -> Status {
 /// | 403 | `PermissionDenied` |
 /// | 408 | `DeadlineExceeded` |
 /// | 413, 422 (over a configured limit), 429 (busy) | `ResourceExhausted` |
-/// | 503 (still computing: ask again) | `Unavailable` |
+/// | 503 (still computing, or the data changed: ask again) | `Unavailable` |
 /// | 500 | `Internal`, logged |
 pub(super) fn from_app(error: AppError) -> Status {
     match error {
@@ -53,7 +53,7 @@ pub(super) fn from_app(error: AppError) -> Status {
             "{message} (retry after {} s)",
             retry_after.as_secs().max(1)
         ))),
-        AppError::Timeout(m) => Status::unavailable(cut(&m)),
+        AppError::Timeout(m) | AppError::Unavailable(m) => Status::unavailable(cut(&m)),
         AppError::Internal(detail) => internal(&detail),
     }
 }

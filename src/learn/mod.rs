@@ -350,9 +350,7 @@ impl Shared {
         let mut counts = counts;
         for c in wanted {
             if counts[c] == u64::MAX {
-                counts[c] = dataset.frame().columns()[c]
-                    .n_unique()
-                    .map_or(u64::MAX, |n| n as u64);
+                counts[c] = dataset.distinct_count(c).map_or(u64::MAX, |n| n as u64);
             }
         }
         *known = Some((version, counts.clone()));

@@ -369,7 +369,7 @@ mod tests {
         assert_eq!(d.dimensions[0], "month");
         assert!(d.ranges.iter().any(|r| r.column == "date"));
         // The statistics agree with Polars on every column.
-        let df = cache.dataset().frame().clone();
+        let df = cache.dataset().frame().unwrap().clone();
         for c in &stats {
             let column = df.column(&c.name).unwrap();
             assert_eq!(c.nulls, column.null_count(), "{}", c.name);

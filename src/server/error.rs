@@ -37,6 +37,9 @@ pub enum AppError {
     OverLimit(String),
     /// 503: the computation did not finish within the request timeout.
     Timeout(String),
+    /// 503: the data changed under a scanned dataset; it is answered again
+    /// once the cache is refreshed.
+    Unavailable(String),
     /// 500: logged with its detail; the caller gets no internals.
     Internal(String),
 }
@@ -45,6 +48,9 @@ impl From<Error> for AppError {
     fn from(err: Error) -> Self {
         if err.is_query_error() {
             AppError::BadRequest(err.to_string())
+        } else if let Error::DataChanged { .. } = err {
+            // Refreshing (`--watch`, `POST /api/refresh`) answers it again.
+            AppError::Unavailable(err.to_string())
         } else {
             AppError::Internal(err.to_string())
         }
@@ -83,6 +89,10 @@ impl IntoResponse for AppError {
             AppError::OverLimit(m) => (StatusCode::UNPROCESSABLE_ENTITY, m),
             AppError::Timeout(m) => {
                 // The computation goes on; by then its answer is cached.
+                retry = Some(1);
+                (StatusCode::SERVICE_UNAVAILABLE, m)
+            }
+            AppError::Unavailable(m) => {
                 retry = Some(1);
                 (StatusCode::SERVICE_UNAVAILABLE, m)
             }

@@ -172,6 +172,9 @@ impl Collector for Scrape {
             derived_hits,
             rollups,
             rollup_bytes,
+            rollups_merged,
+            rollups_rebuilt,
+            appends,
             learned_rollups,
             disk_hits,
             disk_writes,
@@ -222,6 +225,21 @@ impl Collector for Scrape {
             "pqc_cache_derived_hits",
             "Hits derived from another cached answer (filter narrowing or roll-up).",
             derived_hits,
+        )?;
+        out.counter(
+            "pqc_cache_rollups_merged",
+            "Declared roll-ups updated after an append by merging the new rows' aggregates.",
+            rollups_merged,
+        )?;
+        out.counter(
+            "pqc_cache_rollups_rebuilt",
+            "Declared roll-ups computed again over the whole table by a refresh.",
+            rollups_rebuilt,
+        )?;
+        out.counter(
+            "pqc_cache_appends",
+            "Refreshes that read only the rows appended to the data files.",
+            appends,
         )?;
         out.counter(
             "pqc_cache_coalesced",

@@ -710,7 +710,13 @@ pub fn assert_same_data(blocks: &Dataset, whole: &Dataset) {
             .collect()
     };
     assert_eq!(kinds(blocks), kinds(whole));
-    for (a, b) in blocks.frame().columns().iter().zip(whole.frame().columns()) {
+    for (a, b) in blocks
+        .frame()
+        .unwrap()
+        .columns()
+        .iter()
+        .zip(whole.frame().unwrap().columns())
+    {
         assert_eq!(a.dtype().to_string(), b.dtype().to_string(), "{}", a.name());
         let text = |c: &Column| {
             if c.dtype().is_categorical() {

@@ -50,6 +50,11 @@ pub struct GenArgs {
     /// Seed: the same seed and row count always give the same bytes.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Write csv, parquet, ipc or ndjson: the same table in another format
+    /// (parsed from the CSV, so with its types). Default: the extension of
+    /// --out says it, else csv.
+    #[arg(long = "output-format", value_name = "FORMAT")]
+    pub output_format: Option<polars_query_cache::Format>,
 }
 
 /// How to read the CSV.
@@ -64,6 +69,14 @@ pub struct LoadArgs {
     /// Force a column's type: NAME:int|float|str|cat|bool|date (repeatable).
     #[arg(long = "column-type", value_name = "NAME:TYPE")]
     pub column_types: Vec<String>,
+    /// The data's format: csv, parquet, ipc or ndjson. Default: the files'
+    /// extensions say it.
+    #[arg(long = "input-format", value_name = "FORMAT")]
+    pub input_format: Option<polars_query_cache::Format>,
+    /// Scan mode, for data larger than memory: the table is not loaded;
+    /// each miss runs as a streaming query over the files.
+    #[arg(long)]
+    pub scan: bool,
 }
 
 /// Cache limits.
@@ -149,7 +162,8 @@ impl std::fmt::Debug for Secret {
 
 #[derive(Debug, Args)]
 pub struct InfoArgs {
-    /// The CSV file.
+    /// The data: a CSV, Parquet, Arrow IPC or NDJSON file, or a directory
+    /// or a quoted glob ('daily/*.parquet') of files of one format.
     pub data: PathBuf,
     #[command(flatten)]
     pub load: LoadArgs,
@@ -170,7 +184,8 @@ pub enum InfoFormat {
 /// The data `query` and `sql` answer from, and its cache.
 #[derive(Debug, Args)]
 pub struct InputArgs {
-    /// The CSV file.
+    /// The data: a CSV, Parquet, Arrow IPC or NDJSON file, or a directory
+    /// or a quoted glob ('daily/*.parquet') of files of one format.
     pub data: PathBuf,
     #[command(flatten)]
     pub load: LoadArgs,
@@ -278,7 +293,8 @@ pub enum Format {
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// The CSV file.
+    /// The data: a CSV, Parquet, Arrow IPC or NDJSON file, or a directory
+    /// or a quoted glob ('daily/*.parquet') of files of one format.
     pub data: PathBuf,
     #[command(flatten)]
     pub load: LoadArgs,
@@ -323,8 +339,9 @@ pub struct BenchArgs {
 #[cfg(feature = "server")]
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// The CSV file. Default: data/sales.csv if it exists here, else the
-    /// sample built into the binary.
+    /// The data: a CSV, Parquet, Arrow IPC or NDJSON file, or a directory
+    /// or a quoted glob of files of one format. Default: data/sales.csv if
+    /// it exists here, else the sample built into the binary.
     pub data: Option<PathBuf>,
     #[command(flatten)]
     pub load: LoadArgs,
@@ -343,6 +360,11 @@ pub struct ServeArgs {
     #[cfg(feature = "flight")]
     #[arg(long, value_name = "ADDR")]
     pub flight: Option<String>,
+    /// Refresh when the data files change (appends read only the new
+    /// rows), once no change came for this long, e.g. 500ms, 2s.
+    #[cfg(feature = "watch")]
+    #[arg(long, value_name = "DEBOUNCE", num_args = 0..=1, default_missing_value = "500ms")]
+    pub watch: Option<String>,
     /// Compute these JSON queries (one a line) before serving.
     #[arg(long, value_name = "FILE")]
     pub prewarm: Option<PathBuf>,

@@ -174,7 +174,7 @@ pub fn run(args: &BenchArgs, show_progress: bool, out: &mut impl Write) -> Resul
     }
     let builder = options::cache_builder(&args.cache, &args.load)?;
     let spinner = progress::spinner(show_progress, format!("loading {}", args.data.display()));
-    let cache = builder.build_from_csv(&args.data)?;
+    let cache = builder.build_from_path(&args.data)?;
     spinner.finish_and_clear();
 
     let queries: Vec<Query> = match &args.queries {
@@ -215,7 +215,7 @@ pub fn run(args: &BenchArgs, show_progress: bool, out: &mut impl Write) -> Resul
         let t = Instant::now();
         let fresh = CachedQuery::builder()
             .load_options(options::load_options(&args.load)?)
-            .build_from_csv(&args.data)?;
+            .build_from_path(&args.data)?;
         fresh.get_uncached(&queries[stream[i]])?;
         reload_ns.push(t.elapsed().as_nanos() as u64);
         bar.inc(1);
@@ -228,7 +228,7 @@ pub fn run(args: &BenchArgs, show_progress: bool, out: &mut impl Write) -> Resul
         let spinner = progress::spinner(show_progress, "loading again, learning off");
         let plain = options::cache_builder(&args.cache, &args.load)?
             .learned_rollups(false)
-            .build_from_csv(&args.data)?;
+            .build_from_path(&args.data)?;
         spinner.finish_and_clear();
         let (total, (memory, other, misses)) =
             replay(&plain, &queries, &stream, args.threads, show_progress)?;

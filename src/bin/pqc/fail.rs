@@ -50,7 +50,10 @@ impl Failure {
 impl From<Error> for Failure {
     fn from(err: Error) -> Failure {
         let kind = match &err {
-            Error::MalformedCsv { .. } => Kind::Data,
+            Error::MalformedCsv { .. }
+            | Error::MalformedFile { .. }
+            | Error::SchemaMismatch { .. }
+            | Error::InvalidInput(_) => Kind::Data,
             Error::Io { .. } => Kind::Io,
             // A refused password or a bad URL: the flag is wrong.
             Error::Redis(_) => Kind::Usage,

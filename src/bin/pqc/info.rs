@@ -1,8 +1,8 @@
-//! `pqc info`: what loading a CSV gives.
+//! `pqc info`: what loading the data gives.
 
 use std::io::Write;
 
-use polars_query_cache::{ColumnKind, Dataset, LoadedFrom};
+use polars_query_cache::{ColumnKind, Dataset, LoadedFrom, Origin};
 use serde_json::json;
 
 use crate::args::{InfoArgs, InfoFormat};
@@ -13,16 +13,39 @@ pub fn run(args: &InfoArgs, show_progress: bool, out: &mut impl Write) -> Result
     let load = options::load_options(&args.load)?;
     let spinner = progress::spinner(show_progress, format!("loading {}", args.data.display()));
     let dataset = match &args.cache_dir {
-        Some(dir) => Dataset::from_csv_with_snapshots(&args.data, &load, &dir.join("snapshots"))?,
-        None => Dataset::from_csv(&args.data, &load)?,
+        Some(dir) => Dataset::from_path_with_snapshots(&args.data, &load, &dir.join("snapshots"))?,
+        None => Dataset::from_path(&args.data, &load)?,
     };
     let loaded_from = match dataset.loaded_from() {
         LoadedFrom::Snapshot => "snapshot",
-        LoadedFrom::Parsed | LoadedFrom::Frame => "csv",
+        LoadedFrom::Scanned => "scan",
+        LoadedFrom::Appended => "append",
+        _ => "parse",
+    };
+    let format = match dataset.origin() {
+        Origin::Files { format, .. } => format.name(),
+        _ => "csv",
+    };
+    // Which mode, and why: the user's choice, said back with the other.
+    let (mode, why) = if dataset.is_scanned() {
+        (
+            "scan",
+            "--scan: each miss streams over the files; nothing is held but answers",
+        )
+    } else {
+        (
+            "memory",
+            "the default: the table is loaded once (--scan streams over the files instead, for data larger than memory)",
+        )
     };
     spinner.finish_and_clear();
     let hints = dataset.load_hints();
-    let file_bytes = std::fs::metadata(&args.data).map(|m| m.len()).unwrap_or(0);
+    let files: Vec<String> = dataset.files().map(|f| f.display().to_string()).collect();
+    let file_bytes: u64 = dataset
+        .files()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
     let io = |e| Failure::io("stdout", e);
     match args.format {
         InfoFormat::Json => {
@@ -37,7 +60,7 @@ pub fn run(args: &InfoArgs, show_progress: bool, out: &mut impl Write) -> Result
                 "columns": columns,
                 "file_bytes": file_bytes,
                 "memory_bytes": dataset.estimated_size(),
-                "chunks": dataset.frame().first_col_n_chunks(),
+                "chunks": dataset.frame().map(|f| f.first_col_n_chunks()),
                 "load_ms": dataset.load_time().as_secs_f64() * 1e3,
                 "load_breakdown_ms": dataset.load_timings().map(|t| json!({
                     "read": ms(t.read),
@@ -49,6 +72,10 @@ pub fn run(args: &InfoArgs, show_progress: bool, out: &mut impl Write) -> Result
                     "total": ms(t.total),
                 })),
                 "loaded_from": loaded_from,
+                "format": format,
+                "files": files,
+                "mode": mode,
+                "mode_reason": why,
                 "fingerprint": dataset.fingerprint().to_string(),
                 "hints": hints,
             });
@@ -57,7 +84,11 @@ pub fn run(args: &InfoArgs, show_progress: bool, out: &mut impl Write) -> Result
             writeln!(out).map_err(io)?;
         }
         InfoFormat::Table => {
-            writeln!(out, "file:        {}", args.data.display()).map_err(io)?;
+            writeln!(out, "data:        {} ({format})", args.data.display()).map_err(io)?;
+            if files.len() > 1 {
+                writeln!(out, "files:       {}", files.len()).map_err(io)?;
+            }
+            writeln!(out, "mode:        {mode} ({why})").map_err(io)?;
             writeln!(out, "rows:        {}", dataset.rows()).map_err(io)?;
             writeln!(
                 out,

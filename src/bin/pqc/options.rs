@@ -24,7 +24,11 @@ pub fn load_options(args: &LoadArgs) -> Result<LoadOptions, Failure> {
     };
     let mut options = LoadOptions::default()
         .with_delimiter(delimiter)
-        .with_null_values(args.null_values.iter().cloned());
+        .with_null_values(args.null_values.iter().cloned())
+        .with_scan(args.scan);
+    if let Some(format) = args.input_format {
+        options = options.with_format(format);
+    }
     for spec in &args.column_types {
         let (name, ty) = spec.rsplit_once(':').ok_or_else(|| {
             Failure::usage(format!("--column-type takes NAME:TYPE, not {spec:?}"))

@@ -40,7 +40,7 @@ pub fn answer_all<R>(
 ) -> Result<(), Failure> {
     let builder = options::cache_builder(&input.cache, &input.load)?;
     let spinner = progress::spinner(show_progress, format!("loading {}", input.data.display()));
-    let cache = builder.build_from_csv(&input.data)?;
+    let cache = builder.build_from_path(&input.data)?;
     spinner.finish_and_clear();
 
     let mut answers = Vec::with_capacity(requests.len());

@@ -61,7 +61,7 @@ pub fn run(args: &ServeArgs, show_progress: bool) -> Result<(), Failure> {
     let local_sample = Path::new("data/sales.csv");
     let spinner = progress::spinner(show_progress, "loading");
     let built = match &args.data {
-        Some(path) => builder.build_from_csv(path),
+        Some(path) => builder.build_from_path(path),
         None if local_sample.exists() => builder.build_from_csv(local_sample),
         None => builder.build_from_csv_bytes("sales.csv (built in)", SAMPLE.to_vec()),
     };
@@ -138,7 +138,13 @@ pub fn run(args: &ServeArgs, show_progress: bool) -> Result<(), Failure> {
         if config.origins.allowed_hosts.is_empty() && !address.ip().is_loopback() {
             tracing::warn!("listening beyond loopback without --allow-host: any host name is answered, so set --token or --allow-host against DNS rebinding");
         }
-        let state = server::AppState::new(Arc::new(cache), config);
+        let cache = Arc::new(cache);
+        #[cfg(feature = "watch")]
+        let _watcher = match &args.watch {
+            Some(debounce) => Some(cache.watch(options::parse_duration(debounce)?)?),
+            None => None,
+        };
+        let state = server::AppState::new(cache, config);
         // One gate for both accept loops: the connection caps hold for
         // HTTP and Flight SQL together.
         let gate = server::Gate::new(&connections);

@@ -1,0 +1,363 @@
+//! Scan mode: the dataset is not held as a frame. Each miss runs as a
+//! query of Polars' streaming engine over the files, with projection and
+//! predicate pushdown into them, so a miss holds the engine's working set
+//! and its answer, never the table.
+//!
+//! The files are hashed when the dataset is opened (streamed, in constant
+//! memory) and their sizes and modification times noted; every scan checks
+//! them before and after it runs. A file changed since is never answered
+//! from: the scan fails with [`Error::DataChanged`] until the cache is
+//! refreshed, because its rows would be cached under the old fingerprint.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use polars::prelude::*;
+use xxhash_rust::xxh3::Xxh3;
+
+use super::compression::{self, Compression};
+use super::csv::PartRead;
+use super::input::{Format, Input};
+use super::{ColumnType, LoadOptions};
+use crate::{Error, Result};
+
+/// The files of a scanned dataset and how to read them.
+#[derive(Debug, Clone)]
+pub(crate) struct Scan {
+    input: Input,
+    options: LoadOptions,
+    stamps: Vec<Stamp>,
+    /// NDJSON text columns read as dates or datetimes, as the in-memory
+    /// loader reads them (JSON has no date type).
+    dates: Vec<Field>,
+    /// The types of the columns, forced types applied.
+    schema: SchemaRef,
+}
+
+/// What a file looked like when it was hashed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    modified: Option<SystemTime>,
+}
+
+impl Stamp {
+    fn of(path: &Path) -> Result<Stamp> {
+        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+        Ok(Stamp {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+        })
+    }
+}
+
+impl Scan {
+    /// Hashes every file of `input` and reads its schema. The files must
+    /// share the first file's columns (Parquet and IPC: their types too).
+    pub(crate) fn open(input: &Input, options: &LoadOptions) -> Result<(Scan, Vec<PartRead>)> {
+        let mut stamps = Vec::with_capacity(input.files.len());
+        let mut parts = Vec::with_capacity(input.files.len());
+        for path in &input.files {
+            let before = Stamp::of(path)?;
+            let read = hash_file(path, input.format)?;
+            if Stamp::of(path)? != before {
+                return Err(Error::DataChanged { path: path.clone() });
+            }
+            stamps.push(before);
+            parts.push(read);
+        }
+        let mut schema = None;
+        for path in &input.files {
+            let file_schema = one_file(path, input.format, options)?
+                .collect_schema()
+                .map_err(|e| malformed(path, input.format, &e))?;
+            match &schema {
+                None => schema = Some(file_schema),
+                Some(first) => check_schema(first, &file_schema, input, path)?,
+            }
+        }
+        let mut scan = Scan {
+            input: input.clone(),
+            options: options.clone(),
+            stamps,
+            dates: Vec::new(),
+            schema: schema.expect("an input has at least one file"),
+        };
+        if input.format == Format::NdJson && options.parse_dates {
+            let sample = options.infer_schema_rows.unwrap_or(usize::MAX);
+            let head = scan.collect(
+                scan.lazy_unchecked()
+                    .limit(IdxSize::try_from(sample).unwrap_or(IdxSize::MAX)),
+            )?;
+            let forced: Vec<&str> = options
+                .column_types
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .collect();
+            scan.dates = super::dates::date_columns(&head, &forced)?;
+        }
+        scan.schema = scan
+            .lazy_unchecked()
+            .collect_schema()
+            .map_err(|e| malformed(&input.files[0], input.format, &e))?;
+        Ok((scan, parts))
+    }
+
+    /// The table's schema.
+    pub(crate) fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    /// The plan that reads every file, forced types applied: one scan of
+    /// all the files (Polars' multi-file scan; a `concat` of one scan a
+    /// file made its streaming `len()` panic in Polars 0.55).
+    fn lazy_unchecked(&self) -> LazyFrame {
+        let mut lf = scan_files(&self.input.files, self.input.format, &self.options)
+            .unwrap_or_else(|_| DataFrame::empty().lazy());
+        let dates = self
+            .dates
+            .iter()
+            .map(|field| col(field.name().clone()).strict_cast(field.dtype().clone()));
+        let casts: Vec<Expr> = self
+            .options
+            .column_types
+            .iter()
+            .filter(|(name, _)| self.schema.contains(name))
+            .filter_map(|(name, ty)| {
+                let dtype = match ty {
+                    ColumnType::Int => DataType::Int64,
+                    ColumnType::Float => DataType::Float64,
+                    // Text stays text: scan mode keeps no dictionaries.
+                    ColumnType::Str | ColumnType::Categorical => DataType::String,
+                    ColumnType::Bool => DataType::Boolean,
+                    ColumnType::Date => DataType::Date,
+                };
+                (self.schema.get(name) != Some(&dtype))
+                    .then(|| col(name.as_str()).strict_cast(dtype))
+            })
+            .chain(dates)
+            .collect();
+        if !casts.is_empty() {
+            lf = lf.with_columns(casts);
+        }
+        lf
+    }
+
+    /// The plan that reads every file, after checking that none changed
+    /// since it was hashed.
+    pub(crate) fn lazy(&self) -> Result<LazyFrame> {
+        self.check()?;
+        Ok(self.lazy_unchecked())
+    }
+
+    /// Runs `plan` (built on [`lazy`](Self::lazy)) on the streaming
+    /// engine; an answer read while a file changed is refused.
+    pub(crate) fn collect(&self, plan: LazyFrame) -> Result<DataFrame> {
+        // A panic of the engine on some plan is an error of this query,
+        // not the end of the process that loads or serves the table.
+        let collected = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            plan.collect_with_engine(Engine::Streaming)
+        }))
+        .map_err(|panic| {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Error::Compute(format!("Polars' streaming engine panicked: {message}"))
+        })?;
+        let frame = collected.map_err(|e| self.scan_error(e))?.unwrap_single();
+        self.check()?;
+        Ok(frame)
+    }
+
+    /// The number of rows, counted by a streaming scan (Parquet and IPC
+    /// from their metadata).
+    pub(crate) fn count_rows(&self) -> Result<usize> {
+        let counted = self.collect(self.lazy()?.select([len().alias("rows")]))?;
+        let rows = counted.column("rows")?.get(0)?;
+        Ok(rows.extract::<u64>().unwrap_or(0) as usize)
+    }
+
+    /// An error of a scan: a file that changed is said as such, else what
+    /// Polars says is wrong with the data.
+    fn scan_error(&self, error: PolarsError) -> Error {
+        match self.check() {
+            Err(changed) => changed,
+            Ok(()) => match &error {
+                PolarsError::ComputeError(_)
+                | PolarsError::SchemaMismatch(_)
+                | PolarsError::NoData(_)
+                | PolarsError::ShapeMismatch(_) => {
+                    malformed(&self.input.spec, self.input.format, &error)
+                }
+                _ => error.into(),
+            },
+        }
+    }
+
+    /// Fails when a file's size or modification time is not what it was
+    /// when it was hashed.
+    fn check(&self) -> Result<()> {
+        for (path, stamp) in self.input.files.iter().zip(&self.stamps) {
+            let now = Stamp::of(path).map_err(|_| Error::DataChanged { path: path.clone() })?;
+            if now != *stamp {
+                return Err(Error::DataChanged { path: path.clone() });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A lazy scan of one file.
+fn one_file(path: &Path, format: Format, options: &LoadOptions) -> Result<LazyFrame> {
+    if format == Format::Csv {
+        let (compression, _) = compression::open(path).map_err(|e| Error::io(path, e))?;
+        if compression != Compression::None {
+            return Err(Error::InvalidInput(format!(
+                "{}: scan mode reads uncompressed CSV only ({}); decompress it, or load it into memory",
+                path.display(),
+                compression.name()
+            )));
+        }
+    }
+    scan_files(&[path.to_owned()], format, options).map_err(|e| malformed(path, format, &e))
+}
+
+/// One lazy scan of `files`, in order.
+fn scan_files(files: &[PathBuf], format: Format, options: &LoadOptions) -> PolarsResult<LazyFrame> {
+    let paths: Vec<PlRefPath> = files
+        .iter()
+        .map(|path| PlRefPath::new(path.to_string_lossy().as_ref()))
+        .collect();
+    match format {
+        Format::Csv => {
+            let null_values = (!options.null_values.is_empty()).then(|| {
+                NullValues::AllColumns(
+                    options
+                        .null_values
+                        .iter()
+                        .map(|s| s.as_str().into())
+                        .collect(),
+                )
+            });
+            LazyCsvReader::new_paths(paths.into())
+                .with_has_header(options.has_header)
+                .with_separator(options.delimiter)
+                .with_quote_char(options.quote_char)
+                .with_null_values(null_values)
+                .with_missing_is_null(true)
+                .with_infer_schema_length(options.infer_schema_rows)
+                .with_try_parse_dates(options.parse_dates)
+                .finish()
+        }
+        Format::Parquet => LazyFrame::scan_parquet_files(paths.into(), ScanArgsParquet::default()),
+        Format::Ipc => LazyFrame::scan_ipc_sources(
+            ScanSources::Paths(paths.into()),
+            Default::default(),
+            Default::default(),
+        ),
+        Format::NdJson => LazyJsonLineReader::new_paths(paths.into())
+            .with_infer_schema_length(
+                options
+                    .infer_schema_rows
+                    .and_then(std::num::NonZeroUsize::new),
+            )
+            .finish(),
+    }
+}
+
+/// Whether a later file has the first file's columns: the same names in
+/// the same order; for Parquet and IPC, which carry their types, the same
+/// types.
+fn check_schema(first: &Schema, other: &Schema, input: &Input, path: &Path) -> Result<()> {
+    let mismatch = |column: &str, message: String| Error::SchemaMismatch {
+        path: path.to_owned(),
+        first: input.files[0].clone(),
+        column: column.to_owned(),
+        message,
+    };
+    let typed = matches!(input.format, Format::Parquet | Format::Ipc);
+    // Each file's categoricals have their own dictionary: text is text.
+    let text = |d: &DataType| d.is_string() || d.is_categorical() || d.is_enum();
+    for (i, (want, dtype)) in first.iter().enumerate() {
+        match other.get_at_index(i) {
+            Some((found, _)) if found != want => {
+                return Err(mismatch(
+                    want,
+                    format!(
+                        "column {} is `{found}`, where the first file has `{want}`",
+                        i + 1
+                    ),
+                ));
+            }
+            Some((_, found)) if typed && found != dtype && !(text(found) && text(dtype)) => {
+                return Err(mismatch(
+                    want,
+                    format!("`{want}` is {found}, where the first file has {dtype}"),
+                ));
+            }
+            Some(_) => {}
+            None => {
+                return Err(mismatch(
+                    want,
+                    format!("it has {} columns and lacks `{want}`", other.len()),
+                ));
+            }
+        }
+    }
+    if let Some((extra, _)) = other.get_at_index(first.len()) {
+        return Err(mismatch(
+            extra,
+            format!(
+                "it has an extra column `{extra}` ({} columns, not {})",
+                other.len(),
+                first.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Hashes a file as the in-memory loaders do: CSV as its decompressed
+/// bytes, the others as they are.
+pub(super) fn hash_file(path: &Path, format: Format) -> Result<PartRead> {
+    let mut reader: Box<dyn Read> = match format {
+        Format::Csv => compression::open(path).map_err(|e| Error::io(path, e))?.1,
+        _ => Box::new(std::fs::File::open(path).map_err(|e| Error::io(path, e))?),
+    };
+    let mut hasher = Xxh3::new();
+    let mut chunk = vec![0; 8 << 20];
+    let mut bytes = 0u64;
+    let mut last = None;
+    loop {
+        let n = reader.read(&mut chunk).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&chunk[..n]);
+        bytes += n as u64;
+        last = Some(chunk[n - 1]);
+    }
+    Ok(PartRead {
+        hash: hasher.digest128(),
+        bytes,
+        ends_with_newline: last == Some(b'\n'),
+    })
+}
+
+fn malformed(path: &Path, format: Format, error: &PolarsError) -> Error {
+    match format {
+        Format::Csv => Error::MalformedCsv {
+            path: path.to_owned(),
+            line: None,
+            message: error.to_string(),
+        },
+        _ => Error::MalformedFile {
+            path: path.to_owned(),
+            format,
+            message: error.to_string(),
+        },
+    }
+}

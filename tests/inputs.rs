@@ -1,0 +1,328 @@
+//! Every input format, file sets and scan mode answer as the CSV they were
+//! written from: random queries against the naive row-by-row oracle. And a
+//! file added, removed or changed is never answered from old entries.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use polars::prelude::*;
+use polars_query_cache::{CachedQuery, Dataset, Error, Format, LoadOptions, LoadedFrom, Query};
+use proptest::prelude::*;
+
+use crate::common::{self, Row};
+
+/// The test table written as `name.<ext>` in every format, and as three
+/// files of each under `sets/<format>/part-<i>.<ext>`.
+struct Written {
+    dir: tempfile::TempDir,
+}
+
+const ROWS: usize = 300;
+
+fn write(frame: &DataFrame, format: Format, path: &Path) {
+    let mut frame = frame.clone();
+    let mut file = std::fs::File::create(path).unwrap();
+    match format {
+        Format::Csv => CsvWriter::new(&mut file).finish(&mut frame).unwrap(),
+        Format::Parquet => {
+            ParquetWriter::new(&mut file).finish(&mut frame).unwrap();
+        }
+        Format::Ipc => IpcWriter::new(&mut file).finish(&mut frame).unwrap(),
+        Format::NdJson => JsonWriter::new(&mut file)
+            .with_json_format(JsonFormat::JsonLines)
+            .finish(&mut frame)
+            .unwrap(),
+        _ => unreachable!("every format is listed"),
+    }
+}
+
+fn extension(format: Format) -> &'static str {
+    format.extensions()[0]
+}
+
+/// The rows, their files, and a cache on each way of reading them.
+type Fixture = (Vec<Row>, Written, Vec<(String, CachedQuery)>);
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let rows = common::rows(ROWS, 23);
+        let frame = common::frame(&rows);
+        let written = Written {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        let root = written.dir.path();
+        let mut caches = Vec::new();
+        for format in Format::ALL {
+            let ext = extension(format);
+            let whole = root.join(format!("table.{ext}"));
+            write(&frame, format, &whole);
+            let set = root.join("sets").join(ext);
+            std::fs::create_dir_all(&set).unwrap();
+            for (i, (offset, len)) in [(0, 100), (100, 150), (250, 50)].into_iter().enumerate() {
+                write(
+                    &frame.slice(offset, len),
+                    format,
+                    &set.join(format!("part-{i}.{ext}")),
+                );
+            }
+            let glob = set.join(format!("*.{ext}"));
+            for (label, path, scan) in [
+                (format!("{format}"), whole.clone(), false),
+                (format!("{format} directory"), set.clone(), false),
+                (format!("{format} glob, scanned"), glob, true),
+                (format!("{format}, scanned"), whole, true),
+            ] {
+                let options = LoadOptions::default().with_scan(scan);
+                let cache = CachedQuery::builder()
+                    .max_bytes(256 << 10)
+                    .load_options(options)
+                    .build_from_path(&path)
+                    .unwrap_or_else(|e| panic!("{label}: {e}"));
+                assert_eq!(cache.dataset().rows(), ROWS, "{label}");
+                assert_eq!(cache.dataset().is_scanned(), scan, "{label}");
+                caches.push((label, cache));
+            }
+        }
+        (rows, written, caches)
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn every_format_set_and_scan_answers_as_the_oracle(q in crate::differential::query()) {
+        let (rows, _, caches) = fixture();
+        let expected = common::oracle(rows, &q);
+        for (label, cache) in caches {
+            let context = format!("{label}: {}", q.to_json());
+            let answer = cache.get(&q).unwrap_or_else(|e| panic!("{context}: {e}"));
+            common::assert_same(&common::frame_cells(&answer), &expected, &context);
+        }
+    }
+}
+
+#[test]
+fn loaded_formats_have_the_csv_loads_types() {
+    let (_, written, _) = fixture();
+    let root = written.dir.path();
+    let csv = Dataset::from_path(root.join("table.csv"), &LoadOptions::default()).unwrap();
+    for format in [Format::Parquet, Format::Ipc, Format::NdJson] {
+        let path = root.join(format!("table.{}", extension(format)));
+        let other = Dataset::from_path(&path, &LoadOptions::default()).unwrap();
+        let kinds = |d: &Dataset| -> Vec<_> {
+            d.columns()
+                .iter()
+                .map(|c| (c.name.clone(), c.kind, c.dtype.to_string()))
+                .collect()
+        };
+        assert_eq!(kinds(&other), kinds(&csv), "{format}");
+        assert_ne!(other.fingerprint(), csv.fingerprint(), "{format}");
+        // The same bytes read again: the same fingerprint.
+        let again = Dataset::from_path(&path, &LoadOptions::default()).unwrap();
+        assert_eq!(again.fingerprint(), other.fingerprint(), "{format}");
+        assert_eq!(other.loaded_from(), LoadedFrom::Parsed);
+    }
+}
+
+/// A copy of `format`'s set of three files in a new directory.
+fn copied_set(format: Format) -> (tempfile::TempDir, PathBuf) {
+    let (_, written, _) = fixture();
+    let ext = extension(format);
+    let from = written.dir.path().join("sets").join(ext);
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..3 {
+        let name = format!("part-{i}.{ext}");
+        std::fs::copy(from.join(&name), dir.path().join(&name)).unwrap();
+    }
+    let path = dir.path().to_owned();
+    (dir, path)
+}
+
+#[test]
+fn a_file_added_removed_or_changed_is_a_new_version_never_answered_from_old_entries() {
+    let (rows, written, _) = fixture();
+    for format in [Format::Csv, Format::Parquet] {
+        for scan in [false, true] {
+            let ext = extension(format);
+            let (_dir, path) = copied_set(format);
+            let cache = CachedQuery::builder()
+                .load_options(LoadOptions::default().with_scan(scan))
+                .build_from_path(&path)
+                .unwrap();
+            let count = Query::new().len();
+            let rows_now = |cache: &CachedQuery| -> i64 {
+                let answer = cache.get(&count).unwrap();
+                answer
+                    .column("len")
+                    .unwrap()
+                    .get(0)
+                    .unwrap()
+                    .extract::<i64>()
+                    .unwrap()
+            };
+            assert_eq!(rows_now(&cache), ROWS as i64);
+            let first = cache.dataset().fingerprint();
+
+            // Removed: the 150 rows of part 1.
+            std::fs::remove_file(path.join(format!("part-1.{ext}"))).unwrap();
+            assert!(cache.refresh().unwrap().changed(), "{format} scan={scan}");
+            assert_eq!(rows_now(&cache), 150, "{format} scan={scan}");
+            let removed = cache.dataset().fingerprint();
+
+            // Changed: part 0 replaced by 10 rows.
+            let frame = common::frame(&rows[..10]);
+            write(&frame, format, &path.join(format!("part-0.{ext}")));
+            assert!(cache.refresh().unwrap().changed());
+            assert_eq!(rows_now(&cache), 60, "{format} scan={scan}");
+
+            // Added back: the first version's files again, the first
+            // version's fingerprint.
+            let from = written.dir.path().join("sets").join(ext);
+            for i in [0, 1] {
+                let name = format!("part-{i}.{ext}");
+                std::fs::copy(from.join(&name), path.join(&name)).unwrap();
+            }
+            cache.refresh().unwrap();
+            assert_eq!(rows_now(&cache), ROWS as i64, "{format} scan={scan}");
+            assert_eq!(cache.dataset().fingerprint(), first);
+            assert_ne!(removed, first);
+        }
+    }
+}
+
+#[test]
+fn a_scanned_file_changed_under_the_cache_is_refused_until_refreshed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.csv");
+    std::fs::write(&path, "g,v\na,1\nb,2\n").unwrap();
+    let cache = CachedQuery::builder()
+        .load_options(LoadOptions::default().with_scan(true))
+        .build_from_path(&path)
+        .unwrap();
+    let sum = Query::new().sum("v");
+    assert_eq!(
+        cache
+            .get(&sum)
+            .unwrap()
+            .column("sum_v")
+            .unwrap()
+            .get(0)
+            .unwrap()
+            .extract::<i64>(),
+        Some(3)
+    );
+    // Same length, other content: the modification time tells.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(&path, "g,v\na,5\nb,2\n").unwrap();
+    let other = Query::new().group_by(["g"]).sum("v");
+    match cache.get(&other) {
+        Err(Error::DataChanged { path: changed }) => assert_eq!(changed, path),
+        other => panic!("expected DataChanged, got {other:?}"),
+    }
+    // The answer cached before the change is the old version's: served,
+    // as it is its version's answer, until the refresh drops it.
+    assert!(cache.refresh().unwrap().changed());
+    assert_eq!(
+        cache
+            .get(&sum)
+            .unwrap()
+            .column("sum_v")
+            .unwrap()
+            .get(0)
+            .unwrap()
+            .extract::<i64>(),
+        Some(7)
+    );
+}
+
+#[test]
+fn files_of_one_set_must_share_a_schema_and_a_format() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.csv"), "g,v\na,1\n").unwrap();
+    std::fs::write(dir.path().join("b.csv"), "g,w\nb,2\n").unwrap();
+    for scan in [false, true] {
+        let err =
+            Dataset::from_path(dir.path(), &LoadOptions::default().with_scan(scan)).unwrap_err();
+        match &err {
+            Error::SchemaMismatch { path, column, .. } => {
+                assert_eq!(path, &dir.path().join("b.csv"), "scan={scan}");
+                assert_eq!(column, "v", "scan={scan}");
+            }
+            other => panic!("scan={scan}: {other}"),
+        }
+        assert!(err.is_user_error());
+        assert!(
+            err.to_string().contains("b.csv") && err.to_string().contains("`w`"),
+            "{err}"
+        );
+    }
+    // Parquet files whose column types differ.
+    let pq = tempfile::tempdir().unwrap();
+    write(
+        &df!("g" => ["a"], "v" => [1i64]).unwrap(),
+        Format::Parquet,
+        &pq.path().join("a.parquet"),
+    );
+    write(
+        &df!("g" => ["b"], "v" => [1.5f64]).unwrap(),
+        Format::Parquet,
+        &pq.path().join("b.parquet"),
+    );
+    for scan in [false, true] {
+        let err =
+            Dataset::from_path(pq.path(), &LoadOptions::default().with_scan(scan)).unwrap_err();
+        assert!(
+            matches!(&err, Error::SchemaMismatch { column, .. } if column == "v"),
+            "scan={scan}: {err}"
+        );
+        assert!(
+            err.to_string().contains("f64") || err.to_string().contains("Float64"),
+            "{err}"
+        );
+    }
+    // Two formats in one directory.
+    std::fs::write(pq.path().join("c.csv"), "g,v\nc,1\n").unwrap();
+    let err = Dataset::from_path(pq.path(), &LoadOptions::default()).unwrap_err();
+    assert!(matches!(err, Error::InvalidInput(_)), "{err}");
+    // A glob that matches nothing.
+    let err = Dataset::from_path(pq.path().join("*.ndjson"), &LoadOptions::default()).unwrap_err();
+    assert!(matches!(err, Error::InvalidInput(_)), "{err}");
+}
+
+#[test]
+fn damaged_files_of_every_format_are_typed_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, written, _) = fixture();
+    for format in [Format::Parquet, Format::Ipc, Format::NdJson] {
+        let ext = extension(format);
+        let good = std::fs::read(written.dir.path().join(format!("table.{ext}"))).unwrap();
+        let cut = dir.path().join(format!("cut.{ext}"));
+        // Cut inside a record: past the middle, just after a `:` (for
+        // NDJSON, a cut after a whole line is a shorter file, not a damaged one).
+        let at = good.len() / 2
+            + good[good.len() / 2..]
+                .iter()
+                .position(|&b| b == b':')
+                .unwrap()
+            + 1;
+        std::fs::write(&cut, &good[..at]).unwrap();
+        let garbage = dir.path().join(format!("garbage.{ext}"));
+        std::fs::write(&garbage, b"\x00\x01not this format at all\xff\xfe").unwrap();
+        for path in [&cut, &garbage] {
+            for scan in [false, true] {
+                // Opening a scan reads the schema and counts the rows: a
+                // damaged file is found then, not by the first query.
+                match Dataset::from_path(path, &LoadOptions::default().with_scan(scan)) {
+                    Err(e @ (Error::MalformedFile { .. } | Error::MalformedCsv { .. })) => {
+                        assert!(e.is_user_error());
+                        assert!(e.to_string().contains(&path.display().to_string()), "{e}");
+                    }
+                    Err(other) => panic!("{format} {} scan={scan}: {other:?}", path.display()),
+                    Ok(_) => panic!("{format} {} scan={scan}: loaded", path.display()),
+                }
+            }
+        }
+    }
+}
