@@ -47,8 +47,15 @@ fn rollups() -> [Query; 3] {
     ]
 }
 
+/// Options whose type inference reads the first 50 rows: appends are read
+/// alone only to files that held all the rows inference reads.
+fn options() -> LoadOptions {
+    LoadOptions::default().with_infer_schema_rows(Some(50))
+}
+
 fn cache_on(path: &Path, mode: DeriveMode) -> CachedQuery {
     CachedQuery::builder()
+        .load_options(options())
         .derive(mode)
         .rollups(rollups())
         .build_from_path(path)
@@ -91,7 +98,7 @@ fn appended_rows_are_read_alone_and_the_rollups_merged() {
     assert_eq!(cache.dataset().loaded_from(), LoadedFrom::Appended);
 
     // The same version a full load gives: fingerprint, types and values.
-    let full = Dataset::from_path(&path, &LoadOptions::default()).unwrap();
+    let full = Dataset::from_path(&path, &options()).unwrap();
     common::assert_same_data(&cache.dataset(), &full);
     assert_ne!(cache.dataset().fingerprint(), old);
 
@@ -143,7 +150,9 @@ fn new_categories_and_wider_integers_in_the_appended_rows() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.csv");
     std::fs::write(&path, "g,n,v\na,1,1.5\nb,2,2.5\n").unwrap();
+    let two_rows = LoadOptions::default().with_infer_schema_rows(Some(2));
     let cache = CachedQuery::builder()
+        .load_options(two_rows.clone())
         .rollup(Query::new().group_by(["g"]).sum("n").max("n").len())
         .build_from_path(&path)
         .unwrap();
@@ -162,7 +171,7 @@ fn new_categories_and_wider_integers_in_the_appended_rows() {
     append(&path, b"c,5000000000,3.5\na,3,\n");
     assert_eq!(cache.refresh().unwrap().appended_rows, Some(2));
     assert_eq!(dtype(&cache), DataType::Int64);
-    let full = Dataset::from_path(&path, &LoadOptions::default()).unwrap();
+    let full = Dataset::from_path(&path, &two_rows).unwrap();
     common::assert_same_data(&cache.dataset(), &full);
     let answer = cache
         .get(&Query::new().group_by(["g"]).sum("n").max("n").len())
@@ -179,6 +188,75 @@ fn new_categories_and_wider_integers_in_the_appended_rows() {
     assert_eq!(sums, [Some(4), Some(2), Some(5_000_000_000)]);
     // The roll-up's types changed with the column: computed again.
     assert_eq!(cache.cache_info().rollups_rebuilt, 1);
+}
+
+#[test]
+fn rows_appended_to_a_file_shorter_than_the_inference_window_are_read_with_the_whole() {
+    // A header alone types every column text; the rows appended decide.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.csv");
+    std::fs::write(&path, "day,amount\n").unwrap();
+    let cache = CachedQuery::from_csv(&path).unwrap();
+    append(&path, b"2024-01-01,10\n2024-01-02,9\n");
+    let outcome = cache.refresh().unwrap();
+    assert_eq!(outcome.appended_rows, None);
+    let full = Dataset::from_path(&path, &LoadOptions::default()).unwrap();
+    common::assert_same_data(&cache.dataset(), &full);
+    let kind = |name: &str| {
+        cache
+            .dataset()
+            .columns()
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap()
+            .kind
+    };
+    assert_eq!(kind("day"), polars_query_cache::ColumnKind::Date);
+    assert_eq!(kind("amount"), polars_query_cache::ColumnKind::Int);
+    let max = cache.get(&Query::new().max("amount")).unwrap();
+    assert_eq!(
+        max.column("max_amount")
+            .unwrap()
+            .get(0)
+            .unwrap()
+            .extract::<i64>(),
+        Some(10)
+    );
+}
+
+#[test]
+fn a_quoted_newline_in_the_old_last_record_is_read_as_a_whole_load_reads_it() {
+    // The old file ends with a record whose quoted field holds a newline:
+    // the file's last newline ends that record, outside the quotes.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.csv");
+    std::fs::write(&path, "g,note\na,\"x\ny\"\n").unwrap();
+    let options = LoadOptions::default().with_infer_schema_rows(Some(1));
+    let cache = CachedQuery::builder()
+        .load_options(options.clone())
+        .build_from_path(&path)
+        .unwrap();
+    append(&path, b"b,\"z\nw\"\nc,v\n");
+    assert_eq!(cache.refresh().unwrap().appended_rows, Some(2));
+    let full = Dataset::from_path(&path, &options).unwrap();
+    common::assert_same_data(&cache.dataset(), &full);
+    assert_eq!(full.rows(), 3);
+}
+
+#[test]
+fn a_touched_but_unchanged_file_is_not_parsed_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.csv");
+    std::fs::write(&path, "g,v\na,1\n").unwrap();
+    let cache = CachedQuery::from_csv(&path).unwrap();
+    let before = cache.dataset();
+    // The same bytes written again: a new modification time.
+    std::fs::write(&path, "g,v\na,1\n").unwrap();
+    assert!(!cache.refresh().unwrap().changed());
+    assert!(
+        std::sync::Arc::ptr_eq(&before, &cache.dataset()),
+        "parsed again"
+    );
 }
 
 #[test]
@@ -230,7 +308,7 @@ fn a_file_that_changed_rather_than_grew_is_reloaded_whole() {
 #[test]
 fn files_added_to_a_set_are_read_alone() {
     let rows = common::rows(300, 13);
-    for format in [Format::Csv, Format::Parquet, Format::NdJson] {
+    for format in [Format::Csv, Format::Parquet, Format::Ipc, Format::NdJson] {
         let dir = tempfile::tempdir().unwrap();
         let ext = format.extensions()[0];
         let part = |i: usize| dir.path().join(format!("day-{i}.{ext}"));
@@ -240,6 +318,7 @@ fn files_added_to_a_set_are_read_alone() {
             match format {
                 Format::Csv => CsvWriter::new(&mut file).finish(&mut frame).unwrap(),
                 Format::Parquet => drop(ParquetWriter::new(&mut file).finish(&mut frame).unwrap()),
+                Format::Ipc => IpcWriter::new(&mut file).finish(&mut frame).unwrap(),
                 _ => JsonWriter::new(&mut file)
                     .with_json_format(JsonFormat::JsonLines)
                     .finish(&mut frame)
@@ -267,6 +346,32 @@ fn files_added_to_a_set_are_read_alone() {
         assert_eq!(outcome.appended_rows, None, "{format}");
         assert_eq!(cache.dataset().rows(), 310);
     }
+}
+
+#[test]
+fn an_added_file_that_would_not_load_with_the_set_is_refused_as_a_whole_load_refuses_it() {
+    // Parquet files carry their types: an added file whose column is
+    // another integer width is a schema error, appended or loaded whole.
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, mut frame: DataFrame| {
+        let file = std::fs::File::create(dir.path().join(name)).unwrap();
+        ParquetWriter::new(file).finish(&mut frame).unwrap();
+    };
+    write("1.parquet", df!("g" => ["a"], "v" => [1i64]).unwrap());
+    let cache = CachedQuery::builder().build_from_path(dir.path()).unwrap();
+    write("2.parquet", df!("g" => ["b"], "v" => [2i32]).unwrap());
+    let err = cache.refresh().unwrap_err();
+    assert!(
+        matches!(&err, polars_query_cache::Error::SchemaMismatch { column, .. } if column == "v"),
+        "{err}"
+    );
+    let whole = Dataset::from_path(dir.path(), &LoadOptions::default()).unwrap_err();
+    assert!(matches!(
+        whole,
+        polars_query_cache::Error::SchemaMismatch { .. }
+    ));
+    assert_eq!(cache.cache_info().refresh_errors, 1);
+    assert_eq!(cache.dataset().rows(), 1);
 }
 
 #[test]
@@ -298,7 +403,13 @@ fn a_watched_file_is_refreshed_after_an_append() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.csv");
     std::fs::write(&path, "g,v\na,1\n").unwrap();
-    let cache = Arc::new(CachedQuery::from_csv(&path).unwrap());
+    let one_row = LoadOptions::default().with_infer_schema_rows(Some(1));
+    let cache = Arc::new(
+        CachedQuery::builder()
+            .load_options(one_row)
+            .build_from_path(&path)
+            .unwrap(),
+    );
     let _watcher = cache.watch(Duration::from_millis(100)).unwrap();
     append(&path, b"b,2\n");
     assert!(

@@ -315,6 +315,82 @@ fn info_describes_the_sample() {
     assert!(table.contains("ms: read "), "{table}");
 }
 
+/// `pqc gen` writes the table in every format; `pqc info` says the format,
+/// the files and the mode (and why), and `pqc query` answers alike from
+/// each, loaded or scanned, from a file or a directory of them.
+#[test]
+fn every_format_mode_and_set_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let query = |data: &Path, scan: bool| {
+        let mut cmd = pqc();
+        cmd.arg("query").arg(data).args([
+            "--group-by",
+            "category",
+            "--agg",
+            "sum:units",
+            "--agg",
+            "len",
+            "--format",
+            "csv",
+        ]);
+        if scan {
+            cmd.arg("--scan");
+        }
+        stdout(&mut cmd)
+    };
+    let csv = dir.path().join("t.csv");
+    stdout(
+        pqc()
+            .args(["gen", "--rows", "3000", "--seed", "9", "--out"])
+            .arg(&csv),
+    );
+    let expected = query(&csv, false);
+    let parts = dir.path().join("parts");
+    std::fs::create_dir(&parts).unwrap();
+    for ext in ["parquet", "arrow", "ndjson"] {
+        let path = dir.path().join(format!("t.{ext}"));
+        stdout(
+            pqc()
+                .args(["gen", "--rows", "3000", "--seed", "9", "--out"])
+                .arg(&path),
+        );
+        for scan in [false, true] {
+            assert_eq!(query(&path, scan), expected, "{ext} scan={scan}");
+        }
+        let info: serde_json::Value = serde_json::from_str(&stdout(
+            pqc().arg("info").arg(&path).args(["--format", "json"]),
+        ))
+        .unwrap();
+        assert_eq!(info["rows"], 3000);
+        assert_eq!(info["mode"], "memory");
+        let format = if ext == "arrow" { "ipc" } else { ext };
+        assert_eq!(info["format"], format);
+        std::fs::copy(&path, parts.join(format!("a.{ext}"))).unwrap();
+    }
+    // Two parquet files of one table: the answers of a table twice as long.
+    std::fs::copy(dir.path().join("t.parquet"), parts.join("b.parquet")).unwrap();
+    let set: serde_json::Value = serde_json::from_str(&stdout(
+        pqc()
+            .arg("info")
+            .arg(parts.join("*.parquet"))
+            .args(["--format", "json", "--scan"]),
+    ))
+    .unwrap();
+    assert_eq!(set["rows"], 6000);
+    assert_eq!(set["mode"], "scan");
+    assert!(set["mode_reason"].as_str().unwrap().contains("--scan"));
+    assert_eq!(set["files"].as_array().unwrap().len(), 2);
+    // A directory of several formats is refused, with exit code 4.
+    let (code, err) = failure(pqc().arg("info").arg(&parts));
+    assert_eq!(code, 4, "{err}");
+    assert!(
+        err.contains("one dataset's files share one format"),
+        "{err}"
+    );
+    let table = stdout(pqc().arg("info").arg(&csv).arg("--scan"));
+    assert!(table.contains("mode:        scan"), "{table}");
+}
+
 /// A CSV written by R: numbers with `NA` load as text, and `pqc info`
 /// says which option reads them as numbers.
 #[test]

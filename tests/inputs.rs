@@ -326,3 +326,188 @@ fn damaged_files_of_every_format_are_typed_errors() {
         }
     }
 }
+
+#[test]
+fn an_empty_first_file_of_a_csv_set_is_refused_not_read_around() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.csv"), "").unwrap();
+    std::fs::write(dir.path().join("b.csv"), "x,y\n1,2\n3,4\n").unwrap();
+    let err = Dataset::from_path(dir.path(), &LoadOptions::default()).unwrap_err();
+    match &err {
+        Error::MalformedCsv { path, .. } => assert_eq!(path, &dir.path().join("a.csv")),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn forced_types_hold_in_scan_mode_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("zips.csv");
+    std::fs::write(&path, "zip,n\n02134,1\n10001,2\n02134,3\n").unwrap();
+    for scan in [false, true] {
+        let options = LoadOptions::default()
+            .with_scan(scan)
+            .with_column_type("zip", polars_query_cache::ColumnType::Str);
+        let cache = CachedQuery::builder()
+            .load_options(options)
+            .build_from_path(&path)
+            .unwrap();
+        let answer = cache
+            .get(&Query::new().eq("zip", "02134").group_by(["zip"]).sum("n"))
+            .unwrap();
+        let zip = answer
+            .column("zip")
+            .unwrap()
+            .cast(&DataType::String)
+            .unwrap();
+        assert_eq!(zip.str().unwrap().get(0), Some("02134"), "scan={scan}");
+        let sum = answer
+            .column("sum_n")
+            .unwrap()
+            .get(0)
+            .unwrap()
+            .extract::<i64>();
+        assert_eq!(sum, Some(4), "scan={scan}");
+    }
+}
+
+#[test]
+fn file_names_are_names_not_patterns() {
+    // `b[1].csv` is that file: a glob would read `b1.csv` in its place.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("b1.csv"), "g,v\na,1\n").unwrap();
+    std::fs::write(dir.path().join("b[1].csv"), "g,v\nb,100\n").unwrap();
+    for scan in [false, true] {
+        let cache = CachedQuery::builder()
+            .load_options(LoadOptions::default().with_scan(scan))
+            .build_from_path(dir.path())
+            .unwrap();
+        let sum = cache.get(&Query::new().sum("v")).unwrap();
+        assert_eq!(
+            sum.column("sum_v")
+                .unwrap()
+                .get(0)
+                .unwrap()
+                .extract::<i64>(),
+            Some(101),
+            "scan={scan}"
+        );
+    }
+}
+
+#[test]
+fn a_scanned_file_replaced_by_a_copy_with_its_size_and_time_is_still_seen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.csv");
+    std::fs::write(&path, "g,v\na,1\n").unwrap();
+    let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+    let cache = CachedQuery::builder()
+        .load_options(LoadOptions::default().with_scan(true))
+        .build_from_path(&path)
+        .unwrap();
+    // Another file, the same length, given the old modification time
+    // (as `cp -p` or `rsync -a` would), moved over the original.
+    let other = dir.path().join("t.tmp");
+    std::fs::write(&other, "g,v\na,7\n").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&other)
+        .unwrap()
+        .set_modified(modified)
+        .unwrap();
+    std::fs::rename(&other, &path).unwrap();
+    assert!(matches!(
+        cache.get(&Query::new().sum("v")),
+        Err(Error::DataChanged { .. })
+    ));
+}
+
+#[test]
+fn ndjson_numbers_are_never_cut_to_integers() {
+    let dir = tempfile::tempdir().unwrap();
+    // A float far past the first rows of a column that starts integral.
+    let mut lines: String = (0..200)
+        .map(|i| format!("{{\"g\":\"a\",\"v\":{i}}}\n"))
+        .collect();
+    lines.push_str("{\"g\":\"b\",\"v\":12.5}\n");
+    let one = dir.path().join("one.ndjson");
+    std::fs::write(&one, &lines).unwrap();
+    let options = LoadOptions::default().with_infer_schema_rows(Some(10));
+    for scan in [false, true] {
+        let cache = CachedQuery::builder()
+            .load_options(options.clone().with_scan(scan))
+            .build_from_path(&one)
+            .unwrap();
+        let sum = cache.get(&Query::new().eq("g", "b").sum("v")).unwrap();
+        assert_eq!(
+            sum.column("sum_v")
+                .unwrap()
+                .get(0)
+                .unwrap()
+                .extract::<f64>(),
+            Some(12.5),
+            "scan={scan}"
+        );
+    }
+    // A later file of a set with a float where the first has integers.
+    let set = dir.path().join("set");
+    std::fs::create_dir(&set).unwrap();
+    std::fs::write(set.join("1.ndjson"), "{\"g\":\"a\",\"v\":1}\n").unwrap();
+    std::fs::write(set.join("2.ndjson"), "{\"g\":\"b\",\"v\":2.5}\n").unwrap();
+    let err = Dataset::from_path(&set, &LoadOptions::default()).unwrap_err();
+    assert!(
+        matches!(&err, Error::SchemaMismatch { column, .. } if column == "v"),
+        "{err}"
+    );
+    // Keys in another order, and one missing: the same columns.
+    std::fs::write(set.join("2.ndjson"), "{\"v\":2}\n{\"g\":\"c\",\"v\":3}\n").unwrap();
+    let dataset = Dataset::from_path(&set, &LoadOptions::default()).unwrap();
+    assert_eq!(dataset.rows(), 3);
+    let g = dataset
+        .frame()
+        .unwrap()
+        .column("g")
+        .unwrap()
+        .cast(&DataType::String)
+        .unwrap();
+    assert_eq!(
+        g.str().unwrap().iter().collect::<Vec<_>>(),
+        [Some("a"), None, Some("c")]
+    );
+}
+
+#[test]
+fn a_forced_integer_type_never_drops_a_fraction() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.parquet");
+    write(&df!("v" => [1.0f64, 12.5]).unwrap(), Format::Parquet, &path);
+    let options = LoadOptions::default().with_column_type("v", polars_query_cache::ColumnType::Int);
+    let err = Dataset::from_path(&path, &options).unwrap_err();
+    assert!(matches!(err, Error::MalformedFile { .. }), "{err}");
+    write(&df!("v" => [1.0f64, 12.0]).unwrap(), Format::Parquet, &path);
+    let dataset = Dataset::from_path(&path, &options).unwrap();
+    assert!(
+        dataset
+            .frame()
+            .unwrap()
+            .column("v")
+            .unwrap()
+            .dtype()
+            .is_integer()
+    );
+}
+
+#[test]
+fn the_same_bytes_read_in_two_formats_are_two_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    // Lines that are an NDJSON table, and a CSV one without quoting.
+    let path = dir.path().join("t.ndjson");
+    std::fs::write(&path, b"{\"a\":1}\n{\"a\":2}\n").unwrap();
+    let ndjson = Dataset::from_path(&path, &LoadOptions::default()).unwrap();
+    let csv_options = LoadOptions::default()
+        .with_format(Format::Csv)
+        .with_quote_char(None);
+    let as_csv = Dataset::from_path(&path, &csv_options).unwrap();
+    assert_eq!((ndjson.rows(), as_csv.rows()), (2, 1));
+    assert_ne!(as_csv.fingerprint(), ndjson.fingerprint());
+}

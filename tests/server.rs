@@ -344,6 +344,55 @@ async fn schema_lists_types_values_and_the_dashboard() {
     assert!(measures.iter().all(|m| m["column"] != "order_id"));
 }
 
+/// In scan mode the server answers as over the table in memory: the same
+/// schema listing (text is text, not categorical) and the same answers.
+#[tokio::test]
+async fn a_scanned_dataset_is_served_as_a_loaded_one() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/sales.csv");
+    let scanned = Arc::new(
+        CachedQuery::builder()
+            .load_options(polars_query_cache::LoadOptions::default().with_scan(true))
+            .build_from_path(path)
+            .unwrap(),
+    );
+    let (_, loaded) = router(ServerConfig::default());
+    let scanned = app(scanned, ServerConfig::default());
+    let (status, _, body) = send(&scanned, get("/api/schema")).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let (_, _, loaded_body) = send(&loaded, get("/api/schema")).await;
+    let (scan_schema, memory_schema) = (json_of(&body), json_of(&loaded_body));
+    for (a, b) in scan_schema["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(memory_schema["columns"].as_array().unwrap())
+    {
+        assert_eq!(a["name"], b["name"]);
+        assert_eq!(a["nulls"], b["nulls"], "{}", a["name"]);
+        assert_eq!(a["distinct"], b["distinct"], "{}", a["name"]);
+        assert_eq!(a["values"], b["values"], "{}", a["name"]);
+    }
+    assert_eq!(
+        scan_schema["dashboard"]["x"],
+        memory_schema["dashboard"]["x"]
+    );
+    let (status, _, scan_rows) = send(&scanned, post("/api/query", BOOKS_BY_MONTH)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, _, memory_rows) = send(&loaded, post("/api/query", BOOKS_BY_MONTH)).await;
+    let (scan_rows, memory_rows) = (json_of(&scan_rows), json_of(&memory_rows));
+    assert_eq!(scan_rows["rows"].as_array().unwrap().len(), 12);
+    for (a, b) in scan_rows["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(memory_rows["rows"].as_array().unwrap())
+    {
+        assert_eq!(a[0], b[0]);
+        let (x, y) = (a[1].as_f64().unwrap(), b[1].as_f64().unwrap());
+        assert!((x - y).abs() <= 1e-9 * y.abs(), "{x} {y}");
+    }
+}
+
 /// The listing and the layout come from one computation over every column,
 /// once per data version.
 #[tokio::test]

@@ -42,7 +42,7 @@ impl Shape {
         let Some(q) = key.query() else {
             return Shape::Any;
         };
-        match crate::exec::lazy_frame(q, dataset).and_then(|mut lf| Ok(lf.collect_schema()?)) {
+        match crate::exec::lazy_frame(q, dataset).and_then(|lf| dataset.schema_of(lf)) {
             Ok(schema) => {
                 // Without groups: one row (or none under `limit 0`); with
                 // groups, no more than the rows grouped (nor the limit).

@@ -314,18 +314,28 @@ impl CachedQuery {
         F: FnOnce(&DataFrame) -> Result<DataFrame, E>,
         E: Into<Error>,
     {
+        self.memoize_dataset(name, args, |dataset| match dataset.frame() {
+            Some(frame) => compute(frame).map_err(Into::into),
+            None => Err(Error::InvalidInput(
+                "memoize runs on the table in memory; this dataset is scanned (scan mode)"
+                    .to_owned(),
+            )),
+        })
+    }
+
+    /// [`memoize`](Self::memoize) of a function of the dataset rather than
+    /// of its frame: it also runs on a scanned one.
+    pub(crate) fn memoize_dataset<A, F>(&self, name: &str, args: &A, compute: F) -> Result<Frame>
+    where
+        A: Serialize + ?Sized,
+        F: FnOnce(&Dataset) -> Result<DataFrame>,
+    {
         let dataset = self.dataset();
         let key = self.memo_key(&dataset, name, args)?;
         let projection = Projection::Identity;
         let mut compute = Some(compute);
         self.lookup(&dataset, &key, &projection, |ds| match compute.take() {
-            Some(f) => match ds.frame() {
-                Some(frame) => f(frame).map_err(Into::into),
-                None => Err(Error::InvalidInput(
-                    "memoize runs on the table in memory; this dataset is scanned (scan mode)"
-                        .to_owned(),
-                )),
-            },
+            Some(f) => f(ds),
             None => Err(Error::Compute("memoized function called twice".to_owned())),
         })
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::stats::Counters;
 use super::{CachedQuery, rollups};
 use crate::Result;
-use crate::dataset::{Dataset, Fingerprint, Origin};
+use crate::dataset::{Appended, Dataset, Fingerprint, Origin};
 
 /// What [`CachedQuery::refresh`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,37 +46,39 @@ impl CachedQuery {
     /// A cache built from a frame or bytes has nothing to re-read: the
     /// outcome says nothing changed.
     pub fn refresh(&self) -> Result<RefreshOutcome> {
+        let refreshed = self.refresh_inner();
+        if refreshed.is_err() {
+            Counters::add(&self.counters.refresh_errors, 1);
+        }
+        refreshed
+    }
+
+    fn refresh_inner(&self) -> Result<RefreshOutcome> {
         let _one_at_a_time = self.refresh_lock.lock();
         let current = self.dataset();
         let old = current.fingerprint();
-        let Origin::Files { path, options, .. } = current.origin() else {
-            return Ok(RefreshOutcome {
-                old,
-                new: old,
-                appended_rows: None,
-            });
+        let unchanged = RefreshOutcome {
+            old,
+            new: old,
+            appended_rows: None,
         };
-        if let Some(appended) = current.appended()? {
-            let fresh = Arc::new(appended.dataset);
-            let new = fresh.fingerprint();
-            let (rollups, updated) = rollups::update(
-                &self.config.rollups,
-                &self.rollups.read(),
-                &fresh,
-                &appended.rows,
-                self.config.derive,
-            )?;
-            Counters::add(&self.counters.rollups_merged, updated.merged);
-            Counters::add(&self.counters.rollups_rebuilt, updated.rebuilt);
-            Counters::add(&self.counters.appends, 1);
-            let rows = appended.rows.rows();
-            self.swap(&current, fresh, rollups);
-            tracing::info!(%old, %new, rows, merged = updated.merged, rebuilt = updated.rebuilt, "rows appended; old entries dropped");
-            return Ok(RefreshOutcome {
-                old,
-                new,
-                appended_rows: Some(rows),
-            });
+        let Origin::Files { path, options, .. } = current.origin() else {
+            return Ok(unchanged);
+        };
+        match current.appended() {
+            Ok(Some(appended)) => return self.swap_appended(&current, appended),
+            Ok(None) => {}
+            // Whatever stopped the append (a file that changed meanwhile,
+            // an added file that does not fit), a whole load decides.
+            Err(error) => {
+                tracing::warn!(%error, "reading only the appended rows failed; loading the data again")
+            }
+        }
+        // Hashing costs a read of the files, parsing much more: a touched
+        // but unchanged file (`touch`, a save of the same bytes) is not
+        // parsed again beside the table in memory.
+        if current.fingerprint_on_disk()? == Some(old) {
+            return Ok(unchanged);
         }
         let fresh = match self.config.snapshot_dir() {
             Some(dir) => Dataset::from_path_with_snapshots(path, options, &dir)?,
@@ -95,6 +97,31 @@ impl CachedQuery {
             old,
             new,
             appended_rows: None,
+        })
+    }
+
+    /// Swaps in a version made by appending, its roll-ups merged.
+    fn swap_appended(&self, current: &Dataset, appended: Appended) -> Result<RefreshOutcome> {
+        let old = current.fingerprint();
+        let fresh = Arc::new(appended.dataset);
+        let new = fresh.fingerprint();
+        let (rollups, updated) = rollups::update(
+            &self.config.rollups,
+            &self.rollups.read(),
+            &fresh,
+            &appended.rows,
+            self.config.derive,
+        )?;
+        Counters::add(&self.counters.rollups_merged, updated.merged);
+        Counters::add(&self.counters.rollups_rebuilt, updated.rebuilt);
+        Counters::add(&self.counters.appends, 1);
+        let rows = appended.rows.rows();
+        self.swap(current, fresh, rollups);
+        tracing::info!(%old, %new, rows, merged = updated.merged, rebuilt = updated.rebuilt, "rows appended; old entries dropped");
+        Ok(RefreshOutcome {
+            old,
+            new,
+            appended_rows: Some(rows),
         })
     }
 

@@ -46,6 +46,7 @@ counters! {
     appends,
     rollups_merged,
     rollups_rebuilt,
+    refresh_errors,
 }
 
 impl Counters {
@@ -106,6 +107,9 @@ pub struct CacheInfo {
     /// Refreshes that read only rows appended to the files (see
     /// [`CachedQuery::refresh`](crate::CachedQuery::refresh)).
     pub appends: u64,
+    /// Refreshes that failed (a malformed file, files that no longer share
+    /// a schema): the version before stayed. `--watch` logs each.
+    pub refresh_errors: u64,
     /// The roll-ups learned from the misses (outside `max_bytes`, within
     /// [`learned_rollup_bytes`](crate::CachedQueryBuilder::learned_rollup_bytes)),
     /// each with the misses it answered.
@@ -256,6 +260,7 @@ impl CachedQuery {
             appends,
             rollups_merged,
             rollups_rebuilt,
+            refresh_errors,
         } = &*self.counters;
         let no_disk = DiskCounters::default();
         let DiskCounters {
@@ -307,6 +312,7 @@ impl CachedQuery {
             rollups_merged: load(rollups_merged),
             rollups_rebuilt: load(rollups_rebuilt),
             appends: load(appends),
+            refresh_errors: load(refresh_errors),
             learned_rollups: self.learner.info(),
             redis_hits: load(redis_hits),
             redis_writes: load(redis_writes),

@@ -62,22 +62,27 @@ impl CachedQuery {
         let handler = move |result: DebounceEventResult| match result {
             Ok(events_seen) => {
                 let relevant = events_seen.iter().any(|event| {
-                    matches!(
-                        event.kind,
-                        EventKind::Create(_)
-                            | EventKind::Modify(_)
-                            | EventKind::Remove(_)
-                            | EventKind::Any
-                    ) && event.paths.iter().any(|p| matches(p))
+                    // The OS dropped events (an inotify queue overflow):
+                    // anything may have changed.
+                    event.need_rescan()
+                        || (matches!(
+                            event.kind,
+                            EventKind::Create(_)
+                                | EventKind::Modify(_)
+                                | EventKind::Remove(_)
+                                | EventKind::Any
+                        ) && event.paths.iter().any(|p| matches(p)))
                 });
                 if relevant {
                     let _ = events.send(());
                 }
             }
             Err(errors) => {
-                for error in errors {
+                for error in &errors {
                     tracing::warn!(%error, "watching the data files");
                 }
+                // A change may be among what was lost: look.
+                let _ = events.send(());
             }
         };
         let mut debouncer = new_debouncer(debounce.max(Duration::from_millis(1)), None, handler)
@@ -88,7 +93,7 @@ impl CachedQuery {
         let cache: Weak<CachedQuery> = Arc::downgrade(self);
         std::thread::Builder::new()
             .name("pqc-watch".to_owned())
-            .spawn(move || refresh_on(&changed, &cache))
+            .spawn(move || refresh_on(&changed, &cache, debounce))
             .map_err(|e| Error::io(&root, e))?;
         tracing::info!(path = %root.display(), "watching the data files");
         Ok(Watcher {
@@ -99,26 +104,48 @@ impl CachedQuery {
 
 /// Refreshes `cache` after each change, once for all the changes that came
 /// in meanwhile; ends when the watcher or the cache is gone.
-fn refresh_on(changed: &mpsc::Receiver<()>, cache: &Weak<CachedQuery>) {
+///
+/// The debouncer reports an event once it is `quiet` old, not once the
+/// files went quiet: a writer still appending would be read mid-line. So
+/// each refresh waits until `quiet` passed with no further event.
+fn refresh_on(changed: &mpsc::Receiver<()>, cache: &Weak<CachedQuery>, quiet: Duration) {
     while changed.recv().is_ok() {
-        while changed.try_recv().is_ok() {}
+        // Files that never go quiet (a log written every few milliseconds)
+        // are refreshed at least every `MAX_WAITS` quiet spells.
+        let mut waits = 0;
+        while waits < MAX_WAITS {
+            match changed.recv_timeout(quiet) {
+                Ok(()) => waits += 1,
+                Err(mpsc::RecvTimeoutError::Timeout) => break,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            }
+        }
         let Some(cache) = cache.upgrade() else {
             return;
         };
-        match cache.refresh() {
-            Ok(outcome) if outcome.changed() => tracing::info!(
+        // A panic in a refresh (a reader on a damaged file) must not end
+        // the watch: the next change is looked at all the same.
+        let refreshed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cache.refresh()));
+        match refreshed {
+            Ok(Ok(outcome)) if outcome.changed() => tracing::info!(
                 old = %outcome.old,
                 new = %outcome.new,
                 appended_rows = outcome.appended_rows,
                 "data files changed; refreshed"
             ),
-            Ok(_) => tracing::debug!("data files touched; content unchanged"),
-            Err(error) => {
-                tracing::warn!(%error, "data files changed; refresh failed, the current version stays")
+            Ok(Ok(_)) => tracing::debug!("data files touched; content unchanged"),
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "data files changed; refresh failed, the current version stays");
             }
+            Err(_) => tracing::error!(
+                "data files changed; the refresh panicked, the current version stays"
+            ),
         }
     }
 }
+
+/// How many quiet spells a refresh waits, at most, for files to go quiet.
+const MAX_WAITS: u32 = 20;
 
 type Matcher = Box<dyn Fn(&Path) -> bool + Send>;
 
@@ -136,19 +163,31 @@ fn what_to_watch(path: &Path) -> (PathBuf, RecursiveMode, Matcher) {
         );
     }
     if !path.exists() && text.contains(['*', '?', '[']) {
-        // The glob's fixed leading directories; below them, anything that
-        // matches the pattern.
+        // The glob's fixed leading directories; below them, what matches
+        // the pattern (`*` not crossing a `/`). Watched recursively only
+        // when the pattern has wildcards in a directory too.
         let mut root = PathBuf::new();
+        let mut rest = 0;
         for part in path.components() {
-            if part.as_os_str().to_string_lossy().contains(['*', '?', '[']) {
-                break;
+            if rest > 0 || part.as_os_str().to_string_lossy().contains(['*', '?', '[']) {
+                rest += 1;
+            } else {
+                root.push(part);
             }
-            root.push(part);
         }
         let root = if root.as_os_str().is_empty() {
             PathBuf::from(".")
         } else {
             root
+        };
+        let mode = if rest > 1 {
+            RecursiveMode::Recursive
+        } else {
+            RecursiveMode::NonRecursive
+        };
+        let options = glob::MatchOptions {
+            require_literal_separator: true,
+            ..glob::MatchOptions::new()
         };
         let pattern = glob::Pattern::new(&text).ok();
         let absolute = std::path::absolute(path)
@@ -156,10 +195,14 @@ fn what_to_watch(path: &Path) -> (PathBuf, RecursiveMode, Matcher) {
             .and_then(|p| glob::Pattern::new(&p.to_string_lossy()).ok());
         return (
             root,
-            RecursiveMode::Recursive,
+            mode,
             Box::new(move |p: &Path| {
-                pattern.as_ref().is_some_and(|g| g.matches_path(p))
-                    || absolute.as_ref().is_some_and(|g| g.matches_path(p))
+                pattern
+                    .as_ref()
+                    .is_some_and(|g| g.matches_path_with(p, options))
+                    || absolute
+                        .as_ref()
+                        .is_some_and(|g| g.matches_path_with(p, options))
             }),
         );
     }

@@ -20,8 +20,7 @@ use super::compression::{self, Compression};
 use super::csv::{self, PartRead};
 use super::input::{Format, Input};
 use super::{
-    Dataset, Fingerprint, LoadOptions, LoadTimings, LoadedFrom, Origin, Table, columnar,
-    content_hash, scan,
+    Dataset, LoadOptions, LoadTimings, LoadedFrom, Origin, Table, columnar, fingerprint_of, scan,
 };
 use crate::{Error, Result};
 
@@ -65,7 +64,7 @@ impl Dataset {
         let Some((frame, parts, mut timings)) = grown else {
             return Ok(None);
         };
-        let fingerprint = Fingerprint::of_content(content_hash(&input, &parts), options);
+        let fingerprint = fingerprint_of(&input, &parts, options);
         let old_rows = self.rows;
         let rows = frame.slice(old_rows as i64, frame.height() - old_rows);
         timings.total = started.elapsed();
@@ -95,6 +94,15 @@ impl Dataset {
             return Ok(None);
         };
         if input.format != Format::Csv || old_path != path || !old.ends_with_newline {
+            return Ok(None);
+        }
+        // The types were inferred from the first rows: only when the old
+        // file held all of them can appended rows not change what a whole
+        // load infers (a file of a header alone types every column text).
+        if options
+            .infer_schema_rows
+            .is_none_or(|window| self.rows < window)
+        {
             return Ok(None);
         }
         let (compression, _) = compression::open(path).map_err(|e| Error::io(path, e))?;
@@ -153,14 +161,10 @@ impl Dataset {
                 (parsed.frame, parsed.parts, parsed.timings)
             }
             _ => {
-                let added_input = Input {
-                    spec: input.spec.clone(),
-                    format: input.format,
-                    files: added.to_vec(),
+                let Some(shape) = &self.shape else {
+                    return Ok(None);
                 };
-                let loaded = columnar::load(&added_input, options)?;
-                let frame = conform(frame.clone(), loaded.frame, &added[0], first_file)?;
-                (frame, loaded.parts, loaded.timings)
+                columnar::load_added(frame, shape, added, options)?
             }
         };
         parts.extend(added_parts);
@@ -185,77 +189,4 @@ fn prefix_hash(path: &Path, len: u64) -> Result<Option<Xxh3>> {
         seen += n as u64;
     }
     Ok((seen == len).then_some(hasher))
-}
-
-/// `old` with `added` (loaded alone from the added files) below it, in
-/// `old`'s types: text in its dictionary, integers as wide as either needs.
-fn conform(
-    mut old: DataFrame,
-    mut added: DataFrame,
-    path: &Path,
-    first: &Path,
-) -> Result<DataFrame> {
-    let mismatch = |column: &str, message: String| Error::SchemaMismatch {
-        path: path.to_owned(),
-        first: first.to_owned(),
-        column: column.to_owned(),
-        message,
-    };
-    if added.width() != old.width() {
-        let column = old
-            .get_column_names()
-            .iter()
-            .find(|name| added.column(name).is_err())
-            .map_or_else(String::new, |name| name.to_string());
-        return Err(mismatch(
-            &column,
-            format!("it has {} columns, not {}", added.width(), old.width()),
-        ));
-    }
-    let text = |d: &DataType| d.is_string() || d.is_categorical();
-    for idx in 0..old.width() {
-        let (name, want) = {
-            let column = &old.columns()[idx];
-            (column.name().clone(), column.dtype().clone())
-        };
-        let found_name = added.columns()[idx].name().clone();
-        if found_name != name {
-            return Err(mismatch(
-                &name,
-                format!(
-                    "column {} is `{found_name}`, where the first file has `{name}`",
-                    idx + 1
-                ),
-            ));
-        }
-        let found = added.columns()[idx].dtype().clone();
-        if found == want {
-            continue;
-        }
-        let target = match (&want, &found) {
-            (w, f) if text(w) && text(f) => want.clone(),
-            (DataType::Int32, DataType::Int64) => {
-                // A value that does not fit: the old rows widen, as a whole
-                // load would have read them.
-                let wide = old.columns()[idx].cast(&DataType::Int64)?;
-                old.replace_column(idx, wide)?;
-                continue;
-            }
-            (DataType::Int64, DataType::Int32) => want.clone(),
-            _ => {
-                return Err(mismatch(
-                    &name,
-                    format!("`{name}` is {found}, where the first file has {want}"),
-                ));
-            }
-        };
-        let source = if found.is_categorical() {
-            added.columns()[idx].cast(&DataType::String)?
-        } else {
-            added.columns()[idx].clone()
-        };
-        added.replace_column(idx, source.strict_cast(&target)?)?;
-    }
-    old.vstack_mut_owned(added)?;
-    Ok(old)
 }

@@ -34,6 +34,7 @@ pub(super) struct Blocks<R> {
     read_time: Duration,
     read_bytes: u64,
     last_byte: Option<u8>,
+    ended_on_record: bool,
 }
 
 impl<R: Read> Blocks<R> {
@@ -58,6 +59,7 @@ impl<R: Read> Blocks<R> {
             read_time: Duration::ZERO,
             read_bytes: 0,
             last_byte: None,
+            ended_on_record: false,
         }
     }
 
@@ -92,13 +94,18 @@ impl<R: Read> Blocks<R> {
             } else {
                 Cut::Last
             };
-            let end = match records_end(&self.buf, cut, self.delimiter, self.quote) {
+            let found = records_end(&self.buf, cut, self.delimiter, self.quote);
+            let end = match found {
                 None if self.eof => Some(self.buf.len()),
                 end => end,
             };
             match end {
                 Some(end) => {
                     self.first = false;
+                    // Whether the bytes so far end where a record ends,
+                    // outside quotes: only then can bytes appended to the
+                    // file not change the records already read.
+                    self.ended_on_record = found == Some(self.buf.len()) && end == self.buf.len();
                     // The block is handed out whole; the part of the next
                     // one read with it starts a new buffer.
                     let mut rest = Vec::with_capacity(self.block_size.min(1 << 30));
@@ -153,9 +160,10 @@ impl<R: Read> Blocks<R> {
         self.hash_time
     }
 
-    /// The last byte read, `None` before the first.
-    pub(super) fn last_byte(&self) -> Option<u8> {
-        self.last_byte
+    /// Whether the last block handed out ended exactly where its last
+    /// record ends: after a newline outside quotes, nothing left over.
+    pub(super) fn ended_on_record(&self) -> bool {
+        self.ended_on_record && self.last_byte == Some(b'\n')
     }
 
     /// How many bytes were read.

@@ -9,7 +9,6 @@
 //! Parquet (compressed) is a fraction of the frame.
 
 use std::io::Cursor;
-use std::num::NonZeroUsize;
 use std::path::Path;
 use std::time::Instant;
 
@@ -26,6 +25,8 @@ pub(super) struct Loaded {
     pub(super) frame: DataFrame,
     pub(super) parts: Vec<PartRead>,
     pub(super) timings: LoadTimings,
+    /// The choices made on the first file, for files added later.
+    pub(super) shape: Shape,
 }
 
 /// Reads every file of `input` (not CSV) as one table.
@@ -36,42 +37,19 @@ pub(super) fn load(input: &Input, options: &LoadOptions) -> Result<Loaded> {
     let mut frames = Vec::with_capacity(input.files.len());
     let mut parts = Vec::with_capacity(input.files.len());
     for path in &input.files {
-        let reading = Instant::now();
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        timings.read += reading.elapsed();
-        let hashing = Instant::now();
-        parts.push(PartRead {
-            hash: xxh3_128(&bytes),
-            bytes: bytes.len() as u64,
-            ends_with_newline: bytes.last() == Some(&b'\n'),
-        });
-        timings.fingerprint += hashing.elapsed();
-        timings.bytes += bytes.len() as u64;
-        let parsing = Instant::now();
-        let raw = shape.as_ref().map(|s| s.raw.clone());
-        let mut frame =
-            parse(input.format, bytes, raw, options).map_err(|e| Error::MalformedFile {
-                path: path.clone(),
-                format: input.format,
-                message: e.to_string(),
-            })?;
-        timings.parse += parsing.elapsed();
+        let (mut frame, part) = read_file(path, input.format, options, &mut timings)?;
+        parts.push(part);
         let shaping = Instant::now();
         match &shape {
             None => shape = Some(Shape::decide(&mut frame, path, input.format, options)?),
-            Some(shape) => shape.apply(&mut frame, path, &input.files[0], input.format)?,
+            Some(shape) => shape.apply(&mut frame, path)?,
         }
         timings.categoricals += shaping.elapsed();
         frames.push(frame);
     }
-    let assembling = Instant::now();
-    let mut frames = frames.into_iter();
-    let mut frame = frames.next().expect("an input has at least one file");
-    for more in frames {
-        frame.vstack_mut_owned(more)?;
-    }
-    timings.assemble += assembling.elapsed();
+    let frame = stack(frames, &mut timings)?;
     let narrowing = Instant::now();
+    let mut frame = frame;
     for (name, _) in csv::narrowable(&frame, options) {
         let idx = frame
             .get_column_index(&name)
@@ -87,44 +65,131 @@ pub(super) fn load(input: &Input, options: &LoadOptions) -> Result<Loaded> {
         frame,
         parts,
         timings,
+        shape: shape.expect("an input has at least one file"),
     })
 }
 
-/// One file's bytes as a frame. `schema` is the first file's, as read:
-/// NDJSON files after the first are read with it (a key one line lacks is
-/// a null there, as everywhere in JSON).
-fn parse(
-    format: Format,
-    bytes: Vec<u8>,
-    schema: Option<SchemaRef>,
+/// `old` (loaded with `shape`) with the rows of `added`, files added after
+/// its last, as a load of all of them would give it: the first file's
+/// checks and casts, its dictionary, and `Int32` where every value of the
+/// whole column fits.
+pub(super) fn load_added(
+    old: &DataFrame,
+    shape: &Shape,
+    added: &[std::path::PathBuf],
     options: &LoadOptions,
-) -> PolarsResult<DataFrame> {
+) -> Result<(DataFrame, Vec<PartRead>, LoadTimings)> {
+    let started = Instant::now();
+    let mut timings = LoadTimings::default();
+    let mut frames = Vec::with_capacity(added.len());
+    let mut parts = Vec::with_capacity(added.len());
+    for path in added {
+        let (mut frame, part) = read_file(path, shape.format, options, &mut timings)?;
+        shape.apply(&mut frame, path)?;
+        frames.push(frame);
+        parts.push(part);
+    }
+    let mut added = stack(frames, &mut timings)?;
+    let mut frame = old.clone();
+    let narrowing = Instant::now();
+    for idx in 0..frame.width() {
+        // The loader narrowed this column: the new values decide whether
+        // it stays narrow.
+        if frame.columns()[idx].dtype() == &DataType::Int32
+            && added.columns()[idx].dtype() == &DataType::Int64
+        {
+            if csv::fits_i32(&added.columns()[idx])? {
+                let cast = added.columns()[idx].cast(&DataType::Int32)?;
+                added.replace_column(idx, cast)?;
+            } else {
+                let wide = frame.columns()[idx].cast(&DataType::Int64)?;
+                frame.replace_column(idx, wide)?;
+            }
+        }
+    }
+    timings.integers += narrowing.elapsed();
+    frame.vstack_mut_owned(added)?;
+    timings.total = started.elapsed();
+    Ok((frame, parts, timings))
+}
+
+/// One file read whole, hashed and parsed.
+fn read_file(
+    path: &Path,
+    format: Format,
+    options: &LoadOptions,
+    timings: &mut LoadTimings,
+) -> Result<(DataFrame, PartRead)> {
+    let reading = Instant::now();
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    timings.read += reading.elapsed();
+    let hashing = Instant::now();
+    let part = PartRead {
+        hash: xxh3_128(&bytes),
+        bytes: bytes.len() as u64,
+        ends_with_newline: bytes.last() == Some(&b'\n'),
+    };
+    timings.fingerprint += hashing.elapsed();
+    timings.bytes += bytes.len() as u64;
+    let parsing = Instant::now();
+    // A damaged file can make a Polars reader panic (an index past a
+    // buffer): that is this file's error, not the process's end.
+    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        parse(format, bytes, options).map_err(|e| e.to_string())
+    }))
+    .unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(format!("its reader panicked: {message}"))
+    });
+    let frame = parsed.map_err(|message| Error::MalformedFile {
+        path: path.to_owned(),
+        format,
+        message,
+    })?;
+    timings.parse += parsing.elapsed();
+    Ok((frame, part))
+}
+
+/// The frames one below the other.
+fn stack(frames: Vec<DataFrame>, timings: &mut LoadTimings) -> Result<DataFrame> {
+    let assembling = Instant::now();
+    let mut frames = frames.into_iter();
+    let mut frame = frames.next().unwrap_or_default();
+    for more in frames {
+        frame.vstack_mut_owned(more)?;
+    }
+    timings.assemble += assembling.elapsed();
+    Ok(frame)
+}
+
+/// One file's bytes as a frame. NDJSON is inferred from every line: with a
+/// schema (the first file's, or the first lines'), Polars' JSON reader cuts
+/// a float in an integer column to an integer, silently.
+fn parse(format: Format, bytes: Vec<u8>, _options: &LoadOptions) -> PolarsResult<DataFrame> {
     let cursor = Cursor::new(bytes);
     match format {
         Format::Parquet => ParquetReader::new(cursor).finish(),
         Format::Ipc => IpcReader::new(cursor).finish(),
-        Format::NdJson => {
-            let infer = options
-                .infer_schema_rows
-                .and_then(NonZeroUsize::new)
-                .or(NonZeroUsize::new(usize::MAX));
-            let mut reader = JsonReader::new(cursor)
-                .with_json_format(JsonFormat::JsonLines)
-                .infer_schema_len(infer);
-            if let Some(schema) = schema {
-                reader = reader.with_schema(schema);
-            }
-            reader.finish()
-        }
+        Format::NdJson => JsonReader::new(cursor)
+            .with_json_format(JsonFormat::JsonLines)
+            .infer_schema_len(None)
+            .finish(),
         Format::Csv => unreachable!("CSV is loaded by `csv`"),
     }
 }
 
 /// The choices made on the first file, applied to the others.
-struct Shape {
+#[derive(Debug, Clone)]
+pub(super) struct Shape {
+    format: Format,
+    first: std::path::PathBuf,
     /// The first file's schema as read, before shaping.
     raw: SchemaRef,
-    /// Its schema after shaping: what every file becomes.
+    /// Its schema after shaping (before narrowing): what every file becomes.
     shaped: SchemaRef,
 }
 
@@ -153,9 +218,8 @@ impl Shape {
                 continue;
             };
             let dtype = csv::dtype_of(*ty, &categorical);
-            let cast = frame.columns()[idx]
-                .strict_cast(&dtype)
-                .map_err(|e| malformed(format!("column `{name}` is not {dtype}: {e}")))?;
+            let cast = cast_exactly(&frame.columns()[idx], &dtype)
+                .map_err(|message| malformed(format!("column `{name}`: {message}")))?;
             frame.replace_column(idx, cast)?;
         }
         // NDJSON has no date type: dates are text, typed as the CSV loader
@@ -180,25 +244,46 @@ impl Shape {
         }
         csv::to_categoricals(frame, options, &categorical)?;
         Ok(Shape {
+            format,
+            first: path.to_owned(),
             raw,
             shaped: frame.schema().clone(),
         })
     }
 
     /// Gives a later file the first's shape, or says which column differs.
-    fn apply(
-        &self,
-        frame: &mut DataFrame,
-        path: &Path,
-        first: &Path,
-        format: Format,
-    ) -> Result<()> {
+    /// Gives a later file the first's shape, or says which column differs.
+    /// Types must be the first file's, but for text (each file has its own
+    /// dictionary), a column of nulls alone, and NDJSON integers in a float
+    /// column (a writer that drops `.0`); NDJSON keys may come in another
+    /// order, and a key no line has is a column of nulls.
+    fn apply(&self, frame: &mut DataFrame, path: &Path) -> Result<()> {
         let mismatch = |column: &str, message: String| Error::SchemaMismatch {
             path: path.to_owned(),
-            first: first.to_owned(),
+            first: self.first.clone(),
             column: column.to_owned(),
             message,
         };
+        if self.format == Format::NdJson {
+            let mut columns = Vec::with_capacity(self.raw.len());
+            for (name, dtype) in self.raw.iter() {
+                columns.push(match frame.column(name) {
+                    Ok(column) => column.clone(),
+                    Err(_) => Column::full_null(name.clone(), frame.height(), dtype),
+                });
+            }
+            if let Some(extra) = frame
+                .get_column_names()
+                .into_iter()
+                .find(|name| !self.raw.contains(name))
+            {
+                return Err(mismatch(
+                    extra,
+                    format!("it has a key `{extra}` the first file does not"),
+                ));
+            }
+            *frame = DataFrame::new(frame.height(), columns)?;
+        }
         let names: Vec<PlSmallStr> = frame.get_column_names_owned();
         for (i, (want, dtype)) in self.raw.iter().enumerate() {
             match names.get(i) {
@@ -221,7 +306,13 @@ impl Shape {
             }
             let found = frame.columns()[i].dtype();
             let text = |d: &DataType| d.is_string() || d.is_categorical() || d.is_enum();
-            if found != dtype && !(text(found) && text(dtype)) {
+            let compatible = found == dtype
+                || (text(found) && text(dtype))
+                || found == &DataType::Null
+                || (self.format == Format::NdJson
+                    && dtype == &DataType::Float64
+                    && found == &DataType::Int64);
+            if !compatible {
                 return Err(mismatch(
                     want,
                     format!("`{want}` is {found}, where the first file has {dtype}"),
@@ -239,25 +330,42 @@ impl Shape {
             ));
         }
         plain_text(frame)?;
-        for (idx, dtype) in self.shaped.iter_values().enumerate() {
+        for (idx, (name, dtype)) in self.shaped.iter().enumerate() {
             if frame.columns()[idx].dtype() != dtype {
-                let name = self
-                    .shaped
-                    .get_at_index(idx)
-                    .map_or("", |(n, _)| n.as_str());
-                let cast =
-                    frame.columns()[idx]
-                        .strict_cast(dtype)
-                        .map_err(|e| Error::MalformedFile {
-                            path: path.to_owned(),
-                            format,
-                            message: format!("column `{name}` is not {dtype}: {e}"),
-                        })?;
+                let cast = cast_exactly(&frame.columns()[idx], dtype).map_err(|message| {
+                    Error::MalformedFile {
+                        path: path.to_owned(),
+                        format: self.format,
+                        message: format!("column `{name}`: {message}"),
+                    }
+                })?;
                 frame.replace_column(idx, cast)?;
             }
         }
         Ok(())
     }
+}
+
+/// `column` as `dtype`, or why not: a value that does not convert, or one
+/// that would change (a float with a fraction forced to an integer, which
+/// Polars' cast truncates).
+fn cast_exactly(column: &Column, dtype: &DataType) -> std::result::Result<Column, String> {
+    let cast = column
+        .strict_cast(dtype)
+        .map_err(|e| format!("not {dtype}: {e}"))?;
+    if column.dtype().is_float() && dtype.is_integer() {
+        let back = cast
+            .cast(column.dtype())
+            .map_err(|e| format!("not {dtype}: {e}"))?;
+        let same = back
+            .as_materialized_series()
+            .equal_missing(column.as_materialized_series())
+            .map_err(|e| e.to_string())?;
+        if !same.all() {
+            return Err(format!("a value has a fraction, which {dtype} cannot hold"));
+        }
+    }
+    Ok(cast)
 }
 
 /// Categoricals of the file's own dictionaries as text, to be chosen as

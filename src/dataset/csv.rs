@@ -39,8 +39,9 @@ pub(super) struct PartRead {
     pub(super) hash: u128,
     /// The bytes read, from its start (after decompression).
     pub(super) bytes: u64,
-    /// Whether the last byte read was a newline: only then can rows
-    /// appended to the file not change its last record.
+    /// Whether it ended with a newline that ends a record (outside
+    /// quotes): only then can rows appended to the file not change its
+    /// last record.
     pub(super) ends_with_newline: bool,
 }
 
@@ -194,6 +195,12 @@ fn parse_parts(
                 Ok(Piece::Block(part, block)) => (part, block),
                 Ok(Piece::End(part, done)) => {
                     debug_assert_eq!(read.len(), part);
+                    // The first part decides the header and the types: an
+                    // empty one must not let the next part's first row
+                    // stand in for its header.
+                    if first {
+                        return Err(malformed(part, None, "the file is empty".to_owned()));
+                    }
                     read.push(done);
                     continue;
                 }
@@ -341,7 +348,7 @@ fn read_parts(
         let done = PartRead {
             hash: blocks.digest(),
             bytes: before + blocks.read_bytes(),
-            ends_with_newline: blocks.last_byte().map_or(before == 0, |b| b == b'\n'),
+            ends_with_newline: blocks.ended_on_record(),
         };
         if sender.send(Ok(Piece::End(part, done))).is_err() {
             return times;
@@ -418,7 +425,10 @@ impl<'a> Loader<'a> {
     /// when not.
     fn check_header(&self, block: &[u8]) -> std::result::Result<(), (String, String)> {
         let Some(wide) = &self.wide else {
-            return Ok(());
+            return Err((
+                String::new(),
+                "the first file has no header to match".to_owned(),
+            ));
         };
         let header = self
             .read_options(How::Infer(Vec::new()))

@@ -176,12 +176,20 @@ fn directory_files(dir: &Path, format: Option<Format>) -> Result<Vec<PathBuf>> {
 }
 
 fn glob_files(pattern: &str) -> Result<Vec<PathBuf>> {
-    let matches = glob::glob(pattern)
+    let options = glob::MatchOptions {
+        require_literal_separator: true,
+        ..glob::MatchOptions::new()
+    };
+    let matches = glob::glob_with(pattern, options)
         .map_err(|e| Error::InvalidInput(format!("bad glob {pattern:?}: {e}")))?;
     let mut files = Vec::new();
     for found in matches {
         let path = found.map_err(|e| Error::io(e.path(), std::io::Error::other(e.to_string())))?;
-        if path.is_file() {
+        // As in a directory: hidden files are often half-written ones.
+        let hidden = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        if path.is_file() && !hidden {
             files.push(path);
         }
     }

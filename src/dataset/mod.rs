@@ -28,6 +28,7 @@ pub use input::{Format, ParseFormatError};
 pub use options::{ColumnType, LoadOptions};
 pub use schema::{ColumnInfo, ColumnKind};
 
+pub(crate) use append::Appended;
 use csv::PartRead;
 use input::Input;
 use scan::Scan;
@@ -133,6 +134,8 @@ pub struct Dataset {
     rows: usize,
     /// What each file held when it was read, for appends.
     files: Vec<(PathBuf, PartRead)>,
+    /// How Parquet, IPC and NDJSON files were shaped, for files added.
+    shape: Option<columnar::Shape>,
     columns: Vec<ColumnInfo>,
     names: Vec<PlSmallStr>,
     fingerprint: Fingerprint,
@@ -213,7 +216,7 @@ impl Dataset {
         };
         if options.scan {
             let (scan, parts) = Scan::open(&input, options)?;
-            let fingerprint = Fingerprint::of_content(content_hash(&input, &parts), options);
+            let fingerprint = fingerprint_of(&input, &parts, options);
             let rows = scan.count_rows()?;
             let empty = DataFrame::empty_with_schema(scan.schema());
             let mut dataset = Dataset::new(
@@ -237,7 +240,7 @@ impl Dataset {
             dataset.loaded_from = LoadedFrom::Snapshot;
             return Ok(dataset);
         }
-        let (frame, parts, timings) = match input.format {
+        let (frame, parts, timings, shape) = match input.format {
             Format::Csv => {
                 let parts = input
                     .files
@@ -245,21 +248,27 @@ impl Dataset {
                     .map(|file| csv::Part::file(file, options))
                     .collect::<Result<Vec<_>>>()?;
                 let parsed = csv::parse(parts, options)?;
-                (parsed.frame, parsed.parts, parsed.timings)
+                (parsed.frame, parsed.parts, parsed.timings, None)
             }
             _ => {
                 let loaded = columnar::load(&input, options)?;
-                (loaded.frame, loaded.parts, loaded.timings)
+                (
+                    loaded.frame,
+                    loaded.parts,
+                    loaded.timings,
+                    Some(loaded.shape),
+                )
             }
         };
         // The fingerprint of exactly the bytes parsed, whatever happens to
         // the files meanwhile.
-        let fingerprint = Fingerprint::of_content(content_hash(&input, &parts), options);
+        let fingerprint = fingerprint_of(&input, &parts, options);
         if let Some(dir) = snapshots {
             snapshot::write(dir, path, fingerprint, &frame);
         }
         let mut dataset = Dataset::new(Table::Frame(frame), fingerprint, origin, started);
         dataset.files = input.files.into_iter().zip(parts).collect();
+        dataset.shape = shape;
         dataset.loaded_from = LoadedFrom::Parsed;
         dataset.timings = Some(timings);
         Ok(dataset)
@@ -326,6 +335,7 @@ impl Dataset {
             rows: table.schema_frame().height(),
             table,
             files: Vec::new(),
+            shape: None,
             columns,
             names,
             fingerprint,
@@ -388,6 +398,22 @@ impl Dataset {
         self.files.iter().map(|(path, _)| path.as_path())
     }
 
+    /// The fingerprint the files it was read from have now, hashed without
+    /// parsing them (a CSV's decompressed bytes, the other formats' own);
+    /// `None` for bytes or a frame handed over.
+    pub(crate) fn fingerprint_on_disk(&self) -> Result<Option<Fingerprint>> {
+        let Origin::Files { path, options, .. } = &self.origin else {
+            return Ok(None);
+        };
+        let input = Input::resolve(path, options.format)?;
+        let parts = input
+            .files
+            .iter()
+            .map(|file| scan::hash_file(file, input.format))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some(fingerprint_of(&input, &parts, options)))
+    }
+
     /// The plan every query starts from: the frame, or a streaming scan of
     /// the files (after checking none changed since they were hashed).
     pub(crate) fn lazy(&self) -> Result<LazyFrame> {
@@ -403,6 +429,14 @@ impl Dataset {
         match &self.table {
             Table::Frame(_) => Ok(plan.collect()?),
             Table::Scan(scan, _) => scan.collect(plan),
+        }
+    }
+
+    /// The schema of a plan built on [`lazy`](Self::lazy).
+    pub(crate) fn schema_of(&self, mut plan: LazyFrame) -> Result<polars::prelude::SchemaRef> {
+        match &self.table {
+            Table::Frame(_) => Ok(plan.collect_schema()?),
+            Table::Scan(scan, _) => scan.schema_of(plan),
         }
     }
 
@@ -526,6 +560,15 @@ impl Table {
             Table::Frame(frame) | Table::Scan(_, frame) => frame,
         }
     }
+}
+
+/// The fingerprint of `input`'s files, read as `parts`: their content and
+/// the options, with the format the files were read in (CSV is not hashed,
+/// so CSV fingerprints stay what they were): the same bytes read as CSV
+/// and as NDJSON are two tables.
+fn fingerprint_of(input: &Input, parts: &[PartRead], options: &LoadOptions) -> Fingerprint {
+    let options = options.clone().with_format(input.format);
+    Fingerprint::of_content(content_hash(input, parts), &options)
 }
 
 /// The content hash of a dataset's files: a lone file's own hash (so a

@@ -11,6 +11,7 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use polars::prelude::*;
@@ -31,23 +32,37 @@ pub(crate) struct Scan {
     /// NDJSON text columns read as dates or datetimes, as the in-memory
     /// loader reads them (JSON has no date type).
     dates: Vec<Field>,
+    /// The columns as the files hold them, before forced types and dates.
+    raw: SchemaRef,
     /// The types of the columns, forced types applied.
     schema: SchemaRef,
 }
 
-/// What a file looked like when it was hashed.
+/// What a file looked like when it was hashed: its size, its modification
+/// time and, on Unix, its device, inode and status-change time (which no
+/// one can set back: a file replaced by a copy with the old size and
+/// modification time, as `cp -p` or `rsync -a` leave it, differs there).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Stamp {
     len: u64,
     modified: Option<SystemTime>,
+    #[cfg(unix)]
+    identity: (u64, u64, i64, i64),
 }
 
 impl Stamp {
     fn of(path: &Path) -> Result<Stamp> {
         let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+        #[cfg(unix)]
+        let identity = {
+            use std::os::unix::fs::MetadataExt;
+            (meta.dev(), meta.ino(), meta.ctime(), meta.ctime_nsec())
+        };
         Ok(Stamp {
             len: meta.len(),
             modified: meta.modified().ok(),
+            #[cfg(unix)]
+            identity,
         })
     }
 }
@@ -69,8 +84,8 @@ impl Scan {
         }
         let mut schema = None;
         for path in &input.files {
-            let file_schema = one_file(path, input.format, options)?
-                .collect_schema()
+            let mut one = one_file(path, input.format, options)?;
+            let file_schema = off_runtime(move || one.collect_schema())?
                 .map_err(|e| malformed(path, input.format, &e))?;
             match &schema {
                 None => schema = Some(file_schema),
@@ -82,12 +97,18 @@ impl Scan {
             options: options.clone(),
             stamps,
             dates: Vec::new(),
+            raw: schema.clone().expect("an input has at least one file"),
             schema: schema.expect("an input has at least one file"),
         };
         if input.format == Format::NdJson && options.parse_dates {
-            let sample = options.infer_schema_rows.unwrap_or(usize::MAX);
+            // The rows inference reads, but never all of a table larger
+            // than memory.
+            let sample = options
+                .infer_schema_rows
+                .unwrap_or(MAX_DATE_SAMPLE)
+                .min(MAX_DATE_SAMPLE);
             let head = scan.collect(
-                scan.lazy_unchecked()
+                scan.lazy_unchecked()?
                     .limit(IdxSize::try_from(sample).unwrap_or(IdxSize::MAX)),
             )?;
             let forced: Vec<&str> = options
@@ -97,9 +118,8 @@ impl Scan {
                 .collect();
             scan.dates = super::dates::date_columns(&head, &forced)?;
         }
-        scan.schema = scan
-            .lazy_unchecked()
-            .collect_schema()
+        let mut plan = scan.lazy_unchecked()?;
+        scan.schema = off_runtime(move || plan.collect_schema())?
             .map_err(|e| malformed(&input.files[0], input.format, &e))?;
         Ok((scan, parts))
     }
@@ -112,64 +132,55 @@ impl Scan {
     /// The plan that reads every file, forced types applied: one scan of
     /// all the files (Polars' multi-file scan; a `concat` of one scan a
     /// file made its streaming `len()` panic in Polars 0.55).
-    fn lazy_unchecked(&self) -> LazyFrame {
+    fn lazy_unchecked(&self) -> Result<LazyFrame> {
         let mut lf = scan_files(&self.input.files, self.input.format, &self.options)
-            .unwrap_or_else(|_| DataFrame::empty().lazy());
+            .map_err(|e| malformed(&self.input.spec, self.input.format, &e))?;
         let dates = self
             .dates
             .iter()
             .map(|field| col(field.name().clone()).strict_cast(field.dtype().clone()));
-        let casts: Vec<Expr> = self
-            .options
-            .column_types
-            .iter()
-            .filter(|(name, _)| self.schema.contains(name))
-            .filter_map(|(name, ty)| {
-                let dtype = match ty {
-                    ColumnType::Int => DataType::Int64,
-                    ColumnType::Float => DataType::Float64,
-                    // Text stays text: scan mode keeps no dictionaries.
-                    ColumnType::Str | ColumnType::Categorical => DataType::String,
-                    ColumnType::Bool => DataType::Boolean,
-                    ColumnType::Date => DataType::Date,
-                };
-                (self.schema.get(name) != Some(&dtype))
-                    .then(|| col(name.as_str()).strict_cast(dtype))
-            })
-            .chain(dates)
-            .collect();
+        // CSV reads forced types itself (text stays text: `02134`); the
+        // other formats hold typed values, cast here.
+        let casts: Vec<Expr> = if self.input.format == Format::Csv {
+            Vec::new()
+        } else {
+            self.options
+                .column_types
+                .iter()
+                .filter_map(|(name, ty)| {
+                    let dtype = scan_dtype(*ty);
+                    let raw = self.raw.get(name)?;
+                    (raw != &dtype).then(|| col(name.as_str()).strict_cast(dtype))
+                })
+                .collect()
+        };
+        let casts: Vec<Expr> = casts.into_iter().chain(dates).collect();
         if !casts.is_empty() {
             lf = lf.with_columns(casts);
         }
-        lf
+        Ok(lf)
     }
 
     /// The plan that reads every file, after checking that none changed
     /// since it was hashed.
     pub(crate) fn lazy(&self) -> Result<LazyFrame> {
         self.check()?;
-        Ok(self.lazy_unchecked())
+        self.lazy_unchecked()
     }
 
     /// Runs `plan` (built on [`lazy`](Self::lazy)) on the streaming
     /// engine; an answer read while a file changed is refused.
     pub(crate) fn collect(&self, plan: LazyFrame) -> Result<DataFrame> {
-        // A panic of the engine on some plan is an error of this query,
-        // not the end of the process that loads or serves the table.
-        let collected = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            plan.collect_with_engine(Engine::Streaming)
-        }))
-        .map_err(|panic| {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            Error::Compute(format!("Polars' streaming engine panicked: {message}"))
-        })?;
+        let collected = off_runtime(|| plan.collect_with_engine(Engine::Streaming))?;
         let frame = collected.map_err(|e| self.scan_error(e))?.unwrap_single();
         self.check()?;
         Ok(frame)
+    }
+
+    /// The schema of `plan` (built on [`lazy`](Self::lazy)): resolving a
+    /// scan reads the files' metadata.
+    pub(crate) fn schema_of(&self, mut plan: LazyFrame) -> Result<SchemaRef> {
+        off_runtime(move || plan.collect_schema())?.map_err(|e| self.scan_error(e))
     }
 
     /// The number of rows, counted by a streaming scan (Parquet and IPC
@@ -210,6 +221,29 @@ impl Scan {
     }
 }
 
+/// Runs `f`, a Polars call on a scan plan, on a thread of its own. Polars
+/// resolves scans with `block_in_place` when it finds an async runtime on
+/// the calling thread, which panics on a current-thread runtime (an axum
+/// app under `#[tokio::main(flavor = "current_thread")]`); a new thread has
+/// none. A panic of the engine is this query's error, not the process's end.
+fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> Result<T> {
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("pqc-scan".to_owned())
+            .spawn_scoped(scope, f)
+            .map_err(|e| Error::Compute(format!("cannot start a scan: {e}")))?
+            .join()
+            .map_err(|panic| {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Error::Compute(format!("Polars' streaming engine panicked: {message}"))
+            })
+    })
+}
+
 /// A lazy scan of one file.
 fn one_file(path: &Path, format: Format, options: &LoadOptions) -> Result<LazyFrame> {
     if format == Format::Csv {
@@ -225,7 +259,9 @@ fn one_file(path: &Path, format: Format, options: &LoadOptions) -> Result<LazyFr
     scan_files(&[path.to_owned()], format, options).map_err(|e| malformed(path, format, &e))
 }
 
-/// One lazy scan of `files`, in order.
+/// One lazy scan of `files`, in order. Their names are names, never globs
+/// (`b[1].csv` is that file), and their directories are not Hive
+/// partitions: the table is what the files hold, as in memory.
 fn scan_files(files: &[PathBuf], format: Format, options: &LoadOptions) -> PolarsResult<LazyFrame> {
     let paths: Vec<PlRefPath> = files
         .iter()
@@ -242,7 +278,13 @@ fn scan_files(files: &[PathBuf], format: Format, options: &LoadOptions) -> Polar
                         .collect(),
                 )
             });
+            let forced: Schema = options
+                .column_types
+                .iter()
+                .map(|(name, ty)| Field::new(name.as_str().into(), scan_dtype(*ty)))
+                .collect();
             LazyCsvReader::new_paths(paths.into())
+                .with_glob(false)
                 .with_has_header(options.has_header)
                 .with_separator(options.delimiter)
                 .with_quote_char(options.quote_char)
@@ -250,23 +292,56 @@ fn scan_files(files: &[PathBuf], format: Format, options: &LoadOptions) -> Polar
                 .with_missing_is_null(true)
                 .with_infer_schema_length(options.infer_schema_rows)
                 .with_try_parse_dates(options.parse_dates)
+                .with_dtype_overwrite((!forced.is_empty()).then(|| Arc::new(forced)))
                 .finish()
         }
-        Format::Parquet => LazyFrame::scan_parquet_files(paths.into(), ScanArgsParquet::default()),
+        Format::Parquet => LazyFrame::scan_parquet_files(
+            paths.into(),
+            ScanArgsParquet {
+                glob: false,
+                hive_options: HiveOptions::new_disabled(),
+                ..Default::default()
+            },
+        ),
         Format::Ipc => LazyFrame::scan_ipc_sources(
             ScanSources::Paths(paths.into()),
             Default::default(),
-            Default::default(),
+            UnifiedScanArgs {
+                glob: false,
+                hive_options: HiveOptions::new_disabled(),
+                ..Default::default()
+            },
         ),
-        Format::NdJson => LazyJsonLineReader::new_paths(paths.into())
-            .with_infer_schema_length(
-                options
-                    .infer_schema_rows
-                    .and_then(std::num::NonZeroUsize::new),
-            )
-            .finish(),
+        // Every line inferred: a float past the inference rows of a column
+        // typed integer would be cut to an integer, silently. Polars 0.55
+        // always globs NDJSON paths: a name is escaped into a pattern that
+        // matches only itself.
+        Format::NdJson => {
+            let escaped: Vec<PlRefPath> = files
+                .iter()
+                .map(|path| PlRefPath::new(glob::Pattern::escape(&path.to_string_lossy()).as_str()))
+                .collect();
+            drop(paths);
+            LazyJsonLineReader::new_paths(escaped.into())
+                .with_infer_schema_length(None)
+                .finish()
+        }
     }
 }
+
+/// A forced type as scan mode reads it: text stays text (no dictionaries).
+fn scan_dtype(ty: ColumnType) -> DataType {
+    match ty {
+        ColumnType::Int => DataType::Int64,
+        ColumnType::Float => DataType::Float64,
+        ColumnType::Str | ColumnType::Categorical => DataType::String,
+        ColumnType::Bool => DataType::Boolean,
+        ColumnType::Date => DataType::Date,
+    }
+}
+
+/// Rows of an NDJSON scan looked at for dates, at most.
+const MAX_DATE_SAMPLE: usize = 100_000;
 
 /// Whether a later file has the first file's columns: the same names in
 /// the same order; for Parquet and IPC, which carry their types, the same

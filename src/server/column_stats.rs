@@ -11,7 +11,7 @@
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use crate::dataset::{ColumnInfo, ColumnKind};
+use crate::dataset::{ColumnInfo, ColumnKind, Dataset};
 use crate::{CachedQuery, Result};
 
 /// Columns with at most this many distinct values list them.
@@ -68,7 +68,10 @@ fn has_range(kind: ColumnKind, dtype: &DataType) -> bool {
 /// data version.
 pub(crate) fn schema_stats(cache: &CachedQuery) -> Result<Vec<ColumnStats>> {
     let dataset = cache.dataset();
-    let frame = cache.memoize(MEMO, &(), stats_frame)?;
+    let frame = cache.memoize_dataset(MEMO, &(), |dataset| match dataset.frame() {
+        Some(df) => Ok(stats_frame(df)?),
+        None => scanned_stats_frame(dataset),
+    })?;
     read(frame.dataframe(), dataset.columns())
 }
 
@@ -77,8 +80,49 @@ fn stats_frame(df: &DataFrame) -> PolarsResult<DataFrame> {
     let rows: Vec<Row> = df
         .columns()
         .par_iter()
-        .map(measure)
+        .map(|column| {
+            measure(
+                column.name(),
+                column.dtype(),
+                column.null_count() as u64,
+                || column.drop_nulls().unique(),
+            )
+        })
         .collect::<PolarsResult<_>>()?;
+    frame_of(rows)
+}
+
+/// The same statistics of a scanned dataset, by streaming queries: the
+/// null counts in one, then each column's distinct values in turn (one
+/// column's at a time in memory, not the table's).
+fn scanned_stats_frame(dataset: &Dataset) -> Result<DataFrame> {
+    let names: Vec<&str> = dataset.columns().iter().map(|c| c.name.as_str()).collect();
+    let nulls = dataset.collect(
+        dataset.lazy()?.select(
+            names
+                .iter()
+                .map(|n| col(*n).null_count())
+                .collect::<Vec<_>>(),
+        ),
+    )?;
+    let mut rows = Vec::with_capacity(names.len());
+    for (info, nulls) in dataset.columns().iter().zip(nulls.columns()) {
+        let nulls = nulls.get(0)?.extract::<u64>().unwrap_or(0);
+        let unique = || -> PolarsResult<Column> {
+            let values = dataset
+                .lazy()
+                .and_then(|lf| {
+                    dataset.collect(lf.select([col(info.name.as_str()).drop_nulls().unique()]))
+                })
+                .map_err(|e| PolarsError::ComputeError(e.to_string().into()))?;
+            Ok(values.columns()[0].clone())
+        };
+        rows.push(measure(&info.name, &info.dtype, nulls, unique)?);
+    }
+    Ok(frame_of(rows)?)
+}
+
+fn frame_of(rows: Vec<Row>) -> PolarsResult<DataFrame> {
     let height = rows.len();
     let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
     let distinct: Vec<Option<u64>> = rows.iter().map(|r| r.distinct).collect();
@@ -110,17 +154,22 @@ struct Row {
 
 /// One column's statistics: its distinct values are hashed once; the count,
 /// the range and the listing all come from them.
-fn measure(column: &Column) -> PolarsResult<Row> {
-    let kind = ColumnKind::of(column.dtype());
+fn measure(
+    name: &str,
+    dtype: &DataType,
+    nulls: u64,
+    unique: impl FnOnce() -> PolarsResult<Column>,
+) -> PolarsResult<Row> {
+    let kind = ColumnKind::of(dtype);
     let mut row = Row {
-        name: column.name().to_string(),
+        name: name.to_owned(),
         distinct: None,
-        nulls: column.null_count() as u64,
+        nulls,
         min: None,
         max: None,
         values: None,
     };
-    let ranged = has_range(kind, column.dtype());
+    let ranged = has_range(kind, dtype);
     let listed = matches!(
         kind,
         ColumnKind::Categorical
@@ -132,7 +181,7 @@ fn measure(column: &Column) -> PolarsResult<Row> {
     if !(ranged || listed) {
         return Ok(row);
     }
-    let unique = column.drop_nulls().unique()?;
+    let unique = unique()?;
     row.distinct = Some(unique.len() as u64);
     if ranged && !unique.is_empty() {
         let text = |s: Scalar| -> PolarsResult<Option<String>> {

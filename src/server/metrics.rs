@@ -175,6 +175,7 @@ impl Collector for Scrape {
             rollups_merged,
             rollups_rebuilt,
             appends,
+            refresh_errors,
             learned_rollups,
             disk_hits,
             disk_writes,
@@ -240,6 +241,11 @@ impl Collector for Scrape {
             "pqc_cache_appends",
             "Refreshes that read only the rows appended to the data files.",
             appends,
+        )?;
+        out.counter(
+            "pqc_cache_refresh_errors",
+            "Refreshes that failed; the version before stayed.",
+            refresh_errors,
         )?;
         out.counter(
             "pqc_cache_coalesced",

@@ -54,7 +54,9 @@ impl From<Error> for Failure {
             | Error::MalformedFile { .. }
             | Error::SchemaMismatch { .. }
             | Error::InvalidInput(_) => Kind::Data,
-            Error::Io { .. } => Kind::Io,
+            // The file changed under a scan: the machine's state, not the
+            // query's nor the data's.
+            Error::Io { .. } | Error::DataChanged { .. } => Kind::Io,
             // A refused password or a bad URL: the flag is wrong.
             Error::Redis(_) => Kind::Usage,
             e if e.is_query_error() => Kind::Query,
