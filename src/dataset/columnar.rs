@@ -203,7 +203,6 @@ impl Shape {
         options: &LoadOptions,
     ) -> Result<Shape> {
         let raw = frame.schema().clone();
-        plain_text(frame)?;
         let categorical = DataType::from_categories(Categories::random(
             PlSmallStr::from_static("pqc"),
             CategoricalPhysical::U32,
@@ -242,7 +241,7 @@ impl Shape {
                 }
             }
         }
-        csv::to_categoricals(frame, options, &categorical)?;
+        choose_text(frame, options, &categorical)?;
         Ok(Shape {
             format,
             first: path.to_owned(),
@@ -329,7 +328,8 @@ impl Shape {
                 ),
             ));
         }
-        plain_text(frame)?;
+        // A categorical of the file's own dictionary is cast to the first
+        // file's straight, not through text (half the time of that).
         for (idx, (name, dtype)) in self.shaped.iter().enumerate() {
             if frame.columns()[idx].dtype() != dtype {
                 let cast = cast_exactly(&frame.columns()[idx], dtype).map_err(|message| {
@@ -368,18 +368,34 @@ fn cast_exactly(column: &Column, dtype: &DataType) -> std::result::Result<Column
     Ok(cast)
 }
 
-/// Categoricals of the file's own dictionaries as text, to be chosen as
-/// categoricals (or not) by the loader's rule, into the load's dictionary.
-fn plain_text(frame: &mut DataFrame) -> Result<()> {
-    let columns: Vec<usize> = frame
-        .columns()
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| c.dtype().is_categorical() || c.dtype().is_enum())
-        .map(|(i, _)| i)
-        .collect();
-    for idx in columns {
-        let cast = frame.columns()[idx].cast(&DataType::String)?;
+/// Text columns as the CSV loader stores them: as a categorical when the
+/// rows inference reads hold at most `categorical_max_distinct` values,
+/// else as plain text. A file's own categorical that qualifies keeps its
+/// dictionary (re-encoding ten million values costs a second and a copy);
+/// plain text goes into `categorical`, the load's own.
+fn choose_text(frame: &mut DataFrame, options: &LoadOptions, categorical: &DataType) -> Result<()> {
+    let sample_rows = options.infer_schema_rows.unwrap_or(usize::MAX).max(1);
+    for idx in 0..frame.width() {
+        let column = &frame.columns()[idx];
+        let dtype = column.dtype();
+        let is_text = dtype.is_string() || dtype.is_categorical() || dtype.is_enum();
+        let forced = options
+            .column_types
+            .iter()
+            .find(|(name, _)| name.as_str() == column.name().as_str())
+            .map(|(_, ty)| *ty);
+        if !is_text || forced.is_some() {
+            continue;
+        }
+        let few = options.categorical_max_distinct > 0
+            && column.slice(0, sample_rows).n_unique()? <= options.categorical_max_distinct;
+        let target = match (few, dtype) {
+            (true, DataType::Categorical(..)) => continue,
+            (true, _) => categorical.clone(),
+            (false, DataType::String) => continue,
+            (false, _) => DataType::String,
+        };
+        let cast = column.cast(&target)?;
         frame.replace_column(idx, cast)?;
     }
     Ok(())

@@ -59,7 +59,12 @@ fn write_as(mut frame: DataFrame, format: Format, path: &Path) -> Result<(), Fai
     let mut out = BufWriter::with_capacity(1 << 20, file);
     let written = match format {
         Format::Parquet => ParquetWriter::new(&mut out).finish(&mut frame).map(drop),
-        Format::Ipc => IpcWriter::new(&mut out).finish(&mut frame),
+        // An IPC file holds one dictionary a column: the blocks' chunks
+        // of a categorical each carry theirs, so they become one chunk.
+        Format::Ipc => {
+            frame.rechunk_mut();
+            IpcWriter::new(&mut out).finish(&mut frame)
+        }
         _ => JsonWriter::new(&mut out)
             .with_json_format(JsonFormat::JsonLines)
             .finish(&mut frame),
