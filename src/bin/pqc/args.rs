@@ -319,8 +319,8 @@ pub struct BenchArgs {
     /// Worker threads replaying the stream.
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
-    /// Requests of the stream timed through plain Polars (no cache); the total
-    /// is extrapolated from them.
+    /// Requests of the stream timed through plain Polars (no cache), on as
+    /// many threads as the cached pass; the total is extrapolated from them.
     #[arg(long, default_value_t = 50, value_name = "K")]
     pub baseline_sample: usize,
     /// Requests timed the way the seed's Python does it: re-reading the CSV
