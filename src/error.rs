@@ -464,3 +464,13 @@ mod tests {
         assert!(message.contains("… (984 more)"), "{message}");
     }
 }
+
+/// The message a panic carried (`panic!("...")` gives a `&str` or a
+/// `String`), for the error that takes its place.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned())
+}

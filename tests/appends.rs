@@ -214,14 +214,7 @@ fn rows_appended_to_a_file_shorter_than_the_inference_window_are_read_with_the_w
     assert_eq!(kind("day"), polars_query_cache::ColumnKind::Date);
     assert_eq!(kind("amount"), polars_query_cache::ColumnKind::Int);
     let max = cache.get(&Query::new().max("amount")).unwrap();
-    assert_eq!(
-        max.column("max_amount")
-            .unwrap()
-            .get(0)
-            .unwrap()
-            .extract::<i64>(),
-        Some(10)
-    );
+    assert_eq!(common::first_i64(&max, "max_amount"), Some(10));
 }
 
 #[test]
@@ -271,15 +264,7 @@ fn a_file_that_changed_rather_than_grew_is_reloaded_whole() {
     assert!(outcome.changed());
     assert_eq!(outcome.appended_rows, None);
     let total = cache.get(&Query::new().sum("v")).unwrap();
-    assert_eq!(
-        total
-            .column("sum_v")
-            .unwrap()
-            .get(0)
-            .unwrap()
-            .extract::<i64>(),
-        Some(14)
-    );
+    assert_eq!(common::first_i64(&total, "sum_v"), Some(14));
 
     // A last line without its newline may have been cut short: whatever
     // follows is read whole.
@@ -289,15 +274,7 @@ fn a_file_that_changed_rather_than_grew_is_reloaded_whole() {
     let outcome = cache.refresh().unwrap();
     assert_eq!(outcome.appended_rows, None);
     let total = cache.get(&Query::new().sum("v")).unwrap();
-    assert_eq!(
-        total
-            .column("sum_v")
-            .unwrap()
-            .get(0)
-            .unwrap()
-            .extract::<i64>(),
-        Some(29)
-    );
+    assert_eq!(common::first_i64(&total, "sum_v"), Some(29));
 
     // Unchanged: nothing to do.
     let outcome = cache.refresh().unwrap();

@@ -154,13 +154,7 @@ fn a_file_added_removed_or_changed_is_a_new_version_never_answered_from_old_entr
             let count = Query::new().len();
             let rows_now = |cache: &CachedQuery| -> i64 {
                 let answer = cache.get(&count).unwrap();
-                answer
-                    .column("len")
-                    .unwrap()
-                    .get(0)
-                    .unwrap()
-                    .extract::<i64>()
-                    .unwrap()
+                common::first_i64(&answer, "len").unwrap()
             };
             assert_eq!(rows_now(&cache), ROWS as i64);
             let first = cache.dataset().fingerprint();
@@ -203,17 +197,10 @@ fn a_scanned_file_changed_under_the_cache_is_refused_until_refreshed() {
         .unwrap();
     let sum = Query::new().sum("v");
     assert_eq!(
-        cache
-            .get(&sum)
-            .unwrap()
-            .column("sum_v")
-            .unwrap()
-            .get(0)
-            .unwrap()
-            .extract::<i64>(),
+        common::first_i64(&cache.get(&sum).unwrap(), "sum_v"),
         Some(3)
     );
-    // Same length, other content: the modification time tells.
+    // Same length, other content: the file's stamp tells.
     std::thread::sleep(std::time::Duration::from_millis(20));
     std::fs::write(&path, "g,v\na,5\nb,2\n").unwrap();
     let other = Query::new().group_by(["g"]).sum("v");
@@ -225,14 +212,7 @@ fn a_scanned_file_changed_under_the_cache_is_refused_until_refreshed() {
     // as it is its version's answer, until the refresh drops it.
     assert!(cache.refresh().unwrap().changed());
     assert_eq!(
-        cache
-            .get(&sum)
-            .unwrap()
-            .column("sum_v")
-            .unwrap()
-            .get(0)
-            .unwrap()
-            .extract::<i64>(),
+        common::first_i64(&cache.get(&sum).unwrap(), "sum_v"),
         Some(7)
     );
 }
@@ -361,12 +341,7 @@ fn forced_types_hold_in_scan_mode_too() {
             .cast(&DataType::String)
             .unwrap();
         assert_eq!(zip.str().unwrap().get(0), Some("02134"), "scan={scan}");
-        let sum = answer
-            .column("sum_n")
-            .unwrap()
-            .get(0)
-            .unwrap()
-            .extract::<i64>();
+        let sum = common::first_i64(&answer, "sum_n");
         assert_eq!(sum, Some(4), "scan={scan}");
     }
 }
@@ -383,15 +358,7 @@ fn file_names_are_names_not_patterns() {
             .build_from_path(dir.path())
             .unwrap();
         let sum = cache.get(&Query::new().sum("v")).unwrap();
-        assert_eq!(
-            sum.column("sum_v")
-                .unwrap()
-                .get(0)
-                .unwrap()
-                .extract::<i64>(),
-            Some(101),
-            "scan={scan}"
-        );
+        assert_eq!(common::first_i64(&sum, "sum_v"), Some(101), "scan={scan}");
     }
 }
 
@@ -439,15 +406,7 @@ fn ndjson_numbers_are_never_cut_to_integers() {
             .build_from_path(&one)
             .unwrap();
         let sum = cache.get(&Query::new().eq("g", "b").sum("v")).unwrap();
-        assert_eq!(
-            sum.column("sum_v")
-                .unwrap()
-                .get(0)
-                .unwrap()
-                .extract::<f64>(),
-            Some(12.5),
-            "scan={scan}"
-        );
+        assert_eq!(common::first_f64(&sum, "sum_v"), Some(12.5), "scan={scan}");
     }
     // A later file of a set with a float where the first has integers.
     let set = dir.path().join("set");

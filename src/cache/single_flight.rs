@@ -75,11 +75,7 @@ impl<T: Clone> Flights<T> {
         // A panic in Polars or in a memoized function must not leave the
         // followers waiting forever, nor unwind into the caller.
         let result = catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|panic| {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_owned());
+            let message = crate::error::panic_message(&*panic);
             Err(Error::Compute(format!(
                 "the computation panicked: {message}"
             )))

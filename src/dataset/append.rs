@@ -176,17 +176,6 @@ impl Dataset {
 /// is shorter.
 fn prefix_hash(path: &Path, len: u64) -> Result<Option<Xxh3>> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut reader = file.take(len);
-    let mut hasher = Xxh3::new();
-    let mut chunk = vec![0; 8 << 20];
-    let mut seen = 0u64;
-    loop {
-        let n = reader.read(&mut chunk).map_err(|e| Error::io(path, e))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&chunk[..n]);
-        seen += n as u64;
-    }
-    Ok((seen == len).then_some(hasher))
+    let hashed = super::fingerprint::hash_stream(file.take(len)).map_err(|e| Error::io(path, e))?;
+    Ok((hashed.bytes == len).then_some(hashed.hasher))
 }

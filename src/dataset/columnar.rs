@@ -138,12 +138,10 @@ fn read_file(
         parse(format, bytes, options).map_err(|e| e.to_string())
     }))
     .unwrap_or_else(|panic| {
-        let message = panic
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        Err(format!("its reader panicked: {message}"))
+        Err(format!(
+            "its reader panicked: {}",
+            crate::error::panic_message(&*panic)
+        ))
     });
     let frame = parsed.map_err(|message| Error::MalformedFile {
         path: path.to_owned(),

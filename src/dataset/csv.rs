@@ -512,15 +512,7 @@ impl<'a> Loader<'a> {
     /// or a later one.
     fn read_options(&self, how: How) -> CsvReadOptions {
         let options = self.options;
-        let null_values = (!options.null_values.is_empty()).then(|| {
-            NullValues::AllColumns(
-                options
-                    .null_values
-                    .iter()
-                    .map(|s| s.as_str().into())
-                    .collect(),
-            )
-        });
+        let null_values = null_values(options);
         let parse_options = CsvParseOptions::default()
             .with_separator(options.delimiter)
             .with_quote_char(options.quote_char)
@@ -725,6 +717,20 @@ pub(super) fn to_categoricals(
         frame.replace_column(idx, cast)?;
     }
     Ok(())
+}
+
+/// The cell texts read as null besides the empty cell, as Polars' CSV
+/// readers take them (the loader's and scan mode's).
+pub(super) fn null_values(options: &LoadOptions) -> Option<NullValues> {
+    (!options.null_values.is_empty()).then(|| {
+        NullValues::AllColumns(
+            options
+                .null_values
+                .iter()
+                .map(|s| s.as_str().into())
+                .collect(),
+        )
+    })
 }
 
 /// The `Int64` columns whose type the options leave to the loader.

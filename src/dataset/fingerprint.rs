@@ -67,18 +67,9 @@ impl Fingerprint {
         path: &std::path::Path,
         options: &LoadOptions,
     ) -> std::io::Result<Fingerprint> {
-        use std::io::Read;
-        let (_, mut file) = super::compression::open(path)?;
-        let mut content = Xxh3::new();
-        let mut chunk = vec![0; 8 << 20];
-        loop {
-            let n = file.read(&mut chunk)?;
-            if n == 0 {
-                break;
-            }
-            content.update(&chunk[..n]);
-        }
-        Ok(Fingerprint::of_content(content.digest128(), options))
+        let (_, file) = super::compression::open(path)?;
+        let hashed = hash_stream(file)?;
+        Ok(Fingerprint::of_content(hashed.hasher.digest128(), options))
     }
 
     /// The fingerprint of a frame's content: the hash of its Arrow IPC
@@ -91,6 +82,37 @@ impl Fingerprint {
             .finish(&mut frame)?;
         Ok(Fingerprint(hasher.0.digest128() ^ u128::from(LOAD_FORMAT)))
     }
+}
+
+/// What [`hash_stream`] read.
+pub(super) struct Hashed {
+    /// The hash state after every byte (to go on from, for a file that grew).
+    pub(super) hasher: Xxh3,
+    pub(super) bytes: u64,
+    pub(super) last_byte: Option<u8>,
+}
+
+/// Hashes everything `reader` yields, 8 MiB at a time: the files' content
+/// hashes without holding them.
+pub(super) fn hash_stream(mut reader: impl std::io::Read) -> std::io::Result<Hashed> {
+    let mut hashed = Hashed {
+        hasher: Xxh3::new(),
+        bytes: 0,
+        last_byte: None,
+    };
+    let mut chunk = vec![0; 8 << 20];
+    loop {
+        let n = match reader.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hashed.hasher.update(&chunk[..n]);
+        hashed.bytes += n as u64;
+        hashed.last_byte = Some(chunk[n - 1]);
+    }
+    Ok(hashed)
 }
 
 fn options_hash(options: &LoadOptions) -> u128 {

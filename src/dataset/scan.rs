@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use polars::prelude::*;
-use xxhash_rust::xxh3::Xxh3;
 
 use super::compression::{self, Compression};
 use super::csv::PartRead;
@@ -234,12 +233,10 @@ fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> Result<T> {
             .map_err(|e| Error::Compute(format!("cannot start a scan: {e}")))?
             .join()
             .map_err(|panic| {
-                let message = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
-                Error::Compute(format!("Polars' streaming engine panicked: {message}"))
+                Error::Compute(format!(
+                    "Polars' streaming engine panicked: {}",
+                    crate::error::panic_message(&*panic)
+                ))
             })
     })
 }
@@ -269,15 +266,7 @@ fn scan_files(files: &[PathBuf], format: Format, options: &LoadOptions) -> Polar
         .collect();
     match format {
         Format::Csv => {
-            let null_values = (!options.null_values.is_empty()).then(|| {
-                NullValues::AllColumns(
-                    options
-                        .null_values
-                        .iter()
-                        .map(|s| s.as_str().into())
-                        .collect(),
-                )
-            });
+            let null_values = super::csv::null_values(options);
             let forced: Schema = options
                 .column_types
                 .iter()
@@ -398,27 +387,15 @@ fn check_schema(first: &Schema, other: &Schema, input: &Input, path: &Path) -> R
 /// Hashes a file as the in-memory loaders do: CSV as its decompressed
 /// bytes, the others as they are.
 pub(super) fn hash_file(path: &Path, format: Format) -> Result<PartRead> {
-    let mut reader: Box<dyn Read> = match format {
+    let reader: Box<dyn Read> = match format {
         Format::Csv => compression::open(path).map_err(|e| Error::io(path, e))?.1,
         _ => Box::new(std::fs::File::open(path).map_err(|e| Error::io(path, e))?),
     };
-    let mut hasher = Xxh3::new();
-    let mut chunk = vec![0; 8 << 20];
-    let mut bytes = 0u64;
-    let mut last = None;
-    loop {
-        let n = reader.read(&mut chunk).map_err(|e| Error::io(path, e))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&chunk[..n]);
-        bytes += n as u64;
-        last = Some(chunk[n - 1]);
-    }
+    let hashed = super::fingerprint::hash_stream(reader).map_err(|e| Error::io(path, e))?;
     Ok(PartRead {
-        hash: hasher.digest128(),
-        bytes,
-        ends_with_newline: last == Some(b'\n'),
+        hash: hashed.hasher.digest128(),
+        bytes: hashed.bytes,
+        ends_with_newline: hashed.last_byte == Some(b'\n'),
     })
 }
 

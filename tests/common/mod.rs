@@ -734,3 +734,23 @@ pub fn assert_same_data(blocks: &Dataset, whole: &Dataset) {
         );
     }
 }
+
+/// The first value of `column` as an `i64` (`None` for a null).
+pub fn first_i64(frame: &DataFrame, column: &str) -> Option<i64> {
+    frame
+        .column(column)
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .extract::<i64>()
+}
+
+/// The first value of `column` as an `f64` (`None` for a null).
+pub fn first_f64(frame: &DataFrame, column: &str) -> Option<f64> {
+    frame
+        .column(column)
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .extract::<f64>()
+}

@@ -117,32 +117,45 @@ fn replay(
     let bar = progress::bar(show_progress, stream.len() as u64, "requests");
     let next = AtomicUsize::new(0);
     let started = Instant::now();
-    let per_thread: Vec<Result<Timings, Failure>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let (mut memory, mut other, mut misses) = (Vec::new(), Vec::new(), Vec::new());
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        if i >= stream.len() {
-                            break;
-                        }
-                        let t = Instant::now();
-                        let frame = cache.get(&queries[stream[i]])?;
-                        let nanos = t.elapsed().as_nanos() as u64;
-                        match frame.source() {
-                            Source::Memory => memory.push(nanos),
-                            s if s.is_hit() => other.push(nanos),
-                            _ => misses.push(nanos),
-                        }
-                        if i.is_multiple_of(256) {
-                            bar.set_position(i as u64);
-                        }
-                    }
-                    Ok((memory, other, misses))
-                })
-            })
-            .collect();
+    let per_thread = on_threads(threads, || {
+        let (mut memory, mut other, mut misses) = (Vec::new(), Vec::new(), Vec::new());
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= stream.len() {
+                break;
+            }
+            let t = Instant::now();
+            let frame = cache.get(&queries[stream[i]])?;
+            let nanos = t.elapsed().as_nanos() as u64;
+            match frame.source() {
+                Source::Memory => memory.push(nanos),
+                s if s.is_hit() => other.push(nanos),
+                _ => misses.push(nanos),
+            }
+            if i.is_multiple_of(256) {
+                bar.set_position(i as u64);
+            }
+        }
+        Ok((memory, other, misses))
+    });
+    let total = started.elapsed();
+    bar.finish_and_clear();
+    let (mut memory_ns, mut other_ns, mut miss_ns) = (Vec::new(), Vec::new(), Vec::new());
+    for (h, o, m) in per_thread? {
+        memory_ns.extend(h);
+        other_ns.extend(o);
+        miss_ns.extend(m);
+    }
+    Ok((total, (memory_ns, other_ns, miss_ns)))
+}
+
+/// Runs `work` on `threads` threads at once and gathers what each gave.
+fn on_threads<T: Send>(
+    threads: usize,
+    work: impl Fn() -> Result<T, Failure> + Sync,
+) -> Result<Vec<T>, Failure> {
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.max(1)).map(|_| scope.spawn(&work)).collect();
         workers
             .into_iter()
             .map(|w| {
@@ -150,17 +163,7 @@ fn replay(
                     .unwrap_or_else(|_| Err(Failure::usage("a worker panicked")))
             })
             .collect()
-    });
-    let total = started.elapsed();
-    bar.finish_and_clear();
-    let (mut memory_ns, mut other_ns, mut miss_ns) = (Vec::new(), Vec::new(), Vec::new());
-    for result in per_thread {
-        let (h, o, m) = result?;
-        memory_ns.extend(h);
-        other_ns.extend(o);
-        miss_ns.extend(m);
-    }
-    Ok((total, (memory_ns, other_ns, miss_ns)))
+    })
 }
 
 pub fn run(args: &BenchArgs, show_progress: bool, out: &mut impl Write) -> Result<(), Failure> {
@@ -203,37 +206,24 @@ pub fn run(args: &BenchArgs, show_progress: bool, out: &mut impl Write) -> Resul
     let bar = progress::bar(show_progress, sample_idx.len() as u64, "plain Polars");
     let next = AtomicUsize::new(0);
     let polars_started = Instant::now();
-    let sampled: Vec<Result<Vec<u64>, Failure>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..args.threads.max(1))
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut ns = Vec::new();
-                    loop {
-                        let j = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(&i) = sample_idx.get(j) else {
-                            break;
-                        };
-                        let t = Instant::now();
-                        cache.get_uncached(&queries[stream[i]])?;
-                        ns.push(t.elapsed().as_nanos() as u64);
-                        bar.inc(1);
-                    }
-                    Ok(ns)
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| {
-                w.join()
-                    .unwrap_or_else(|_| Err(Failure::usage("a worker panicked")))
-            })
-            .collect()
-    });
+    let sampled = on_threads(args.threads, || {
+        let mut ns = Vec::new();
+        loop {
+            let j = next.fetch_add(1, Ordering::Relaxed);
+            let Some(&i) = sample_idx.get(j) else {
+                break;
+            };
+            let t = Instant::now();
+            cache.get_uncached(&queries[stream[i]])?;
+            ns.push(t.elapsed().as_nanos() as u64);
+            bar.inc(1);
+        }
+        Ok(ns)
+    })?;
     let polars_wall_ms = polars_started.elapsed().as_secs_f64() * 1e3;
     let mut polars_ns = Vec::with_capacity(sample_idx.len());
     for ns in sampled {
-        polars_ns.extend(ns?);
+        polars_ns.extend(ns);
     }
     bar.finish_and_clear();
 
