@@ -409,6 +409,16 @@ fn at_line(line: Option<u64>) -> String {
     line.map(|l| format!(" at line {l}")).unwrap_or_default()
 }
 
+/// The message a panic carried (`panic!("...")` gives a `&str` or a
+/// `String`), for the error that takes its place.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -463,14 +473,4 @@ mod tests {
         assert!(message.len() < 1024, "{message}");
         assert!(message.contains("… (984 more)"), "{message}");
     }
-}
-
-/// The message a panic carried (`panic!("...")` gives a `&str` or a
-/// `String`), for the error that takes its place.
-pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".to_owned())
 }
