@@ -34,6 +34,7 @@ pub struct CachedQueryBuilder {
     pub(crate) time_to_live: Option<Duration>,
     pub(crate) time_to_idle: Option<Duration>,
     pub(crate) load_options: LoadOptions,
+    pub(crate) load_progress: Option<ProgressHook>,
     pub(crate) name: Option<String>,
     pub(crate) top_queries: usize,
     pub(crate) disk_dir: Option<PathBuf>,
@@ -57,6 +58,7 @@ impl Default for CachedQueryBuilder {
             time_to_live: None,
             time_to_idle: None,
             load_options: LoadOptions::default(),
+            load_progress: None,
             name: None,
             top_queries: 10,
             disk_dir: None,
@@ -116,6 +118,17 @@ impl CachedQueryBuilder {
     /// Default: [`LoadOptions::default()`].
     pub fn load_options(mut self, options: LoadOptions) -> Self {
         self.load_options = options;
+        self
+    }
+
+    /// Called as [`build_from_path`](Self::build_from_path) loads the
+    /// files: `progress(done, total)` in bytes after each block or file
+    /// (see [`Dataset::from_path_with_progress`]). `pqc` draws a bar with it.
+    pub fn load_progress(
+        mut self,
+        progress: impl Fn(u64, Option<u64>) + Send + Sync + 'static,
+    ) -> Self {
+        self.load_progress = Some(ProgressHook(std::sync::Arc::new(progress)));
         self
     }
 
@@ -359,9 +372,18 @@ impl CachedQueryBuilder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn build_from_path(self, path: impl AsRef<Path>) -> Result<CachedQuery> {
-        let dataset = match self.snapshot_dir() {
-            Some(dir) => Dataset::from_path_with_snapshots(path, &self.load_options, &dir)?,
-            None => Dataset::from_path(path, &self.load_options)?,
+        let snapshots = self.snapshot_dir();
+        let dataset = match &self.load_progress {
+            Some(ProgressHook(progress)) => Dataset::from_path_with_progress(
+                path,
+                &self.load_options,
+                snapshots.as_deref(),
+                &|done, total| progress(done, total),
+            )?,
+            None => match snapshots {
+                Some(dir) => Dataset::from_path_with_snapshots(path, &self.load_options, &dir)?,
+                None => Dataset::from_path(path, &self.load_options)?,
+            },
         };
         CachedQuery::new(self, dataset)
     }
@@ -399,5 +421,15 @@ impl CachedQueryBuilder {
         self.max_entry_bytes
             .unwrap_or(self.max_bytes / 4)
             .min(u64::from(u32::MAX))
+    }
+}
+
+/// A load's progress callback, shared by the builder's clones.
+#[derive(Clone)]
+pub(crate) struct ProgressHook(std::sync::Arc<dyn Fn(u64, Option<u64>) + Send + Sync>);
+
+impl std::fmt::Debug for ProgressHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressHook")
     }
 }

@@ -30,7 +30,12 @@ pub(super) struct Loaded {
 }
 
 /// Reads every file of `input` (not CSV) as one table.
-pub(super) fn load(input: &Input, options: &LoadOptions) -> Result<Loaded> {
+/// `progress` hears the bytes read so far after each file.
+pub(super) fn load(
+    input: &Input,
+    options: &LoadOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Loaded> {
     let started = Instant::now();
     let mut timings = LoadTimings::default();
     let mut shape: Option<Shape> = None;
@@ -38,6 +43,7 @@ pub(super) fn load(input: &Input, options: &LoadOptions) -> Result<Loaded> {
     let mut parts = Vec::with_capacity(input.files.len());
     for path in &input.files {
         let (mut frame, part) = read_file(path, input.format, options, &mut timings)?;
+        progress(timings.bytes);
         parts.push(part);
         let shaping = Instant::now();
         match &shape {

@@ -119,10 +119,15 @@ impl<'a> Part<'a> {
 /// Parses CSV parts as one table: the first part's header and inference
 /// rows decide the schema, and every later part is read with it (its
 /// header, when it has one, must name the same columns).
-pub(super) fn parse(parts: Vec<Part<'_>>, options: &LoadOptions) -> Result<Parsed> {
+/// `progress` hears the bytes parsed so far after each block.
+pub(super) fn parse(
+    parts: Vec<Part<'_>>,
+    options: &LoadOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Parsed> {
     let loader = Loader::new(options);
     let first_file = parts.first().map(|p| p.path.clone()).unwrap_or_default();
-    parse_parts(parts, options, loader, true, &first_file)
+    parse_parts(parts, options, loader, true, &first_file, progress)
 }
 
 /// Parses the records appended to a file (`Part::appended`), or files
@@ -138,7 +143,7 @@ pub(super) fn parse_appended(
     first_file: &Path,
 ) -> Result<Parsed> {
     let loader = Loader::resume(options, frame);
-    parse_parts(parts, options, loader, false, first_file)
+    parse_parts(parts, options, loader, false, first_file, &|_| {})
 }
 
 /// A piece the reader thread sends.
@@ -155,8 +160,10 @@ fn parse_parts(
     mut loader: Loader<'_>,
     mut first: bool,
     first_file: &Path,
+    progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Parsed> {
     let started = Instant::now();
+    let mut parsed_bytes = 0u64;
     let fresh = first;
     let mut paths = Vec::with_capacity(parts.len());
     let mut readers = Vec::with_capacity(parts.len());
@@ -250,6 +257,8 @@ fn parse_parts(
                 break;
             }
             loader.add(frame, first, &mut timings)?;
+            parsed_bytes += block.len() as u64;
+            progress(parsed_bytes);
             first = false;
         }
         if let Some((part, polars)) = refused {

@@ -136,6 +136,22 @@ impl Input {
         })
     }
 
+    /// The files' size on disk, `None` when it is not the bytes a load
+    /// reads (a compressed CSV) or a file cannot be looked at.
+    pub(crate) fn total_bytes(&self) -> Option<u64> {
+        let mut total = 0;
+        for file in &self.files {
+            if self.format == Format::Csv {
+                let (compression, _) = compression::open(file).ok()?;
+                if compression != compression::Compression::None {
+                    return None;
+                }
+            }
+            total += std::fs::metadata(file).ok()?.len();
+        }
+        Some(total)
+    }
+
     /// Whether this is more than the one file the user named.
     pub(crate) fn is_set(&self) -> bool {
         self.files.len() != 1 || self.files[0] != self.spec

@@ -156,7 +156,7 @@ impl Dataset {
     /// own `read_csv` leaves them without `rechunk`.
     pub fn from_csv(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Dataset> {
         let options = options.clone().with_format(Format::Csv);
-        Dataset::load(path.as_ref(), &options, None)
+        Dataset::load(path.as_ref(), &options, None, &|_, _| {})
     }
 
     /// Reads a CSV file, or the snapshot in `snapshots` of an earlier parse
@@ -167,7 +167,7 @@ impl Dataset {
         snapshots: &Path,
     ) -> Result<Dataset> {
         let options = options.clone().with_format(Format::Csv);
-        Dataset::load(path.as_ref(), &options, Some(snapshots))
+        Dataset::load(path.as_ref(), &options, Some(snapshots), &|_, _| {})
     }
 
     /// Reads a file of any [`Format`], or every file a glob (`daily/*.csv`)
@@ -193,7 +193,7 @@ impl Dataset {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn from_path(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Dataset> {
-        Dataset::load(path.as_ref(), options, None)
+        Dataset::load(path.as_ref(), options, None, &|_, _| {})
     }
 
     /// [`from_path`](Self::from_path), reading a single CSV file from the
@@ -203,12 +203,33 @@ impl Dataset {
         options: &LoadOptions,
         snapshots: &Path,
     ) -> Result<Dataset> {
-        Dataset::load(path.as_ref(), options, Some(snapshots))
+        Dataset::load(path.as_ref(), options, Some(snapshots), &|_, _| {})
     }
 
-    fn load(path: &Path, options: &LoadOptions, snapshots: Option<&Path>) -> Result<Dataset> {
+    /// [`from_path`](Self::from_path) (with the snapshots in `snapshots`,
+    /// when given) that reports how far it has come: `progress(done,
+    /// total)` after each block or file parsed, in bytes of the files
+    /// (`total` is `None` when a compressed CSV's size is not known until
+    /// read). `pqc` draws it as a progress bar.
+    pub fn from_path_with_progress(
+        path: impl AsRef<Path>,
+        options: &LoadOptions,
+        snapshots: Option<&Path>,
+        progress: &(dyn Fn(u64, Option<u64>) + Sync),
+    ) -> Result<Dataset> {
+        Dataset::load(path.as_ref(), options, snapshots, progress)
+    }
+
+    fn load(
+        path: &Path,
+        options: &LoadOptions,
+        snapshots: Option<&Path>,
+        progress: &(dyn Fn(u64, Option<u64>) + Sync),
+    ) -> Result<Dataset> {
         let started = Instant::now();
         let input = Input::resolve(path, options.format)?;
+        let total = input.total_bytes();
+        let progress = |done: u64| progress(done, total);
         let origin = Origin::Files {
             path: path.to_owned(),
             format: input.format,
@@ -247,11 +268,11 @@ impl Dataset {
                     .iter()
                     .map(|file| csv::Part::file(file, options))
                     .collect::<Result<Vec<_>>>()?;
-                let parsed = csv::parse(parts, options)?;
+                let parsed = csv::parse(parts, options, &progress)?;
                 (parsed.frame, parsed.parts, parsed.timings, None)
             }
             _ => {
-                let loaded = columnar::load(&input, options)?;
+                let loaded = columnar::load(&input, options, &progress)?;
                 (
                     loaded.frame,
                     loaded.parts,
@@ -300,7 +321,7 @@ impl Dataset {
     pub fn from_csv_bytes(name: &str, bytes: Vec<u8>, options: &LoadOptions) -> Result<Dataset> {
         let started = Instant::now();
         let part = csv::Part::bytes(Path::new(name), &bytes, options)?;
-        let parsed = csv::parse(vec![part], options)?;
+        let parsed = csv::parse(vec![part], options, &|_| {})?;
         let fingerprint = Fingerprint::of_content(parsed.parts[0].hash, options);
         let origin = Origin::Bytes {
             name: name.to_owned(),

@@ -175,10 +175,11 @@ pub fn run(args: &BenchArgs, show_progress: bool, out: &mut impl Write) -> Resul
     if !(args.zipf >= 0.0 && args.zipf.is_finite()) {
         return Err(Failure::usage("--zipf must be a finite number >= 0"));
     }
-    let builder = options::cache_builder(&args.cache, &args.load)?;
-    let spinner = progress::spinner(show_progress, format!("loading {}", args.data.display()));
+    let bar = progress::loading(show_progress, format!("loading {}", args.data.display()));
+    let builder =
+        options::cache_builder(&args.cache, &args.load)?.load_progress(progress::feed(&bar));
     let cache = builder.build_from_path(&args.data)?;
-    spinner.finish_and_clear();
+    bar.finish_and_clear();
 
     let queries: Vec<Query> = match &args.queries {
         Some(path) => query::read_queries(path)?,

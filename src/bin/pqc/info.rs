@@ -11,11 +11,14 @@ use crate::{options, progress};
 
 pub fn run(args: &InfoArgs, show_progress: bool, out: &mut impl Write) -> Result<(), Failure> {
     let load = options::load_options(&args.load)?;
-    let spinner = progress::spinner(show_progress, format!("loading {}", args.data.display()));
-    let dataset = match &args.cache_dir {
-        Some(dir) => Dataset::from_path_with_snapshots(&args.data, &load, &dir.join("snapshots"))?,
-        None => Dataset::from_path(&args.data, &load)?,
-    };
+    let spinner = progress::loading(show_progress, format!("loading {}", args.data.display()));
+    let snapshots = args.cache_dir.as_ref().map(|dir| dir.join("snapshots"));
+    let dataset = Dataset::from_path_with_progress(
+        &args.data,
+        &load,
+        snapshots.as_deref(),
+        &progress::feed(&spinner),
+    )?;
     let loaded_from = match dataset.loaded_from() {
         LoadedFrom::Snapshot => "snapshot",
         LoadedFrom::Scanned => "scan",

@@ -35,3 +35,29 @@ pub fn spinner(show: bool, message: impl Into<String>) -> ProgressBar {
     spinner.enable_steady_tick(Duration::from_millis(100));
     spinner
 }
+
+/// A bar of the bytes a load has parsed, a spinner until it knows how many
+/// there are (a compressed CSV never says); `feed` gives it to the loader.
+pub fn loading(show: bool, what: impl Into<String>) -> ProgressBar {
+    let bar = spinner(show, what);
+    if show {
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} {msg} [{bar:40}] {binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec}, {eta} left)",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+    }
+    bar
+}
+
+/// The loader's callback that moves `bar`.
+pub fn feed(bar: &ProgressBar) -> impl Fn(u64, Option<u64>) + Send + Sync + 'static {
+    let bar = bar.clone();
+    move |done, total| {
+        if let Some(total) = total {
+            bar.set_length(total);
+        }
+        bar.set_position(done);
+    }
+}

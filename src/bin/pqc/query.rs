@@ -38,10 +38,11 @@ pub fn answer_all<R>(
     out: &mut impl Write,
     ask: impl Fn(&CachedQuery, &R) -> polars_query_cache::Result<Frame>,
 ) -> Result<(), Failure> {
-    let builder = options::cache_builder(&input.cache, &input.load)?;
-    let spinner = progress::spinner(show_progress, format!("loading {}", input.data.display()));
+    let bar = progress::loading(show_progress, format!("loading {}", input.data.display()));
+    let builder =
+        options::cache_builder(&input.cache, &input.load)?.load_progress(progress::feed(&bar));
     let cache = builder.build_from_path(&input.data)?;
-    spinner.finish_and_clear();
+    bar.finish_and_clear();
 
     let mut answers = Vec::with_capacity(requests.len());
     let mut first_error = None;

@@ -59,7 +59,8 @@ pub fn run(args: &ServeArgs, show_progress: bool) -> Result<(), Failure> {
     let builder = options::cache_builder(&args.cache, &args.load)?
         .rollups(dashboard.iter().flat_map(DeclaredDashboard::rollups));
     let local_sample = Path::new("data/sales.csv");
-    let spinner = progress::spinner(show_progress, "loading");
+    let spinner = progress::loading(show_progress, "loading");
+    let builder = builder.load_progress(progress::feed(&spinner));
     let built = match &args.data {
         Some(path) => builder.build_from_path(path),
         None if local_sample.exists() => builder.build_from_csv(local_sample),
