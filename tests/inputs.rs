@@ -470,3 +470,34 @@ fn the_same_bytes_read_in_two_formats_are_two_versions() {
     assert_eq!((ndjson.rows(), as_csv.rows()), (2, 1));
     assert_ne!(as_csv.fingerprint(), ndjson.fingerprint());
 }
+
+#[test]
+fn a_load_reports_its_progress_up_to_every_byte() {
+    let (_, written, _) = fixture();
+    for name in ["table.csv", "sets/parquet"] {
+        let path = written.dir.path().join(name);
+        let seen = std::sync::Mutex::new(Vec::new());
+        let options = LoadOptions::default()
+            .with_block_bytes(1 << 10)
+            .with_infer_schema_rows(Some(10));
+        let dataset = Dataset::from_path_with_progress(&path, &options, None, &|done, total| {
+            seen.lock().unwrap().push((done, total));
+        })
+        .unwrap();
+        let seen = seen.into_inner().unwrap();
+        let total: u64 = dataset
+            .files()
+            .map(|f| std::fs::metadata(f).unwrap().len())
+            .sum();
+        assert!(seen.len() >= 3, "{name}: {seen:?}");
+        assert!(
+            seen.windows(2).all(|w| w[0].0 <= w[1].0),
+            "{name}: {seen:?}"
+        );
+        assert!(
+            seen.iter().all(|&(_, t)| t == Some(total)),
+            "{name}: {seen:?}"
+        );
+        assert_eq!(seen.last().unwrap().0, total, "{name}");
+    }
+}
