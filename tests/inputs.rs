@@ -142,7 +142,7 @@ fn copied_set(format: Format) -> (tempfile::TempDir, PathBuf) {
 
 #[test]
 fn a_file_added_removed_or_changed_is_a_new_version_never_answered_from_old_entries() {
-    let (rows, written, _) = fixture();
+    let (_, written, _) = fixture();
     for format in [Format::Csv, Format::Parquet] {
         for scan in [false, true] {
             let ext = extension(format);
@@ -165,11 +165,15 @@ fn a_file_added_removed_or_changed_is_a_new_version_never_answered_from_old_entr
             assert_eq!(rows_now(&cache), 150, "{format} scan={scan}");
             let removed = cache.dataset().fingerprint();
 
-            // Changed: part 0 replaced by 10 rows.
-            let frame = common::frame(&rows[..10]);
-            write(&frame, format, &path.join(format!("part-0.{ext}")));
+            // Changed: part 0 replaced by a copy of part 2 (50 rows, the
+            // same dictionary: a scan needs one).
+            std::fs::copy(
+                path.join(format!("part-2.{ext}")),
+                path.join(format!("part-0.{ext}")),
+            )
+            .unwrap();
             assert!(cache.refresh().unwrap().changed());
-            assert_eq!(rows_now(&cache), 60, "{format} scan={scan}");
+            assert_eq!(rows_now(&cache), 100, "{format} scan={scan}");
 
             // Added back: the first version's files again, the first
             // version's fingerprint.
@@ -500,4 +504,89 @@ fn a_load_reports_its_progress_up_to_every_byte() {
         );
         assert_eq!(seen.last().unwrap().0, total, "{name}");
     }
+}
+
+#[test]
+fn a_scanned_set_refuses_what_a_scan_cannot_read_right() {
+    let dir = tempfile::tempdir().unwrap();
+    let scan = LoadOptions::default().with_scan(true);
+    // Parquet files with their own dictionaries.
+    let cats = dir.path().join("cats");
+    std::fs::create_dir(&cats).unwrap();
+    let rows = common::rows(20, 4);
+    write(
+        &common::frame(&rows[..10]),
+        Format::Parquet,
+        &cats.join("a.parquet"),
+    );
+    write(
+        &common::frame(&rows[10..]),
+        Format::Parquet,
+        &cats.join("b.parquet"),
+    );
+    let err = Dataset::from_path(&cats, &scan).unwrap_err();
+    assert!(
+        matches!(&err, Error::SchemaMismatch { column, .. } if column == "cat"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("into memory"), "{err}");
+    // In memory the same set loads, one dictionary for both.
+    assert_eq!(
+        Dataset::from_path(&cats, &LoadOptions::default())
+            .unwrap()
+            .rows(),
+        20
+    );
+    // NDJSON: a float where the first file has integers.
+    let json = dir.path().join("json");
+    std::fs::create_dir(&json).unwrap();
+    std::fs::write(json.join("1.ndjson"), "{\"q\":1}\n").unwrap();
+    std::fs::write(json.join("2.ndjson"), "{\"q\":2.5}\n").unwrap();
+    let err = Dataset::from_path(&json, &scan).unwrap_err();
+    assert!(
+        matches!(&err, Error::SchemaMismatch { column, .. } if column == "q"),
+        "{err}"
+    );
+    // And integers where the first has floats: read as floats.
+    std::fs::write(json.join("1.ndjson"), "{\"q\":1.5}\n").unwrap();
+    std::fs::write(json.join("2.ndjson"), "{\"q\":2}\n").unwrap();
+    let cache = CachedQuery::builder()
+        .load_options(scan.clone())
+        .build_from_path(&json)
+        .unwrap();
+    let sum = cache.get(&Query::new().sum("q")).unwrap();
+    assert_eq!(common::first_f64(&sum, "sum_q"), Some(3.5));
+    // A float column forced to integers, with a fraction.
+    let pq = dir.path().join("f.parquet");
+    write(&df!("v" => [1.0f64, 12.5]).unwrap(), Format::Parquet, &pq);
+    let forced = scan
+        .clone()
+        .with_column_type("v", polars_query_cache::ColumnType::Int);
+    let err = Dataset::from_path(&pq, &forced).unwrap_err();
+    assert!(matches!(err, Error::MalformedFile { .. }), "{err}");
+}
+
+#[test]
+fn a_touched_scanned_file_is_answered_again_after_a_refresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.csv");
+    std::fs::write(&path, "g,v\na,1\n").unwrap();
+    let cache = CachedQuery::builder()
+        .load_options(LoadOptions::default().with_scan(true))
+        .build_from_path(&path)
+        .unwrap();
+    let before = cache.dataset().fingerprint();
+    // The same bytes again: new stamps, the same content.
+    std::thread::sleep(std::time::Duration::from_millis(10));
+    std::fs::write(&path, "g,v\na,1\n").unwrap();
+    assert!(matches!(
+        cache.get(&Query::new().sum("v")),
+        Err(Error::DataChanged { .. })
+    ));
+    assert!(!cache.refresh().unwrap().changed());
+    assert_eq!(cache.dataset().fingerprint(), before);
+    assert_eq!(
+        common::first_i64(&cache.get(&Query::new().sum("v")).unwrap(), "sum_v"),
+        Some(1)
+    );
 }

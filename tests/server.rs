@@ -369,9 +369,26 @@ async fn a_scanned_dataset_is_served_as_a_loaded_one() {
     {
         assert_eq!(a["name"], b["name"]);
         assert_eq!(a["nulls"], b["nulls"], "{}", a["name"]);
-        assert_eq!(a["distinct"], b["distinct"], "{}", a["name"]);
-        assert_eq!(a["values"], b["values"], "{}", a["name"]);
+        // A scan counts and lists only the columns with few values in its
+        // first rows (it never holds every distinct id); those agree.
+        if !a["distinct"].is_null() {
+            assert_eq!(a["distinct"], b["distinct"], "{}", a["name"]);
+            assert_eq!(a["values"], b["values"], "{}", a["name"]);
+        }
     }
+    let listed = |name: &str| {
+        scan_schema["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == name && c["values"].is_array())
+    };
+    for name in ["category", "region", "year", "month"] {
+        assert!(listed(name), "{name} is listed in scan mode");
+    }
+    assert!(!listed("order_id"));
+    let ranges = |schema: &Value| schema["dashboard"]["ranges"].clone();
+    assert_eq!(ranges(&scan_schema), ranges(&memory_schema));
     assert_eq!(
         scan_schema["dashboard"]["x"],
         memory_schema["dashboard"]["x"]

@@ -76,8 +76,10 @@ impl CachedQuery {
         }
         // Hashing costs a read of the files, parsing much more: a touched
         // but unchanged file (`touch`, a save of the same bytes) is not
-        // parsed again beside the table in memory.
-        if current.fingerprint_on_disk()? == Some(old) {
+        // parsed again beside the table in memory. A scan is opened again
+        // instead: its files' stamps changed, and until they are taken
+        // anew every scan would refuse them as changed.
+        if !current.is_scanned() && current.fingerprint_on_disk()? == Some(old) {
             return Ok(unchanged);
         }
         let fresh = match self.config.snapshot_dir() {
@@ -86,7 +88,10 @@ impl CachedQuery {
         }
         .with_name(current.name());
         let new = fresh.fingerprint();
-        if new != old {
+        if new == old && fresh.is_scanned() {
+            // The same content under new stamps: every entry still holds.
+            *self.dataset.write() = Arc::new(fresh);
+        } else if new != old {
             let fresh = Arc::new(fresh);
             let rollups = rollups::build(&self.config.rollups, &fresh)?;
             Counters::add(&self.counters.rollups_rebuilt, rollups.len() as u64);

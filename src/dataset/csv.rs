@@ -49,8 +49,7 @@ pub(super) struct PartRead {
 /// file that grew.
 pub(super) struct Part<'a> {
     path: PathBuf,
-    reader: Box<dyn Read + Send + 'a>,
-    compression: Compression,
+    reader: Opening<'a>,
     /// The hash of the bytes before the reader's start, and how many.
     before: (Xxh3, u64),
     /// Whether its first record is a header (checked against the first
@@ -61,14 +60,13 @@ pub(super) struct Part<'a> {
 }
 
 impl<'a> Part<'a> {
-    /// A CSV file, compressed or not.
+    /// A CSV file, compressed or not: opened when its turn comes, so a set
+    /// of thousands of files holds one open at a time.
     pub(super) fn file(path: &Path, options: &LoadOptions) -> Result<Part<'static>> {
-        let (compression, reader) = compression::open(path).map_err(|e| Error::io(path, e))?;
         let again = path.to_owned();
         Ok(Part {
             path: path.to_owned(),
-            reader,
-            compression,
+            reader: Opening::Later(path.to_owned()),
             before: (Xxh3::new(), 0),
             header: options.has_header,
             whole: Box::new(move || {
@@ -85,8 +83,7 @@ impl<'a> Part<'a> {
         let reader = compression.decode(bytes).map_err(|e| Error::io(name, e))?;
         Ok(Part {
             path: name.to_owned(),
-            reader,
-            compression,
+            reader: Opening::Open(compression, reader),
             before: (Xxh3::new(), 0),
             header: options.has_header,
             whole: Box::new(move || {
@@ -107,8 +104,7 @@ impl<'a> Part<'a> {
         let again = path.to_owned();
         Ok(Part {
             path: path.to_owned(),
-            reader: Box::new(file),
-            compression: Compression::None,
+            reader: Opening::Open(Compression::None, Box::new(file)),
             before: (hashed, offset),
             header: false,
             whole: Box::new(move || std::fs::read(&again).ok()),
@@ -146,6 +142,21 @@ pub(super) fn parse_appended(
     parse_parts(parts, options, loader, false, first_file, &|_| {})
 }
 
+/// A part's stream: open already, or a file to open when its turn comes.
+enum Opening<'a> {
+    Open(Compression, Box<dyn Read + Send + 'a>),
+    Later(PathBuf),
+}
+
+impl<'a> Opening<'a> {
+    fn open(self) -> std::io::Result<(Compression, Box<dyn Read + Send + 'a>)> {
+        match self {
+            Opening::Open(compression, reader) => Ok((compression, reader)),
+            Opening::Later(path) => compression::open(&path),
+        }
+    }
+}
+
 /// A piece the reader thread sends.
 enum Piece {
     /// Whole records of part `.0`.
@@ -168,7 +179,7 @@ fn parse_parts(
     let mut paths = Vec::with_capacity(parts.len());
     let mut readers = Vec::with_capacity(parts.len());
     for part in parts {
-        paths.push((part.path, part.compression, part.header, part.whole));
+        paths.push((part.path, part.header, part.whole));
         readers.push((part.reader, part.before));
     }
     let malformed = |part: usize, line: Option<u64>, message: String| Error::MalformedCsv {
@@ -181,7 +192,7 @@ fn parse_parts(
         Some(rows) => rows.saturating_add(usize::from(options.has_header)).max(1),
         None => usize::MAX,
     };
-    let headers: Vec<bool> = paths.iter().map(|p| p.2).collect();
+    let headers: Vec<bool> = paths.iter().map(|p| p.1).collect();
     std::thread::scope(|scope| {
         // The next block is read and hashed on its own thread while this
         // one parses: Polars leaves a core idle in the sequential parts of
@@ -211,8 +222,8 @@ fn parse_parts(
                     read.push(done);
                     continue;
                 }
-                Err((part, e)) => {
-                    return Err(match paths[part].1 {
+                Err((part, compression, e)) => {
+                    return Err(match compression {
                         // A decoder's error carries no OS error code: the
                         // file was read, what it holds is broken. An OS
                         // error (EIO, EACCES) is the file's, compressed
@@ -231,7 +242,7 @@ fn parse_parts(
             if first && block.iter().all(u8::is_ascii_whitespace) {
                 return Err(malformed(part, None, "the file is empty".to_owned()));
             }
-            if paths[part].2 && !(fresh && part == 0) && !headers_checked[part] {
+            if paths[part].1 && !(fresh && part == 0) && !headers_checked[part] {
                 // The first block of a later part is its header alone.
                 headers_checked[part] = true;
                 loader
@@ -267,7 +278,7 @@ fn parse_parts(
             // stops at its next send once nobody receives).
             drop(loader);
             drop(received);
-            return Err(diagnosed(&paths[part].0, &paths[part].3, options, polars));
+            return Err(diagnosed(&paths[part].0, &paths[part].2, options, polars));
         }
         // The reader stops at the end of the last part or at its first
         // error, which it sent; a panic there is a bug, said as one.
@@ -307,12 +318,12 @@ struct ReadTimes {
     bytes: u64,
 }
 
-type Sent = std::result::Result<Piece, (usize, std::io::Error)>;
+type Sent = std::result::Result<Piece, (usize, Compression, std::io::Error)>;
 
 /// Sends each part's blocks and its end, or its error, until the last part
 /// ends or nobody is receiving (the parse failed).
 fn read_parts(
-    readers: Vec<(Box<dyn Read + Send + '_>, (Xxh3, u64))>,
+    readers: Vec<(Opening<'_>, (Xxh3, u64))>,
     headers: &[bool],
     first: bool,
     first_records: usize,
@@ -321,6 +332,13 @@ fn read_parts(
 ) -> ReadTimes {
     let mut times = ReadTimes::default();
     for (part, (reader, (hashed, before))) in readers.into_iter().enumerate() {
+        let (compression, reader) = match reader.open() {
+            Ok(opened) => opened,
+            Err(e) => {
+                let _ = sender.send(Err((part, Compression::None, e)));
+                return times;
+            }
+        };
         // The first block of the first part is the header and the
         // inference rows; a later part's first block is its header alone.
         let first_block = if first && part == 0 {
@@ -343,7 +361,7 @@ fn read_parts(
                 Ok(Some(block)) => sender.send(Ok(Piece::Block(part, block))),
                 Ok(None) => break,
                 Err(e) => {
-                    let _ = sender.send(Err((part, e)));
+                    let _ = sender.send(Err((part, compression, e)));
                     return times;
                 }
             };

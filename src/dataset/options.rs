@@ -70,7 +70,9 @@ pub struct LoadOptions {
     /// query over the files, so memory is bounded by the cache and the
     /// engine's working set, not by the data. Text columns stay text (no
     /// categoricals) and integers keep their width, so the fingerprint
-    /// differs from the loaded table's. Default: `false`.
+    /// differs from the loaded table's. Polars' streaming readers
+    /// memory-map the files: replace a scanned file by renaming a new one
+    /// over it, never by rewriting it in place. Default: `false`.
     pub scan: bool,
 }
 

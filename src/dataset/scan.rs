@@ -117,10 +117,71 @@ impl Scan {
                 .collect();
             scan.dates = super::dates::date_columns(&head, &forced)?;
         }
+        scan.check_casts()?;
         let mut plan = scan.lazy_unchecked()?;
         scan.schema = off_runtime(move || plan.collect_schema())?
             .map_err(|e| malformed(&input.files[0], input.format, &e))?;
         Ok((scan, parts))
+    }
+
+    /// Checks, in one streaming pass, the casts the sample chose: an NDJSON
+    /// column read as dates whose later values are not all dates stays text
+    /// (as in memory), and a float column forced to integers must hold no
+    /// fraction (Polars' cast would cut it; the table in memory refuses it).
+    fn check_casts(&mut self) -> Result<()> {
+        let truncated: Vec<&str> = self
+            .options
+            .column_types
+            .iter()
+            .filter(|(name, ty)| {
+                *ty == ColumnType::Int && self.raw.get(name).is_some_and(DataType::is_float)
+            })
+            .map(|(name, _)| name.as_str())
+            .collect();
+        if self.dates.is_empty() && truncated.is_empty() {
+            return Ok(());
+        }
+        let mut checks: Vec<Expr> = Vec::new();
+        for field in &self.dates {
+            let name = field.name().as_str();
+            let lost = col(name).cast(field.dtype().clone()).null_count() - col(name).null_count();
+            checks.push(lost.gt(lit(0)).alias(format!("date:{name}")));
+        }
+        for name in &truncated {
+            let whole = col(*name).cast(DataType::Int64).cast(DataType::Float64);
+            let cut = whole.neq(col(*name)).any(true);
+            checks.push(cut.alias(format!("fraction:{name}")));
+        }
+        let plan = scan_files(&self.input.files, self.input.format, &self.options, None)
+            .map_err(|e| malformed(&self.input.spec, self.input.format, &e))?
+            .select(checks);
+        let found = self.collect(plan)?;
+        let failed = |column: &Column| {
+            column
+                .get(0)
+                .ok()
+                .and_then(|v| v.extract_bool())
+                .unwrap_or(true)
+        };
+        for column in found.columns() {
+            let (what, name) = column.name().split_once(':').unwrap_or(("", ""));
+            if !failed(column) {
+                continue;
+            }
+            match what {
+                "date" => self.dates.retain(|f| f.name().as_str() != name),
+                _ => {
+                    return Err(Error::MalformedFile {
+                        path: self.input.spec.clone(),
+                        format: self.input.format,
+                        message: format!(
+                            "column `{name}`: a value has a fraction, which i64 cannot hold"
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The table's schema.
@@ -132,7 +193,11 @@ impl Scan {
     /// all the files (Polars' multi-file scan; a `concat` of one scan a
     /// file made its streaming `len()` panic in Polars 0.55).
     fn lazy_unchecked(&self) -> Result<LazyFrame> {
-        let mut lf = scan_files(&self.input.files, self.input.format, &self.options)
+        // NDJSON files are read with the first's (checked) schema: each
+        // file's own inference would differ, and the first's alone would
+        // cut the others' floats.
+        let schema = (self.input.format == Format::NdJson).then(|| self.raw.clone());
+        let mut lf = scan_files(&self.input.files, self.input.format, &self.options, schema)
             .map_err(|e| malformed(&self.input.spec, self.input.format, &e))?;
         let dates = self
             .dates
@@ -253,13 +318,18 @@ fn one_file(path: &Path, format: Format, options: &LoadOptions) -> Result<LazyFr
             )));
         }
     }
-    scan_files(&[path.to_owned()], format, options).map_err(|e| malformed(path, format, &e))
+    scan_files(&[path.to_owned()], format, options, None).map_err(|e| malformed(path, format, &e))
 }
 
 /// One lazy scan of `files`, in order. Their names are names, never globs
 /// (`b[1].csv` is that file), and their directories are not Hive
 /// partitions: the table is what the files hold, as in memory.
-fn scan_files(files: &[PathBuf], format: Format, options: &LoadOptions) -> PolarsResult<LazyFrame> {
+fn scan_files(
+    files: &[PathBuf],
+    format: Format,
+    options: &LoadOptions,
+    schema: Option<SchemaRef>,
+) -> PolarsResult<LazyFrame> {
     let paths: Vec<PlRefPath> = files
         .iter()
         .map(|path| PlRefPath::new(path.to_string_lossy().as_ref()))
@@ -313,6 +383,7 @@ fn scan_files(files: &[PathBuf], format: Format, options: &LoadOptions) -> Polar
             drop(paths);
             LazyJsonLineReader::new_paths(escaped.into())
                 .with_infer_schema_length(None)
+                .with_schema(schema)
                 .finish()
         }
     }
@@ -333,8 +404,14 @@ fn scan_dtype(ty: ColumnType) -> DataType {
 const MAX_DATE_SAMPLE: usize = 100_000;
 
 /// Whether a later file has the first file's columns: the same names in
-/// the same order; for Parquet and IPC, which carry their types, the same
-/// types.
+/// the same order, and the same types (Polars' multi-file scan reads every
+/// file with the first's schema: another type is cast or refused at query
+/// time, and NDJSON's reader cuts a float to an integer). Allowed: a column
+/// of nulls alone, NDJSON integers where the first file has floats (read
+/// as floats), and CSV, whose later files are read with the first's types
+/// and refuse a value that is not one. Categoricals must share their
+/// dictionary: files written by separate runs each have their own, which a
+/// scan cannot reconcile (the table in memory can).
 fn check_schema(first: &Schema, other: &Schema, input: &Input, path: &Path) -> Result<()> {
     let mismatch = |column: &str, message: String| Error::SchemaMismatch {
         path: path.to_owned(),
@@ -342,9 +419,6 @@ fn check_schema(first: &Schema, other: &Schema, input: &Input, path: &Path) -> R
         column: column.to_owned(),
         message,
     };
-    let typed = matches!(input.format, Format::Parquet | Format::Ipc);
-    // Each file's categoricals have their own dictionary: text is text.
-    let text = |d: &DataType| d.is_string() || d.is_categorical() || d.is_enum();
     for (i, (want, dtype)) in first.iter().enumerate() {
         match other.get_at_index(i) {
             Some((found, _)) if found != want => {
@@ -356,13 +430,25 @@ fn check_schema(first: &Schema, other: &Schema, input: &Input, path: &Path) -> R
                     ),
                 ));
             }
-            Some((_, found)) if typed && found != dtype && !(text(found) && text(dtype)) => {
-                return Err(mismatch(
-                    want,
-                    format!("`{want}` is {found}, where the first file has {dtype}"),
-                ));
+            Some((_, found)) => {
+                let allowed = found == dtype
+                    || input.format == Format::Csv
+                    || found == &DataType::Null
+                    || (input.format == Format::NdJson
+                        && dtype == &DataType::Float64
+                        && found == &DataType::Int64);
+                if !allowed {
+                    let hint = if found.is_categorical() && dtype.is_categorical() {
+                        " (each file has its own dictionary: scan mode needs one; load the set into memory instead)"
+                    } else {
+                        ""
+                    };
+                    return Err(mismatch(
+                        want,
+                        format!("`{want}` is {found}, where the first file has {dtype}{hint}"),
+                    ));
+                }
             }
-            Some(_) => {}
             None => {
                 return Err(mismatch(
                     want,

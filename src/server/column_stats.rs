@@ -92,35 +92,84 @@ fn stats_frame(df: &DataFrame) -> PolarsResult<DataFrame> {
     frame_of(rows)
 }
 
-/// The same statistics of a scanned dataset, by streaming queries: the
-/// null counts in one, then each column's distinct values in turn (one
-/// column's at a time in memory, not the table's).
+/// The same statistics of a scanned dataset, by streaming queries, in
+/// memory bounded by what is listed rather than by the table: one pass for
+/// every column's nulls, minimum and maximum; the first rows to tell the
+/// columns with few distinct values from the rest; then the distinct values
+/// of those few alone. A column with more than `LISTED_VALUES` values in
+/// those rows has no count and no listing here (counting every distinct id
+/// of a table larger than memory would hold them all).
 fn scanned_stats_frame(dataset: &Dataset) -> Result<DataFrame> {
-    let names: Vec<&str> = dataset.columns().iter().map(|c| c.name.as_str()).collect();
-    let nulls = dataset.collect(
-        dataset.lazy()?.select(
-            names
+    let columns = dataset.columns();
+    let text = |e: Expr| e.cast(DataType::String);
+    let mut totals = Vec::with_capacity(columns.len() * 3);
+    for c in columns {
+        let name = c.name.as_str();
+        totals.push(col(name).null_count().alias(format!("nulls:{name}")));
+        if has_range(c.kind, &c.dtype) {
+            totals.push(text(col(name).min()).alias(format!("min:{name}")));
+            totals.push(text(col(name).max()).alias(format!("max:{name}")));
+        }
+    }
+    let totals = dataset.collect(dataset.lazy()?.select(totals))?;
+    let sample = dataset.collect(
+        dataset.lazy()?.limit(SAMPLE_ROWS).select(
+            columns
                 .iter()
-                .map(|n| col(*n).null_count())
+                .map(|c| {
+                    col(c.name.as_str())
+                        .drop_nulls()
+                        .n_unique()
+                        .alias(c.name.as_str())
+                })
                 .collect::<Vec<_>>(),
         ),
     )?;
-    let mut rows = Vec::with_capacity(names.len());
-    for (info, nulls) in dataset.columns().iter().zip(nulls.columns()) {
-        let nulls = nulls.get(0)?.extract::<u64>().unwrap_or(0);
-        let unique = || -> PolarsResult<Column> {
-            let values = dataset
-                .lazy()
-                .and_then(|lf| {
-                    dataset.collect(lf.select([col(info.name.as_str()).drop_nulls().unique()]))
-                })
-                .map_err(|e| PolarsError::ComputeError(e.to_string().into()))?;
-            Ok(values.columns()[0].clone())
+    let first = |frame: &DataFrame, name: &str| -> Option<AnyValue<'static>> {
+        frame
+            .column(name)
+            .ok()?
+            .get(0)
+            .ok()
+            .map(|v| v.into_static())
+    };
+    let mut rows = Vec::with_capacity(columns.len());
+    for c in columns {
+        let name = c.name.as_str();
+        let nulls = first(&totals, &format!("nulls:{name}"))
+            .and_then(|v| v.extract::<u64>())
+            .unwrap_or(0);
+        let few = first(&sample, name)
+            .and_then(|v| v.extract::<u64>())
+            .is_some_and(|n| n as usize <= LISTED_VALUES);
+        if few {
+            let unique = || -> PolarsResult<Column> {
+                let values = dataset
+                    .lazy()
+                    .and_then(|lf| dataset.collect(lf.select([col(name).drop_nulls().unique()])))
+                    .map_err(|e| PolarsError::ComputeError(e.to_string().into()))?;
+                Ok(values.columns()[0].clone())
+            };
+            rows.push(measure(name, &c.dtype, nulls, unique)?);
+            continue;
+        }
+        let bound = |which: &str| {
+            first(&totals, &format!("{which}:{name}")).and_then(|v| v.get_str().map(str::to_owned))
         };
-        rows.push(measure(&info.name, &info.dtype, nulls, unique)?);
+        rows.push(Row {
+            name: name.to_owned(),
+            distinct: None,
+            nulls,
+            min: bound("min"),
+            max: bound("max"),
+            values: None,
+        });
     }
     Ok(frame_of(rows)?)
 }
+
+/// Rows of a scanned table that tell few distinct values from many.
+const SAMPLE_ROWS: IdxSize = 100_000;
 
 fn frame_of(rows: Vec<Row>) -> PolarsResult<DataFrame> {
     let height = rows.len();

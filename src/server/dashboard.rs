@@ -141,7 +141,12 @@ fn default_aggregate(c: &ColumnStats) -> &'static str {
 fn ranges(stats: &[ColumnStats], keep: impl Fn(&ColumnStats) -> bool) -> Vec<Range> {
     stats
         .iter()
-        .filter(|c| c.is_ranged() && distinct(c) >= 2 && keep(c))
+        // Without a count (a scanned table's column of many values), a
+        // range whose ends differ holds at least two.
+        .filter(|c| {
+            let several = c.distinct.map_or(c.min != c.max, |d| d >= 2);
+            c.is_ranged() && several && keep(c)
+        })
         .filter_map(|c| {
             Some(Range {
                 column: c.name.clone(),

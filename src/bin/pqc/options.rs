@@ -140,7 +140,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, Failure> {
             )));
         }
     };
-    Ok(Duration::from_secs_f64(seconds))
+    // `from_secs_f64` panics past `Duration::MAX` (`--ttl 1e30d`).
+    Duration::try_from_secs_f64(seconds)
+        .map_err(|_| Failure::usage(format!("duration out of range: {text:?}")))
 }
 
 /// The query the flags describe, if any flag describes one.

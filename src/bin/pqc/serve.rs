@@ -56,6 +56,14 @@ pub fn run(args: &ServeArgs, show_progress: bool) -> Result<(), Failure> {
         max_connections_per_address: args.max_connections_per_address,
         ..Connections::default()
     };
+    // Checked before anything is loaded or bound: the built-in sample is
+    // bytes, with no file to watch.
+    #[cfg(feature = "watch")]
+    if args.watch.is_some() && args.data.is_none() && !Path::new("data/sales.csv").exists() {
+        return Err(Failure::usage(
+            "--watch needs data files: give a file, a glob or a directory",
+        ));
+    }
     let builder = options::cache_builder(&args.cache, &args.load)?
         .rollups(dashboard.iter().flat_map(DeclaredDashboard::rollups));
     let local_sample = Path::new("data/sales.csv");
