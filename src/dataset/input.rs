@@ -141,6 +141,11 @@ impl Input {
     pub(crate) fn total_bytes(&self) -> Option<u64> {
         let mut total = 0;
         for file in &self.files {
+            // A pipe (`<(zcat ...)`) has no size, and a byte read to look
+            // at it would be lost to the load.
+            if !std::fs::metadata(file).ok()?.is_file() {
+                return None;
+            }
             if self.format == Format::Csv {
                 let (compression, _) = compression::open(file).ok()?;
                 if compression != compression::Compression::None {

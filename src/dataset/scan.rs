@@ -73,6 +73,14 @@ impl Scan {
         let mut stamps = Vec::with_capacity(input.files.len());
         let mut parts = Vec::with_capacity(input.files.len());
         for path in &input.files {
+            // Each query reads the files again: a pipe could be read once.
+            let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+            if !meta.is_file() {
+                return Err(Error::InvalidInput(format!(
+                    "{}: scan mode reads regular files, each query again; load a pipe into memory",
+                    path.display()
+                )));
+            }
             let before = Stamp::of(path)?;
             let read = hash_file(path, input.format)?;
             if Stamp::of(path)? != before {
