@@ -117,3 +117,35 @@ fn load_options_are_part_of_the_fingerprint() {
         Some(3)
     );
 }
+
+/// An answer computed on a version that a refresh replaced while it was
+/// computed goes to its caller, and to no tier: nothing would ask for that
+/// version again, and the refresh already purged it.
+#[test]
+fn an_answer_of_a_version_replaced_meanwhile_is_not_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.csv");
+    write(&path, "g,v\na,1\n");
+    let cache = CachedQuery::builder()
+        .disk_dir(dir.path().join("cache"))
+        .build_from_csv(&path)
+        .unwrap();
+    let answer = cache
+        .memoize("slow", &(), |df| {
+            // The file changes and a refresh lands during the computation.
+            write(&path, "g,v\nb,2\nc,3\n");
+            cache.refresh().unwrap();
+            Ok::<_, polars::error::PolarsError>(df.clone())
+        })
+        .unwrap();
+    assert_eq!(answer.height(), 1, "the caller gets what it computed");
+    let info = cache.cache_info();
+    assert_eq!((info.entries, info.disk_writes), (0, 0));
+    // Asked again, the memo is computed on the new version.
+    let again = cache
+        .memoize("slow", &(), |df| {
+            Ok::<_, polars::error::PolarsError>(df.clone())
+        })
+        .unwrap();
+    assert_eq!(again.height(), 2);
+}

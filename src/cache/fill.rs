@@ -159,6 +159,12 @@ impl CachedQuery {
     /// Stores a new answer in every tier (the persisted ones only if it
     /// has the shape its key implies).
     fn store(&self, key: &QueryKey, entry: &Arc<Entry>, shape: Option<&Shape>) {
+        // Computed on a version a refresh replaced meanwhile: the caller
+        // gets its answer, but no tier keeps it (nothing would ever ask
+        // for that version again, and the refresh already purged it).
+        if self.dataset().fingerprint() != key.dataset() {
+            return;
+        }
         if shape.is_some_and(|s| s.admits(key, &entry.frame)) {
             self.tiers.put(key, &entry.frame, entry.cost);
         }
