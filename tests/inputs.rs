@@ -590,3 +590,28 @@ fn a_touched_scanned_file_is_answered_again_after_a_refresh() {
         Some(1)
     );
 }
+
+#[test]
+fn a_file_read_two_ways_keeps_both_ways_entries_on_disk() {
+    // A server loads the file, a `pqc query --scan` shares its cache
+    // directory: the scan's version is another source, not a newer
+    // version of the server's, and leaves its entries alone.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.csv");
+    std::fs::write(&path, "g,v\na,1\nb,2\n").unwrap();
+    let cache_dir = dir.path().join("cache");
+    let on = |scan: bool| {
+        CachedQuery::builder()
+            .disk_dir(&cache_dir)
+            .load_options(LoadOptions::default().with_scan(scan))
+            .build_from_path(&path)
+            .unwrap()
+    };
+    let q = Query::new().group_by(["g"]).sum("v");
+    on(false).get(&q).unwrap();
+    on(true).get(&q).unwrap();
+    let again = on(false).get(&q).unwrap();
+    assert_eq!(again.source(), polars_query_cache::Source::Disk);
+    let again = on(true).get(&q).unwrap();
+    assert_eq!(again.source(), polars_query_cache::Source::Disk);
+}

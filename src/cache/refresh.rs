@@ -142,8 +142,8 @@ impl CachedQuery {
         self.derive_index.forget_dataset(old);
         self.learner.forget(new, &self.derive_index);
         self.invalidate_where(|key| key.dataset() != new);
-        if let Origin::Files { path, .. } = current.origin() {
-            self.tiers.replace_dataset(old, new, path);
+        if let Some(source) = current.source_identity() {
+            self.tiers.replace_dataset(old, new, &source);
         }
     }
 }

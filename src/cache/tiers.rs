@@ -4,14 +4,13 @@
 //! (see `tier::no_redis`), and the same code runs.
 
 use std::collections::HashSet;
-use std::path::Path;
 use std::time::Duration;
 
 use polars::prelude::DataFrame;
 
 use super::CachedQueryBuilder;
 use crate::Result;
-use crate::dataset::{Dataset, Fingerprint, Origin};
+use crate::dataset::{Dataset, Fingerprint};
 use crate::frame::Source;
 use crate::normalize::{BuildPassThrough, QueryKey};
 use crate::tier::codec::{Decoded, Expected};
@@ -41,10 +40,7 @@ impl Tiers {
         ) + Send
         + 'static,
     ) -> Result<Tiers> {
-        let source = match dataset.origin() {
-            Origin::Files { path, .. } => Some(path.as_path()),
-            _ => None,
-        };
+        let source = dataset.source_identity();
         let disk = config.disk_dir.as_ref().map(|dir| {
             DiskTier::open(
                 &dir.join("results"),
@@ -53,7 +49,7 @@ impl Tiers {
                 config.tier_secret.clone(),
             )
         });
-        if let (Some(disk), Some(source)) = (&disk, source) {
+        if let (Some(disk), Some(source)) = (&disk, &source) {
             disk.adopt(dataset.fingerprint(), source);
         }
         #[cfg(feature = "redis")]
@@ -71,7 +67,7 @@ impl Tiers {
         };
         #[cfg(not(feature = "redis"))]
         let redis: Option<RedisTier> = None;
-        if let (Some(redis), Some(source)) = (&redis, source) {
+        if let (Some(redis), Some(source)) = (&redis, &source) {
             redis.adopt(dataset.fingerprint(), source, None);
         }
         Ok(Tiers { disk, redis })
@@ -177,10 +173,10 @@ impl Tiers {
         }
     }
 
-    /// Records `new` as the current version of the file at `source` after
-    /// a refresh replaced `old`: the old version's answers go (Redis's in
-    /// the background: they are unreachable already).
-    pub(crate) fn replace_dataset(&self, old: Fingerprint, new: Fingerprint, source: &Path) {
+    /// Records `new` as the current version of `source` (a dataset's
+    /// `source_identity`) after a refresh replaced `old`: the old version's
+    /// answers go (Redis's in the background: they are unreachable already).
+    pub(crate) fn replace_dataset(&self, old: Fingerprint, new: Fingerprint, source: &str) {
         if let Some(disk) = &self.disk {
             disk.remove_dataset(old);
             disk.adopt(new, source);

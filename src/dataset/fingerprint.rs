@@ -115,7 +115,7 @@ pub(super) fn hash_stream(mut reader: impl std::io::Read) -> std::io::Result<Has
     Ok(hashed)
 }
 
-fn options_hash(options: &LoadOptions) -> u128 {
+pub(super) fn options_hash(options: &LoadOptions) -> u128 {
     let mut hasher = Xxh3::new();
     hasher.write_u64(LOAD_FORMAT);
     options.hash(&mut hasher);

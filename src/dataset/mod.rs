@@ -419,6 +419,29 @@ impl Dataset {
         self.files.iter().map(|(path, _)| path.as_path())
     }
 
+    /// What the persisted tiers know this dataset's versions by: the path
+    /// it was read from (resolved) and the options that shape its data. A
+    /// new version of the same source replaces the old one's entries; a
+    /// process reading the same file another way (`--scan`, another
+    /// delimiter) is another source, whose entries it leaves alone.
+    pub(crate) fn source_identity(&self) -> Option<String> {
+        let Origin::Files {
+            path,
+            format,
+            options,
+        } = &self.origin
+        else {
+            return None;
+        };
+        let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+        let options = options.clone().with_format(*format);
+        Some(format!(
+            "{}\noptions {:032x}",
+            path.to_string_lossy(),
+            fingerprint::options_hash(&options)
+        ))
+    }
+
     /// The fingerprint the files it was read from have now, hashed without
     /// parsing them (a CSV's decompressed bytes, the other formats' own);
     /// `None` for bytes or a frame handed over.

@@ -322,12 +322,11 @@ impl DiskTier {
         }
     }
 
-    /// Marks `dataset` as the current version of the file at `source`, and
-    /// deletes the entries of that file's other versions: they can never be
-    /// read again (their fingerprint is gone), so they only take space.
-    pub(crate) fn adopt(&self, dataset: Fingerprint, source: &Path) {
-        let source = fs::canonicalize(source).unwrap_or_else(|_| source.to_owned());
-        let source = source.to_string_lossy().into_owned();
+    /// Marks `dataset` as the current version of `source` (the file and
+    /// the options it is read with), and deletes the entries of that
+    /// source's other versions: they can never be read again (their
+    /// fingerprint is gone), so they only take space.
+    pub(crate) fn adopt(&self, dataset: Fingerprint, source: &str) {
         let dir = self.dataset_dir(dataset);
         if let Err(e) = fs::create_dir_all(&dir)
             .and_then(|()| write_atomically(&dir.join(SOURCE_FILE), source.as_bytes()))

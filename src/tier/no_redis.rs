@@ -3,7 +3,6 @@
 //! fan-out to the tiers is written once for both builds, and none of these
 //! methods can ever run.
 
-use std::path::Path;
 use std::time::Duration;
 
 use polars::prelude::DataFrame;
@@ -47,7 +46,7 @@ impl RedisTier {
     pub(crate) fn adopt(
         &self,
         _dataset: Fingerprint,
-        _source: &Path,
+        _source: &str,
         _replaced: Option<Fingerprint>,
     ) {
         match *self {}

@@ -54,7 +54,6 @@
 //! (a full Redis refusing a write: `OOM ... maxmemory`) is counted in
 //! `redis_refused` and does not open the breaker: reads go on.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::mpsc;
@@ -603,16 +602,16 @@ impl RedisTier {
         });
     }
 
-    /// Records `dataset` as the current version of the file at `source`,
+    /// Records `dataset` as the current version of `source` (the file and
+    /// the options it is read with),
     /// and deletes in the background the values of the version recorded
     /// before it and of `replaced`: their fingerprints are gone, so they
     /// can never be read again.
-    pub(crate) fn adopt(&self, dataset: Fingerprint, source: &Path, replaced: Option<Fingerprint>) {
-        let source = std::fs::canonicalize(source).unwrap_or_else(|_| source.to_owned());
+    pub(crate) fn adopt(&self, dataset: Fingerprint, source: &str, replaced: Option<Fingerprint>) {
         let record = format!(
             "{}:source:{:032x}",
             self.options.prefix,
-            xxh3_128(source.to_string_lossy().as_bytes())
+            xxh3_128(source.as_bytes())
         );
         let ttl = ttl_ms(self.time_to_live);
         let previous: Option<Option<String>> = self.run("record a dataset version", |con| {
