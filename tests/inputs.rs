@@ -615,3 +615,21 @@ fn a_file_read_two_ways_keeps_both_ways_entries_on_disk() {
     let again = on(true).get(&q).unwrap();
     assert_eq!(again.source(), polars_query_cache::Source::Disk);
 }
+
+#[test]
+fn ndjson_nested_past_any_table_is_refused_before_polars_reads_it() {
+    // A hundred thousand brackets overflowed Polars' recursive reader's
+    // stack: an abort, not an error.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("deep.ndjson");
+    let depth = 100_000;
+    let line = format!("{{\"a\":{}{}}}\n", "[".repeat(depth), "]".repeat(depth));
+    std::fs::write(&path, format!("{{\"a\":1}}\n{line}")).unwrap();
+    for scan in [false, true] {
+        let err = Dataset::from_path(&path, &LoadOptions::default().with_scan(scan)).unwrap_err();
+        match &err {
+            Error::MalformedFile { message, .. } => assert!(message.contains("line 2"), "{err}"),
+            other => panic!("scan={scan}: {other:?}"),
+        }
+    }
+}

@@ -17,6 +17,7 @@ use xxhash_rust::xxh3::xxh3_128;
 
 use super::csv::{self, PartRead};
 use super::input::{Format, Input};
+use super::nesting::Nesting;
 use super::{LoadOptions, LoadTimings, dates};
 use crate::{Error, Result};
 
@@ -137,6 +138,16 @@ fn read_file(
     };
     timings.fingerprint += hashing.elapsed();
     timings.bytes += bytes.len() as u64;
+    if format == Format::NdJson {
+        let mut nesting = Nesting::default();
+        if let Err(line) = nesting.feed(&bytes) {
+            return Err(Error::MalformedFile {
+                path: path.to_owned(),
+                format,
+                message: Nesting::message(line),
+            });
+        }
+    }
     let parsing = Instant::now();
     // A damaged file can make a Polars reader panic (an index past a
     // buffer): that is this file's error, not the process's end.

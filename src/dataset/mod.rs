@@ -13,6 +13,7 @@ mod diagnose;
 mod fingerprint;
 mod hints;
 mod input;
+mod nesting;
 mod options;
 mod scan;
 mod schema;

@@ -485,7 +485,21 @@ pub(super) fn hash_file(path: &Path, format: Format) -> Result<PartRead> {
         Format::Csv => compression::open(path).map_err(|e| Error::io(path, e))?.1,
         _ => Box::new(std::fs::File::open(path).map_err(|e| Error::io(path, e))?),
     };
-    let hashed = super::fingerprint::hash_stream(reader).map_err(|e| Error::io(path, e))?;
+    // NDJSON is checked for nesting as it is hashed: Polars' reader would
+    // overflow its stack on a line nested thousands deep.
+    let hashed = if format == Format::NdJson {
+        let mut checked = super::nesting::Checked::new(reader);
+        super::fingerprint::hash_stream(&mut checked).map_err(|e| match checked.too_deep() {
+            Some(line) => Error::MalformedFile {
+                path: path.to_owned(),
+                format,
+                message: super::nesting::Nesting::message(line),
+            },
+            None => Error::io(path, e),
+        })?
+    } else {
+        super::fingerprint::hash_stream(reader).map_err(|e| Error::io(path, e))?
+    };
     Ok(PartRead {
         hash: hashed.hasher.digest128(),
         bytes: hashed.bytes,
