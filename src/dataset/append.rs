@@ -164,7 +164,7 @@ impl Dataset {
                 let Some(shape) = &self.shape else {
                     return Ok(None);
                 };
-                columnar::load_added(frame, shape, added, options)?
+                columnar::load_added(frame, shape, added)?
             }
         };
         parts.extend(added_parts);

@@ -43,7 +43,7 @@ pub(super) fn load(
     let mut frames = Vec::with_capacity(input.files.len());
     let mut parts = Vec::with_capacity(input.files.len());
     for path in &input.files {
-        let (mut frame, part) = read_file(path, input.format, options, &mut timings)?;
+        let (mut frame, part) = read_file(path, input.format, &mut timings)?;
         progress(timings.bytes);
         parts.push(part);
         let shaping = Instant::now();
@@ -84,14 +84,13 @@ pub(super) fn load_added(
     old: &DataFrame,
     shape: &Shape,
     added: &[std::path::PathBuf],
-    options: &LoadOptions,
 ) -> Result<(DataFrame, Vec<PartRead>, LoadTimings)> {
     let started = Instant::now();
     let mut timings = LoadTimings::default();
     let mut frames = Vec::with_capacity(added.len());
     let mut parts = Vec::with_capacity(added.len());
     for path in added {
-        let (mut frame, part) = read_file(path, shape.format, options, &mut timings)?;
+        let (mut frame, part) = read_file(path, shape.format, &mut timings)?;
         shape.apply(&mut frame, path)?;
         frames.push(frame);
         parts.push(part);
@@ -124,7 +123,6 @@ pub(super) fn load_added(
 fn read_file(
     path: &Path,
     format: Format,
-    options: &LoadOptions,
     timings: &mut LoadTimings,
 ) -> Result<(DataFrame, PartRead)> {
     let reading = Instant::now();
@@ -152,7 +150,7 @@ fn read_file(
     // A damaged file can make a Polars reader panic (an index past a
     // buffer): that is this file's error, not the process's end.
     let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        parse(format, bytes, options).map_err(|e| e.to_string())
+        parse(format, bytes).map_err(|e| e.to_string())
     }))
     .unwrap_or_else(|panic| {
         Err(format!(
@@ -184,7 +182,7 @@ fn stack(frames: Vec<DataFrame>, timings: &mut LoadTimings) -> Result<DataFrame>
 /// One file's bytes as a frame. NDJSON is inferred from every line: with a
 /// schema (the first file's, or the first lines'), Polars' JSON reader cuts
 /// a float in an integer column to an integer, silently.
-fn parse(format: Format, bytes: Vec<u8>, _options: &LoadOptions) -> PolarsResult<DataFrame> {
+fn parse(format: Format, bytes: Vec<u8>) -> PolarsResult<DataFrame> {
     let cursor = Cursor::new(bytes);
     match format {
         Format::Parquet => ParquetReader::new(cursor).finish(),
