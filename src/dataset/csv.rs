@@ -7,9 +7,12 @@
 //! is parsed with that schema, so low-cardinality text goes straight into
 //! the categorical and never exists as strings. Integer columns are
 //! narrowed to `Int32` block by block while every value so far fits. The
-//! peak is the frame plus one block and its parse, not the file beside the
-//! frame beside a converted copy.
+//! blocks after the first are parsed two at a time, each on a thread of
+//! its own, and taken in file order. The peak is the frame plus a few
+//! blocks and their parses, not the file beside the frame beside a
+//! converted copy.
 
+use std::collections::VecDeque;
 use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -168,13 +171,12 @@ enum Piece {
 fn parse_parts(
     parts: Vec<Part<'_>>,
     options: &LoadOptions,
-    mut loader: Loader<'_>,
+    loader: Loader<'_>,
     mut first: bool,
     first_file: &Path,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Parsed> {
     let started = Instant::now();
-    let mut parsed_bytes = 0u64;
     let fresh = first;
     let mut paths = Vec::with_capacity(parts.len());
     let mut readers = Vec::with_capacity(parts.len());
@@ -201,14 +203,23 @@ fn parse_parts(
         let reading = scope
             .spawn(move || read_parts(readers, &headers, fresh, first_records, options, &sender));
         let mut timings = LoadTimings::default();
-        let mut width = loader.width();
+        let mut taken = Taken {
+            width: loader.width(),
+            loader,
+            parsed_bytes: 0,
+        };
         let mut read = Vec::new();
         // The parts whose header was checked.
         let mut headers_checked = vec![false; paths.len()];
+        // Blocks after the first parse on threads of their own, two at a
+        // time, and are taken in order: Polars' reader splits a block into
+        // lines on one thread, and the other block's parse keeps the
+        // second core busy meanwhile.
+        let mut parsing = Parsing(VecDeque::new());
         // Polars' refusal of a block (its message), or a ragged row
         // (none), and in which part.
         let mut refused: Option<(usize, Option<String>)> = None;
-        for piece in &received {
+        'pieces: for piece in &received {
             let (part, block) = match piece {
                 Ok(Piece::Block(part, block)) => (part, block),
                 Ok(Piece::End(part, done)) => {
@@ -218,6 +229,14 @@ fn parse_parts(
                     // stand in for its header.
                     if first {
                         return Err(malformed(part, None, "the file is empty".to_owned()));
+                    }
+                    // A part's blocks are taken before the next part's
+                    // header is looked at, as a parse in one thread would.
+                    while let Some((part, thread)) = parsing.0.pop_front() {
+                        refused = taken.take(part, thread, &mut timings, progress, options)?;
+                        if refused.is_some() {
+                            break 'pieces;
+                        }
                     }
                     read.push(done);
                     continue;
@@ -245,37 +264,60 @@ fn parse_parts(
             if paths[part].1 && !(fresh && part == 0) && !headers_checked[part] {
                 // The first block of a later part is its header alone.
                 headers_checked[part] = true;
-                loader
+                taken
+                    .loader
                     .check_header(&block)
                     .map_err(|message| schema_mismatch(&paths[part].0, first_file, message))?;
                 continue;
             }
-            let parse_started = Instant::now();
-            let parsed = loader.parse_block(&block, first);
-            timings.parse += parse_started.elapsed();
-            let frame = match parsed {
-                Ok(frame) => frame,
-                Err(err) => {
-                    refused = Some((part, Some(err.to_string())));
+            if first {
+                // The first block decides the schema every later one is
+                // read with: parsed alone, here.
+                let started = Instant::now();
+                let parsed = taken.loader.parse_first(&block);
+                let thread = ParseThread::Done(block, parsed, started.elapsed());
+                refused = taken.take(part, thread, &mut timings, progress, options)?;
+                if refused.is_some() {
                     break;
                 }
+                first = false;
+                continue;
+            }
+            let parser = taken.loader.parser();
+            let thread = if block.len() < OWN_THREAD_FROM {
+                // Small blocks (small `block_bytes`, the last of a file)
+                // cost less to parse than a thread to start.
+                let started = Instant::now();
+                let parsed = parser.parse(&block);
+                ParseThread::Done(block, parsed, started.elapsed())
+            } else {
+                ParseThread::Running(scope.spawn(move || {
+                    let started = Instant::now();
+                    let parsed = parser.parse(&block);
+                    (block, parsed, started.elapsed())
+                }))
             };
-            if first {
-                width = frame.width();
+            parsing.0.push_back((part, thread));
+            if parsing.0.len() >= PARSED_AT_ONCE {
+                let (part, thread) = parsing.0.pop_front().expect("a block in its parse");
+                refused = taken.take(part, thread, &mut timings, progress, options)?;
+                if refused.is_some() {
+                    break;
+                }
             }
-            if has_short_rows(&frame, &block, width, first, options) {
-                refused = Some((part, None));
-                break;
-            }
-            loader.add(frame, first, &mut timings)?;
-            parsed_bytes += block.len() as u64;
-            progress(parsed_bytes);
-            first = false;
         }
+        while refused.is_none()
+            && let Some((part, thread)) = parsing.0.pop_front()
+        {
+            refused = taken.take(part, thread, &mut timings, progress, options)?;
+        }
+        let loader = taken.loader;
         if let Some((part, polars)) = refused {
             // Finding the bad line reads the whole file again: not beside
-            // the blocks parsed so far, nor blocks read ahead (the reader
-            // stops at its next send once nobody receives).
+            // the blocks parsed so far, nor blocks read ahead or in their
+            // parse (the reader stops at its next send once nobody
+            // receives).
+            drop(parsing);
             drop(loader);
             drop(received);
             return Err(diagnosed(&paths[part].0, &paths[part].2, options, polars));
@@ -299,6 +341,117 @@ fn parse_parts(
             timings,
         })
     })
+}
+
+/// Blocks parsed at once, in their own threads.
+const PARSED_AT_ONCE: usize = 2;
+
+/// Blocks smaller than this are parsed on the loop's thread.
+const OWN_THREAD_FROM: usize = 1 << 20;
+
+/// The blocks in their parse, oldest first. Those left when the load ends
+/// early (an error, a refused block) are waited for and dropped here:
+/// not beside the diagnosis of a refused block, and a parse that panicked
+/// is not the scope's panic.
+struct Parsing<'scope>(VecDeque<(usize, ParseThread<'scope>)>);
+
+impl Drop for Parsing<'_> {
+    fn drop(&mut self) {
+        for (_, thread) in self.0.drain(..) {
+            if let ParseThread::Running(handle) = thread {
+                let _ = handle.join();
+            }
+        }
+    }
+}
+
+/// A block and its parse, with how long it took.
+type ParsedBlock = (Vec<u8>, PolarsResult<DataFrame>, std::time::Duration);
+
+/// A block's parse: on its thread, or done.
+enum ParseThread<'scope> {
+    Running(std::thread::ScopedJoinHandle<'scope, ParsedBlock>),
+    Done(Vec<u8>, PolarsResult<DataFrame>, std::time::Duration),
+}
+
+/// The frame so far, taking parsed blocks in file order.
+struct Taken<'a> {
+    loader: Loader<'a>,
+    width: usize,
+    parsed_bytes: u64,
+}
+
+impl Taken<'_> {
+    /// Adds the block `thread` parsed (waiting for it); the part and
+    /// Polars' message (none for a ragged row) when it is refused.
+    fn take(
+        &mut self,
+        part: usize,
+        thread: ParseThread<'_>,
+        timings: &mut LoadTimings,
+        progress: &(dyn Fn(u64) + Sync),
+        options: &LoadOptions,
+    ) -> Result<Option<(usize, Option<String>)>> {
+        let waited = Instant::now();
+        let (block, parsed, took) = match thread {
+            ParseThread::Done(block, parsed, took) => (block, parsed, took),
+            ParseThread::Running(handle) => {
+                let done = handle.join().map_err(|panic| {
+                    Error::Compute(format!(
+                        "parsing a block of CSV panicked: {}",
+                        crate::error::panic_message(&*panic)
+                    ))
+                })?;
+                // The load waited this long for the parse; the rest of
+                // it ran beside the parse of the block before.
+                let waited = waited.elapsed();
+                (done.0, done.1, waited.min(done.2))
+            }
+        };
+        timings.parse += took;
+        let first = self.loader.wide.is_none();
+        let frame = match parsed {
+            Ok(frame) => frame,
+            Err(err) => return Ok(Some((part, Some(err.to_string())))),
+        };
+        if first {
+            self.width = frame.width();
+        }
+        if has_short_rows(&frame, &block, self.width, first, options) {
+            return Ok(Some((part, None)));
+        }
+        self.loader.add(frame, first, timings)?;
+        self.parsed_bytes += block.len() as u64;
+        progress(self.parsed_bytes);
+        Ok(None)
+    }
+}
+
+/// Parses a block after the first with the schema known when it was
+/// read: an `Int32` column of that schema that a value outgrew is read
+/// again as `Int64`.
+struct BlockParser<'a> {
+    options: &'a LoadOptions,
+    wide: SchemaRef,
+    narrowed: SchemaRef,
+}
+
+impl BlockParser<'_> {
+    fn parse(&self, block: &[u8]) -> PolarsResult<DataFrame> {
+        let read = |schema: &SchemaRef| {
+            read_options(self.options)
+                .with_has_header(false)
+                .with_schema(Some(schema.clone()))
+                .into_reader_with_file_handle(Cursor::new(block))
+                .finish()
+        };
+        match read(&self.narrowed) {
+            // Polars refuses an integer out of the column's range: read
+            // the block wide (where an error is the file's).
+            Err(_) if !Arc::ptr_eq(&self.wide, &self.narrowed) => read(&self.wide),
+            parsed => parsed,
+        }
+    }
 }
 
 fn schema_mismatch(path: &Path, first: &Path, (column, message): (String, String)) -> Error {
@@ -458,7 +611,7 @@ impl<'a> Loader<'a> {
             ));
         };
         let header = self
-            .read_options(How::Infer(Vec::new()))
+            .infer_options(Vec::new())
             .with_infer_schema_length(Some(0))
             .with_raise_if_empty(false)
             .into_reader_with_file_handle(Cursor::new(block))
@@ -495,75 +648,62 @@ impl<'a> Loader<'a> {
         Ok(())
     }
 
-    fn parse_block(&mut self, block: &[u8], first: bool) -> PolarsResult<DataFrame> {
+    /// Parses the first block, inferring its types as Polars would for
+    /// the whole file.
+    fn parse_first(&self, block: &[u8]) -> PolarsResult<DataFrame> {
         let read = |options: CsvReadOptions| {
             options
                 .into_reader_with_file_handle(Cursor::new(block))
                 .finish()
         };
-        if first {
-            // Inferred without dates (cheap), then the text columns that
-            // could hold dates looked at alone (see `dates`); the first
-            // block is only the inference rows, so reading it again with
-            // their types costs little.
-            let frame = read(self.read_options(How::Infer(Vec::new())))?;
-            if !self.options.parse_dates {
-                return Ok(frame);
-            }
-            let forced: Vec<&str> = self
-                .options
-                .column_types
-                .iter()
-                .map(|(name, _)| name.as_str())
-                .collect();
-            let dates = dates::date_columns(&frame, &forced)?;
-            if dates.is_empty() {
-                return Ok(frame);
-            }
-            return read(self.read_options(How::Infer(dates)));
+        // Inferred without dates (cheap), then the text columns that could
+        // hold dates looked at alone (see `dates`); the first block is only
+        // the inference rows, so reading it again with their types costs
+        // little.
+        let frame = read(self.infer_options(Vec::new()))?;
+        if !self.options.parse_dates {
+            return Ok(frame);
         }
+        let forced: Vec<&str> = self
+            .options
+            .column_types
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .collect();
+        let dates = dates::date_columns(&frame, &forced)?;
+        if dates.is_empty() {
+            return Ok(frame);
+        }
+        read(self.infer_options(dates))
+    }
+
+    /// What parses the later blocks, with the schema as it stands.
+    fn parser(&self) -> BlockParser<'a> {
         let (Some(wide), Some(narrowed)) = (&self.wide, &self.narrowed) else {
             unreachable!("the first block set the schema");
         };
-        match read(self.read_options(How::Schema(narrowed.clone()))) {
-            // Polars refuses an integer out of the column's range: read
-            // the block wide (where an error is the file's).
-            Err(_) if !Arc::ptr_eq(wide, narrowed) => {
-                read(self.read_options(How::Schema(wide.clone())))
-            }
-            parsed => parsed,
+        BlockParser {
+            options: self.options,
+            wide: wide.clone(),
+            narrowed: narrowed.clone(),
         }
     }
 
-    /// How to read the first block (inferring its types, with `dates` set)
-    /// or a later one.
-    fn read_options(&self, how: How) -> CsvReadOptions {
+    /// How to read the first block: its types inferred, but the forced
+    /// ones and `dates`.
+    fn infer_options(&self, dates: Vec<Field>) -> CsvReadOptions {
         let options = self.options;
-        let null_values = null_values(options);
-        let parse_options = CsvParseOptions::default()
-            .with_separator(options.delimiter)
-            .with_quote_char(options.quote_char)
-            .with_null_values(null_values)
-            .with_missing_is_null(true);
-        let read = CsvReadOptions::default()
-            .with_parse_options(parse_options)
-            // One chunk a block: Polars leaves a chunk per thread and piece.
-            .with_rechunk(true);
-        match how {
-            How::Schema(schema) => read.with_has_header(false).with_schema(Some(schema)),
-            How::Infer(dates) => {
-                let overrides: Schema = options
-                    .column_types
-                    .iter()
-                    .map(|(name, ty)| Field::new(name.into(), dtype_of(*ty, &self.categorical)))
-                    .chain(dates)
-                    .collect();
-                read.with_has_header(options.has_header)
-                    .with_infer_schema_length(options.infer_schema_rows)
-                    .with_schema_overwrite((!overrides.is_empty()).then(|| Arc::new(overrides)))
-                    .with_raise_if_empty(true)
-            }
-        }
+        let overrides: Schema = options
+            .column_types
+            .iter()
+            .map(|(name, ty)| Field::new(name.into(), dtype_of(*ty, &self.categorical)))
+            .chain(dates)
+            .collect();
+        read_options(options)
+            .with_has_header(options.has_header)
+            .with_infer_schema_length(options.infer_schema_rows)
+            .with_schema_overwrite((!overrides.is_empty()).then(|| Arc::new(overrides)))
+            .with_raise_if_empty(true)
     }
 
     /// Takes a parsed block: the first decides the categoricals and the
@@ -654,12 +794,17 @@ impl<'a> Loader<'a> {
     }
 }
 
-/// How a block is read.
-enum How {
-    /// Types inferred (without dates), but these.
-    Infer(Vec<Field>),
-    /// Every type given.
-    Schema(SchemaRef),
+/// Polars' reader options every block shares.
+fn read_options(options: &LoadOptions) -> CsvReadOptions {
+    let parse_options = CsvParseOptions::default()
+        .with_separator(options.delimiter)
+        .with_quote_char(options.quote_char)
+        .with_null_values(null_values(options))
+        .with_missing_is_null(true);
+    CsvReadOptions::default()
+        .with_parse_options(parse_options)
+        // One chunk a block: Polars leaves a chunk per thread and piece.
+        .with_rechunk(true)
 }
 
 pub(super) fn dtype_of(ty: ColumnType, categorical: &DataType) -> DataType {
