@@ -28,6 +28,19 @@ pub(crate) fn execute(query: &CanonicalQuery, dataset: &Dataset) -> Result<DataF
     dataset.collect(plan)
 }
 
+/// Computes a learned roll-up of every row on the streaming engine, which
+/// groups by several columns faster. Its float sums may differ from the
+/// in-memory engine's in the last bits (another summation order), like any
+/// answer derived from a roll-up; in exact mode a learned roll-up holds no
+/// float sum. Declared roll-ups answer their own query and run in memory.
+pub(crate) fn execute_rollup(query: &CanonicalQuery, dataset: &Dataset) -> Result<DataFrame> {
+    let plan = lazy_frame(query, dataset)?;
+    if query.contradiction {
+        return Ok(plan.collect()?);
+    }
+    dataset.collect_rollup(plan)
+}
+
 /// The lazy plan of `query` on `dataset`. A contradiction runs on an empty
 /// frame of the same schema: no scan, and Polars still gives every output
 /// its type and the aggregates of nothing.

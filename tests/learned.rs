@@ -157,6 +157,71 @@ fn the_learner_runs_in_the_background() {
     assert_eq!(cache.get(&q).unwrap().source(), Source::Derived);
 }
 
+/// A roll-up is kept while the misses it answers go on, however many
+/// misses no roll-up can answer come between: the misses it answers are
+/// the demand for it (they used to go unrecorded, so its shapes faded from
+/// the workload and it was dropped while still in use).
+#[test]
+fn a_rollup_answering_misses_is_kept() {
+    let cache = CachedQuery::from_frame(frame()).unwrap();
+    learn_from(&cache, &variants(by_cat), 6);
+    let learned = cache.cache_info().learned_rollups;
+    assert_eq!(learned.len(), 1, "{learned:?}");
+    for n in 1..=500 {
+        let answered = by_cat(2 + (n % 2) as i64).ne("cat", "beta").limit(n);
+        assert_eq!(
+            cache.get(&answered).unwrap().source(),
+            Source::Derived,
+            "request {n}"
+        );
+        // Grouped by a column of about as many values as rows: no
+        // roll-up is worth building for it.
+        let scanned = Query::new().gt("x", 0).group_by(["y"]).sum("x").limit(n);
+        assert_eq!(cache.get(&scanned).unwrap().source(), Source::Computed);
+    }
+    cache.learn_rollups_now();
+    let info = cache.cache_info();
+    assert_eq!(info.learned_rollups.len(), 1, "{info:?}");
+    assert_eq!(info.learned_rollups[0].query, learned[0].query);
+    assert!(info.learned_rollups[0].answered >= 2, "{info:?}");
+}
+
+/// When the workload moves to another shape, its roll-up is built and
+/// the one nothing asks for any more is dropped.
+#[test]
+fn a_shift_in_the_workload_replaces_the_rollups() {
+    let cache = CachedQuery::from_frame(frame()).unwrap();
+    learn_from(&cache, &variants(by_cat), 6);
+    let before = cache.cache_info().learned_rollups;
+    assert_eq!(before.len(), 1, "{before:?}");
+    let by_b = |n: usize| {
+        Query::new()
+            .eq("k", (n % 4) as i64)
+            .group_by(["b"])
+            .sum("x")
+            .limit(n)
+    };
+    for n in 1..=500 {
+        let answer = cache.get(&by_b(n)).unwrap();
+        common::assert_same(
+            &common::frame_cells(&answer),
+            &common::frame_cells(&cache.get_uncached(&by_b(n)).unwrap()),
+            "after the shift",
+        );
+    }
+    cache.learn_rollups_now();
+    let info = cache.cache_info();
+    assert_eq!(info.learned_rollups.len(), 1, "{info:?}");
+    let after = &info.learned_rollups[0];
+    assert_ne!(after.query, before[0].query, "{info:?}");
+    assert!(after.answered > 0, "{info:?}");
+    assert_eq!(
+        cache.get(&by_b(501)).unwrap().source(),
+        Source::Derived,
+        "{info:?}"
+    );
+}
+
 #[test]
 fn a_refresh_drops_what_was_learned() {
     let dir = tempfile::tempdir().unwrap();

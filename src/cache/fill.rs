@@ -145,15 +145,23 @@ impl CachedQuery {
         let cost = started.elapsed();
         Counters::add(&self.counters.computations, 1);
         Counters::add(&self.counters.compute_nanos, cost.as_nanos() as u64);
+        tracing::debug!(ms = cost.as_secs_f64() * 1e3, query = %key, "computed");
         let entry = Arc::new(Entry::new(frame, cost));
         self.store(key, &entry, shape);
+        self.learn_from(key, Some(cost));
+        Ok(entry)
+    }
+
+    /// Tells the learner of a miss of the current version: computed (in
+    /// `cost`) or derived. Derived misses count too: they are the demand
+    /// that keeps the roll-up answering them worth its bytes.
+    fn learn_from(&self, key: &QueryKey, cost: Option<std::time::Duration>) {
         if let Some(q) = key.query() {
             let current = self.dataset();
             if current.fingerprint() == key.dataset() {
                 self.learner.record(q, cost, &current, &self.derive_index);
             }
         }
-        Ok(entry)
     }
 
     /// Stores a new answer in every tier (the persisted ones only if it
@@ -185,15 +193,18 @@ impl CachedQuery {
         }
         let q = key.query()?;
         let mut best: Option<(Arc<Entry>, QueryKey, crate::derive::Derivation)> = None;
+        // Whether a declared roll-up contains the query (the best source
+        // may still be a smaller answer).
+        let mut declared = false;
         let pinned = self.rollups.read();
         for candidate in self.derive_index.candidates(key.dataset(), q) {
             let Some(s) = candidate.query() else { continue };
             let Some(plan) = crate::derive::derivation(q, s, dataset, self.config.derive) else {
                 continue;
             };
-            let entry = pinned
-                .iter()
-                .find(|(k, _)| *k == candidate)
+            let pin = pinned.iter().find(|(k, _)| *k == candidate);
+            declared |= pin.is_some();
+            let entry = pin
                 .map(|(_, e)| Arc::clone(e))
                 .or_else(|| self.learner.entry(&candidate))
                 .or_else(|| self.memory.get(&candidate));
@@ -220,6 +231,10 @@ impl CachedQuery {
         self.learner.answered(&source_key);
         let entry = Arc::new(Entry::new(frame, cost));
         self.store(key, &entry, shape);
+        // What a declared roll-up contains needs no learned one.
+        if !declared {
+            self.learn_from(key, None);
+        }
         // Only an entry kept in memory is linked: the link leaves with it.
         if self.memory.contains_key(key) {
             self.derive_index.link(&source_key, key);

@@ -298,7 +298,7 @@ impl Scan {
 /// the calling thread, which panics on a current-thread runtime (an axum
 /// app under `#[tokio::main(flavor = "current_thread")]`); a new thread has
 /// none. A panic of the engine is this query's error, not the process's end.
-fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> Result<T> {
+pub(super) fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> Result<T> {
     std::thread::scope(|scope| {
         std::thread::Builder::new()
             .name("pqc-scan".to_owned())

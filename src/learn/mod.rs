@@ -130,12 +130,13 @@ impl Learner {
         }
     }
 
-    /// Records a computed miss; every few misses, plans and builds on a
-    /// thread of its own (one plan at a time).
+    /// Records a miss, computed in `cost` or derived (`None`); every few
+    /// misses, plans and builds on a thread of its own (one plan at a
+    /// time).
     pub(crate) fn record(
         &self,
         q: &CanonicalQuery,
-        cost: std::time::Duration,
+        cost: Option<std::time::Duration>,
         dataset: &Arc<Dataset>,
         index: &Arc<DeriveIndex>,
     ) {
@@ -143,7 +144,9 @@ impl Learner {
         if shared.budget == 0 {
             return;
         }
-        shared.miss_time.add(cost);
+        if let Some(cost) = cost {
+            shared.miss_time.add(cost);
+        }
         let Some(shape) = Shape::of(q, dataset, shared.mode) else {
             return;
         };
@@ -239,9 +242,19 @@ impl Shared {
             return;
         }
         self.fresh.store(0, Relaxed);
-        let shapes = self.workload.lock().take_snapshot();
+        let mut shapes = self.workload.lock().take_snapshot();
         if shapes.is_empty() {
             return;
+        }
+        // What the planner weighs is the misses to come: each shape's
+        // share of the misses seen, over the next `HALF_LIFE` of them.
+        // Early on, the few misses seen are no measure of how many will
+        // come, and weighing only them held the first roll-ups back until
+        // dozens of misses had scanned.
+        let seen: f64 = shapes.iter().map(|(_, w)| w).sum();
+        let ahead = (workload::HALF_LIFE / seen).max(1.0);
+        for (_, w) in &mut shapes {
+            *w *= ahead;
         }
         let distinct = self.distinct(dataset, &shapes);
         let build_in_misses = match (self.build_time.mean(), self.miss_time.mean()) {
@@ -253,18 +266,25 @@ impl Shared {
             build_rows: build_in_misses * dataset.rows() as f64,
             distinct: &|c| distinct.get(c).copied().unwrap_or(u64::MAX),
         };
-        let planned = {
-            let views = self.views.read();
-            let built = |group: &BTreeSet<usize>, parts: &BTreeSet<workload::Part>| {
-                views
-                    .iter()
-                    .any(|v| v.group == *group && parts.is_subset(&v.parts))
-            };
-            plan::plan(&shapes, &table, self.budget, &built)
-        };
+        let held: Vec<plan::Held> = self
+            .views
+            .read()
+            .iter()
+            .map(|v| {
+                (
+                    v.group.clone(),
+                    v.parts.clone(),
+                    v.entry.frame.height() as u64,
+                )
+            })
+            .collect();
+        let mut planned = plan::plan(&shapes, &table, self.budget, &held);
+        // The finest first, so that a view contained in another is rolled
+        // up from it rather than scanned.
+        planned.sort_by_key(|p| std::cmp::Reverse(p.group.len()));
         // Keep what is planned and built already; build the rest, within
         // the budget as measured, not as estimated.
-        let mut kept: Vec<(&Planned, QueryKey, Arc<Entry>, u64)> = Vec::new();
+        let mut kept: Vec<(&Planned, QueryKey, Arc<Entry>)> = Vec::new();
         let mut used = 0u64;
         for p in &planned {
             let query = view_query(p, dataset);
@@ -276,26 +296,32 @@ impl Shared {
                 }
             };
             let key = keyed.into_key();
-            let old = self
+            let held = self
                 .views
                 .read()
                 .iter()
                 .find(|v| v.key == key)
-                .map(|v| (Arc::clone(&v.entry), v.answered.load(Relaxed)));
-            let (entry, answered) = match old {
-                Some(found) => found,
+                .map(|v| Arc::clone(&v.entry));
+            let (entry, new) = match held {
+                Some(entry) => (entry, false),
                 None => {
                     let Some(q) = key.query() else { continue };
-                    let started = Instant::now();
-                    match crate::exec::execute(q, dataset) {
-                        Ok(frame) => {
-                            self.build_time.add(started.elapsed());
-                            (Arc::new(Entry::new(frame, started.elapsed())), 0)
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, "cannot build a learned roll-up");
-                            continue;
-                        }
+                    // Rolled up outside the lock, which a refresh waits
+                    // for (and the queries behind it).
+                    let held: Vec<(QueryKey, Arc<Entry>)> = self
+                        .views
+                        .read()
+                        .iter()
+                        .map(|v| (v.key.clone(), Arc::clone(&v.entry)))
+                        .collect();
+                    let sources = held
+                        .iter()
+                        .map(|(k, e)| (k, e))
+                        .chain(kept.iter().map(|(_, k, e)| (k, e)));
+                    let rolled = roll_up(q, sources, dataset, self.mode);
+                    match rolled.or_else(|| self.build(q, &key, dataset)) {
+                        Some(entry) => (entry, true),
+                        None => continue,
                     }
                 }
             };
@@ -303,35 +329,92 @@ impl Shared {
                 continue;
             }
             used += entry.bytes;
-            kept.push((p, key, entry, answered));
+            if new {
+                // Answering at once, not when the whole plan is built:
+                // the views after it take a scan each, and the misses it
+                // answers meanwhile would scan too.
+                self.publish(p, &key, &entry, version, index);
+            }
+            kept.push((p, key, entry));
         }
         let mut views = self.views.write();
         if *self.version.lock() != version {
             return;
         }
         for old in views.iter() {
-            if !kept.iter().any(|(_, k, _, _)| *k == old.key) {
+            if !kept.iter().any(|(_, k, _)| *k == old.key) {
                 index.remove(&old.key);
             }
         }
-        *views = kept
+        let answered = |key: &QueryKey| {
+            views
+                .iter()
+                .find(|v| v.key == *key)
+                .map_or(0, |v| v.answered.load(Relaxed))
+        };
+        let next: Vec<View> = kept
             .into_iter()
-            .map(|(planned, key, entry, answered)| {
+            .map(|(planned, key, entry)| {
                 index.add(&key);
                 View {
                     group: planned.group.clone(),
                     parts: planned.parts.clone(),
+                    answered: AtomicU64::new(answered(&key)),
                     key,
                     entry,
-                    answered: AtomicU64::new(answered),
                 }
             })
             .collect();
+        *views = next;
         tracing::debug!(
             views = views.len(),
             bytes = used,
             "learned roll-ups planned"
         );
+    }
+
+    /// Adds a view built during a plan to those answering misses, if the
+    /// budget has room for it beside every view held (the plan's end
+    /// drops those it did not keep).
+    fn publish(
+        &self,
+        planned: &Planned,
+        key: &QueryKey,
+        entry: &Arc<Entry>,
+        version: Fingerprint,
+        index: &DeriveIndex,
+    ) {
+        let mut views = self.views.write();
+        let held: u64 = views.iter().map(|v| v.entry.bytes).sum();
+        if *self.version.lock() != version || held + entry.bytes > self.budget {
+            return;
+        }
+        index.add(key);
+        views.push(View {
+            group: planned.group.clone(),
+            parts: planned.parts.clone(),
+            key: key.clone(),
+            entry: Arc::clone(entry),
+            answered: AtomicU64::new(0),
+        });
+    }
+
+    /// Builds a view by scanning the table (timed, to weigh the next
+    /// builds against the misses they save).
+    fn build(&self, q: &CanonicalQuery, key: &QueryKey, dataset: &Dataset) -> Option<Arc<Entry>> {
+        let started = Instant::now();
+        match crate::exec::execute_rollup(q, dataset) {
+            Ok(frame) => {
+                let took = started.elapsed();
+                self.build_time.add(took);
+                tracing::debug!(ms = took.as_secs_f64() * 1e3, rollup = %key, "built a learned roll-up");
+                Some(Arc::new(Entry::new(frame, took)))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot build a learned roll-up");
+                None
+            }
+        }
     }
 
     /// Distinct values of each column (nulls as one value), measured once
@@ -355,6 +438,31 @@ impl Shared {
         }
         *known = Some((version, counts.clone()));
         counts
+    }
+}
+
+/// The view `q` rolled up from the smallest of `sources` that contains it:
+/// a roll-up of a few thousand rows instead of a scan of the table.
+fn roll_up<'a>(
+    q: &CanonicalQuery,
+    sources: impl Iterator<Item = (&'a QueryKey, &'a Arc<Entry>)>,
+    dataset: &Dataset,
+    mode: DeriveMode,
+) -> Option<Arc<Entry>> {
+    let (source, s, how) = sources
+        .filter_map(|(key, entry)| {
+            let s = key.query()?;
+            let how = crate::derive::derivation(q, s, dataset, mode)?;
+            Some((entry, s, how))
+        })
+        .min_by_key(|(entry, _, _)| entry.frame.height())?;
+    let started = Instant::now();
+    match crate::derive::derive(&source.frame, s, q, &how, dataset) {
+        Ok(frame) => Some(Arc::new(Entry::new(frame, started.elapsed()))),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot roll a learned roll-up up from another; scanning");
+            None
+        }
     }
 }
 

@@ -3,7 +3,8 @@
 //! 1996), by benefit per byte.
 //!
 //! The candidates are the group-by sets of the misses seen and the unions
-//! of two of them (a view that serves both). A miss costs the rows it
+//! of two of them (a view that serves both), each holding every aggregate
+//! the workload asks for. A miss costs the rows it
 //! reads: the whole table, or the rows of the smallest chosen view that
 //! contains its shape. A view's benefit is what it saves over the misses
 //! it could answer, weighted by how often each came, less the scan that
@@ -53,15 +54,17 @@ fn bytes_of(rows: u64, group: &BTreeSet<usize>, parts: &BTreeSet<Part>) -> u64 {
     rows.saturating_mul(8 * (group.len() + parts.len()) as u64 + 8)
 }
 
+/// A view held already: its group, its parts and its rows.
+pub(crate) type Held = (BTreeSet<usize>, BTreeSet<Part>, u64);
+
 /// The roll-ups to hold within `budget` bytes for `shapes` (each with its
-/// weight), most useful first.
-/// `built` says whether a view of that group and those parts is held
-/// already (it costs no scan).
+/// weight), most useful first. A view `held` already, or one that rolls up
+/// from one held or chosen, costs no scan.
 pub(crate) fn plan(
     shapes: &[(Shape, f64)],
     table: &Table<'_>,
     budget: u64,
-    built: &dyn Fn(&BTreeSet<usize>, &BTreeSet<Part>) -> bool,
+    held: &[Held],
 ) -> Vec<Planned> {
     let mut groups: BTreeSet<BTreeSet<usize>> =
         shapes.iter().map(|(s, _)| s.group.clone()).collect();
@@ -71,20 +74,31 @@ pub(crate) fn plan(
             groups.insert(a.union(b).copied().collect());
         }
     }
-    // What each candidate would hold: the parts of every shape it contains.
-    let candidates: Vec<(BTreeSet<usize>, BTreeSet<Part>, u64)> = groups
+    // What a new candidate holds: every aggregate the workload asks for,
+    // not only those of the shapes seen grouped within it. A dashboard
+    // asks each measure by each dimension, and a view built without the
+    // measure its next miss wants was scanned again with it; a few more
+    // aggregates cost a build little beside its grouping. The views held
+    // are candidates as they are, so that a new aggregate does not call
+    // for scanning them all again: only the shapes that need it weigh a
+    // new build.
+    let parts: BTreeSet<Part> = shapes
+        .iter()
+        .flat_map(|(s, _)| s.parts.iter().copied())
+        .collect();
+    let mut candidates: Vec<(BTreeSet<usize>, BTreeSet<Part>, u64)> = groups
         .into_iter()
         .filter_map(|group| {
-            let parts: BTreeSet<Part> = shapes
-                .iter()
-                .filter(|(s, _)| s.group.is_subset(&group))
-                .flat_map(|(s, _)| s.parts.iter().copied())
-                .collect();
             let rows = table.rows_of(&group);
             // A view as large as the table saves no reading.
-            (rows < table.rows / 2).then_some((group, parts, rows))
+            (rows < table.rows / 2).then_some((group, parts.clone(), rows))
         })
         .collect();
+    for view in held {
+        if !candidates.contains(view) && view.2 < table.rows / 2 {
+            candidates.push(view.clone());
+        }
+    }
     // Rows each shape reads now: the table's until a view serves it.
     let mut cost: Vec<u64> = vec![table.rows; shapes.len()];
     let mut chosen: Vec<Planned> = Vec::new();
@@ -103,11 +117,13 @@ pub(crate) fn plan(
                 .filter(|((s, _), _)| s.group.is_subset(group) && s.parts.is_subset(parts))
                 .map(|((_, w), cost)| w * cost.saturating_sub(*rows) as f64)
                 .sum();
-            let build = if built(group, parts) {
-                0.0
-            } else {
-                table.build_rows
-            };
+            // Held, or rolled up from a view held or chosen: no scan.
+            let rolled = chosen
+                .iter()
+                .map(|c| (&c.group, &c.parts))
+                .chain(held.iter().map(|(g, p, _)| (g, p)))
+                .any(|(g, p)| group.is_subset(g) && parts.is_subset(p));
+            let build = if rolled { 0.0 } else { table.build_rows };
             let benefit = saved - build;
             let per_byte = benefit / bytes.max(1) as f64;
             if benefit > 0.0 && best.is_none_or(|(_, b)| per_byte > b) {
@@ -163,7 +179,7 @@ mod tests {
             (shape(&[0, 1], &[SUM]), 3.0),
             (shape(&[1], &[SUM]), 1.0),
         ];
-        let chosen = plan(&shapes, &table(&d), 1 << 20, &|_, _| false);
+        let chosen = plan(&shapes, &table(&d), 1 << 20, &[]);
         // [0, 1] (100 rows) serves all three; nothing else is needed
         // more than a little, and the first pick is the cheapest per byte.
         assert!(
@@ -182,29 +198,97 @@ mod tests {
             (shape(&[5, 0, 1], &[SUM]), 100.0),
             (shape(&[0], &[SUM]), 3.0),
         ];
-        let chosen = plan(&shapes, &table(&d), 1 << 20, &|_, _| false);
+        let chosen = plan(&shapes, &table(&d), 1 << 20, &[]);
         assert_eq!(chosen.len(), 1, "{chosen:?}");
         assert_eq!(chosen[0].group, [0].into());
         // No room at all: nothing.
-        assert!(plan(&shapes, &table(&d), 8, &|_, _| false).is_empty());
+        assert!(plan(&shapes, &table(&d), 8, &[]).is_empty());
     }
 
     #[test]
     fn a_view_saving_less_than_its_scan_is_built_only_if_held() {
         let d = |_| 10;
         let once = [(shape(&[0], &[SUM]), 1.0)];
-        assert!(plan(&once, &table(&d), 1 << 20, &|_, _| false).is_empty());
-        let held = plan(&once, &table(&d), 1 << 20, &|g, _| g == &[0].into());
+        assert!(plan(&once, &table(&d), 1 << 20, &[]).is_empty());
+        let held = plan(
+            &once,
+            &table(&d),
+            1 << 20,
+            &[([0].into(), [SUM].into(), 10)],
+        );
         assert_eq!(held.len(), 1, "a view held already costs no scan");
     }
 
     #[test]
-    fn a_shape_needing_other_aggregates_is_not_served() {
+    fn a_view_rolled_up_from_a_chosen_one_costs_no_scan() {
+        let d = |_| 10;
+        // Twice a scan's worth of misses grouped by [0, 1], once by [0]:
+        // [0] alone would not pay for its scan, but it rolls up from
+        // [0, 1] for nothing, and serves its shape from 10 rows, not 100.
+        let shapes = [(shape(&[0, 1], &[SUM]), 2.5), (shape(&[0], &[SUM]), 0.5)];
+        let chosen = plan(&shapes, &table(&d), 1 << 20, &[]);
+        let groups: Vec<_> = chosen.iter().map(|p| p.group.clone()).collect();
+        assert_eq!(groups.len(), 2, "{chosen:?}");
+        assert!(groups.contains(&[0, 1].into()) && groups.contains(&[0].into()));
+    }
+
+    #[test]
+    fn a_new_aggregate_rebuilds_only_the_views_its_shapes_need() {
         let d = |_| 10;
         let max: Part = (AggFn::Max, Some(9));
-        let shapes = [(shape(&[0], &[SUM]), 2.0), (shape(&[0], &[max]), 2.0)];
-        let chosen = plan(&shapes, &table(&d), 1 << 20, &|_, _| false);
-        assert_eq!(chosen.len(), 1);
-        assert_eq!(chosen[0].parts, [SUM, max].into());
+        // [0] and [1] are held with the sum; a max now comes by [1] alone,
+        // once: worth no scan, so both views stay as they are.
+        let held = [
+            ([0].into(), [SUM].into(), 10),
+            ([1].into(), [SUM].into(), 10),
+        ];
+        let shapes = [
+            (shape(&[0], &[SUM]), 4.0),
+            (shape(&[1], &[SUM]), 4.0),
+            (shape(&[1], &[max]), 0.5),
+        ];
+        let chosen = plan(&shapes, &table(&d), 1 << 20, &held);
+        let mut kept: Vec<_> = chosen
+            .iter()
+            .map(|p| (p.group.clone(), p.parts.clone()))
+            .collect();
+        kept.sort();
+        assert_eq!(
+            kept,
+            vec![([0].into(), [SUM].into()), ([1].into(), [SUM].into())]
+        );
+        // Asked often, the max is worth one scan: a view by [1] with both.
+        let shapes = [
+            shapes[0].clone(),
+            shapes[1].clone(),
+            (shape(&[1], &[max]), 4.0),
+        ];
+        let chosen = plan(&shapes, &table(&d), 1 << 20, &held);
+        assert!(
+            chosen
+                .iter()
+                .any(|p| p.group == [1].into() && p.parts == [SUM, max].into()),
+            "{chosen:?}"
+        );
+        assert!(
+            !chosen
+                .iter()
+                .any(|p| p.group == [0].into() && p.parts.contains(&max)),
+            "{chosen:?}"
+        );
+    }
+
+    #[test]
+    fn every_view_holds_every_aggregate_asked() {
+        let d = |_| 10;
+        let max: Part = (AggFn::Max, Some(9));
+        // A sum asked by [0], a max by [1]: the next miss by [0] may want
+        // the max.
+        let shapes = [(shape(&[0], &[SUM]), 3.0), (shape(&[1], &[max]), 3.0)];
+        let chosen = plan(&shapes, &table(&d), 1 << 20, &[]);
+        assert!(!chosen.is_empty());
+        for p in &chosen {
+            assert_eq!(p.parts, [SUM, max].into(), "{chosen:?}");
+        }
     }
 }

@@ -50,12 +50,21 @@ impl Shape {
     }
 }
 
-/// Misses by shape, each weighted by its count, halved at every plan so
-/// that a shift in the workload shows within a few plans.
+/// Misses by shape, each weighted by its count, decaying with every miss
+/// recorded (halved over [`HALF_LIFE`] of them), so that a shift in the
+/// workload shows within a few dozen misses.
 #[derive(Debug, Default)]
 pub(crate) struct Workload {
     weights: HashMap<Shape, f64>,
+    /// Misses recorded since the last snapshot decayed the weights.
+    since_decay: u32,
 }
+
+/// The misses over which a shape's weight halves. Halving at every plan
+/// (every 8 misses) forgot too fast: a roll-up serving a quarter of the
+/// misses never saw the few misses its build costs, so the misses went on
+/// scanning.
+pub(crate) const HALF_LIFE: f64 = 64.0;
 
 /// Shapes whose weight decayed below this are forgotten.
 const FORGOTTEN: f64 = 0.05;
@@ -77,15 +86,19 @@ impl Workload {
             }
         }
         *self.weights.entry(shape).or_default() += 1.0;
+        self.since_decay = self.since_decay.saturating_add(1);
     }
 
-    /// The shapes and their weights, then halves every weight.
+    /// The shapes and their weights, then decays every weight by the
+    /// misses recorded since the last snapshot.
     pub(crate) fn take_snapshot(&mut self) -> Vec<(Shape, f64)> {
         let mut shapes: Vec<(Shape, f64)> =
             self.weights.iter().map(|(s, w)| (s.clone(), *w)).collect();
         shapes.sort_by(|a, b| a.0.cmp(&b.0));
+        let decay = 0.5f64.powf(f64::from(self.since_decay) / HALF_LIFE);
+        self.since_decay = 0;
         self.weights.retain(|_, w| {
-            *w /= 2.0;
+            *w *= decay;
             *w >= FORGOTTEN
         });
         shapes
@@ -93,5 +106,6 @@ impl Workload {
 
     pub(crate) fn clear(&mut self) {
         self.weights.clear();
+        self.since_decay = 0;
     }
 }
