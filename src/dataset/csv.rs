@@ -200,13 +200,25 @@ fn parse_parts(
         // one parses: Polars leaves a core idle in the sequential parts of
         // a parse (splitting a block into lines, inferring the schema).
         let (sender, received) = std::sync::mpsc::sync_channel(1);
-        let reading = scope
-            .spawn(move || read_parts(readers, &headers, fresh, first_records, options, &sender));
+        // Blocks parsed go back to the reader, which reads into them again.
+        let (recycle, recycle_rx) = std::sync::mpsc::channel();
+        let reading = scope.spawn(move || {
+            read_parts(
+                readers,
+                &headers,
+                fresh,
+                first_records,
+                options,
+                &sender,
+                &recycle_rx,
+            )
+        });
         let mut timings = LoadTimings::default();
         let mut taken = Taken {
             width: loader.width(),
             loader,
             parsed_bytes: 0,
+            recycle,
         };
         let mut read = Vec::new();
         // The parts whose header was checked.
@@ -379,6 +391,8 @@ struct Taken<'a> {
     loader: Loader<'a>,
     width: usize,
     parsed_bytes: u64,
+    /// Where blocks parsed go back to the reader.
+    recycle: std::sync::mpsc::Sender<Vec<u8>>,
 }
 
 impl Taken<'_> {
@@ -423,6 +437,8 @@ impl Taken<'_> {
         self.loader.add(frame, first, timings)?;
         self.parsed_bytes += block.len() as u64;
         progress(self.parsed_bytes);
+        // The reader may have ended: the block is then freed here.
+        let _ = self.recycle.send(block);
         Ok(None)
     }
 }
@@ -482,6 +498,7 @@ fn read_parts(
     first_records: usize,
     options: &LoadOptions,
     sender: &std::sync::mpsc::SyncSender<Sent>,
+    recycled: &std::sync::mpsc::Receiver<Vec<u8>>,
 ) -> ReadTimes {
     let mut times = ReadTimes::default();
     for (part, (reader, (hashed, before))) in readers.into_iter().enumerate() {
@@ -510,7 +527,7 @@ fn read_parts(
         )
         .with_hashed(hashed, before);
         loop {
-            let sent = match blocks.next_block() {
+            let sent = match blocks.next_block_into(recycled.try_recv().ok()) {
                 Ok(Some(block)) => sender.send(Ok(Piece::Block(part, block))),
                 Ok(None) => break,
                 Err(e) => {
