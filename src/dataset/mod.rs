@@ -517,7 +517,6 @@ impl Dataset {
     /// none its first half lacked (a value rarer than one row in tens of
     /// thousands may still be missed: the learner only sizes roll-ups with
     /// it); any other column is counted whole.
-
     pub(crate) fn distinct_count(&self, index: usize) -> Result<usize> {
         /// Rows sampled; a table of at most twice as many is counted whole.
         const SAMPLE: usize = 1 << 16;
