@@ -296,9 +296,9 @@ fn parse_parts(
                 continue;
             }
             let parser = taken.loader.parser();
-            let thread = if block.len() < OWN_THREAD_FROM {
-                // Small blocks (small `block_bytes`, the last of a file)
-                // cost less to parse than a thread to start.
+            let thread = if block.len() < options.block_bytes / 2 {
+                // A short block (the end of a part) costs less to parse
+                // than a thread to start.
                 let started = Instant::now();
                 let parsed = parser.parse(&block);
                 ParseThread::Done(block, parsed, started.elapsed())
@@ -330,9 +330,16 @@ fn parse_parts(
             // parse (the reader stops at its next send once nobody
             // receives).
             drop(parsing);
+            let inferred = loader.column_types();
             drop(loader);
             drop(received);
-            return Err(diagnosed(&paths[part].0, &paths[part].2, options, polars));
+            return Err(diagnosed(
+                &paths[part].0,
+                &paths[part].2,
+                options,
+                &inferred,
+                polars,
+            ));
         }
         // The reader stops at the end of the last part or at its first
         // error, which it sent; a panic there is a bug, said as one.
@@ -357,9 +364,6 @@ fn parse_parts(
 
 /// Blocks parsed at once, in their own threads.
 const PARSED_AT_ONCE: usize = 2;
-
-/// Blocks smaller than this are parsed on the loop's thread.
-const OWN_THREAD_FROM: usize = 1 << 20;
 
 /// The blocks in their parse, oldest first. Those left when the load ends
 /// early (an error, a refused block) are waited for and dropped here:
@@ -612,6 +616,28 @@ impl<'a> Loader<'a> {
         loader
     }
 
+    /// The numbers and booleans the columns are read as, once the first
+    /// block set them, in the words of a forced type: what a later block's
+    /// cells are checked against to find the line Polars refused. Text
+    /// takes any value, and an inferred date may have any of Polars'
+    /// formats, so neither is checked.
+    fn column_types(&self) -> Vec<(String, ColumnType)> {
+        let Some(wide) = &self.wide else {
+            return Vec::new();
+        };
+        wide.iter()
+            .filter_map(|(name, dtype)| {
+                let ty = match dtype {
+                    dtype if dtype.is_integer() => ColumnType::Int,
+                    dtype if dtype.is_float() => ColumnType::Float,
+                    DataType::Boolean => ColumnType::Bool,
+                    _ => return None,
+                };
+                Some((name.to_string(), ty))
+            })
+            .collect()
+    }
+
     /// The number of columns, once the schema is known.
     fn width(&self) -> usize {
         self.wide.as_ref().map_or(0, |schema| schema.len())
@@ -841,12 +867,16 @@ fn diagnosed(
     path: &Path,
     whole: &dyn Fn() -> Option<Vec<u8>>,
     options: &LoadOptions,
+    inferred: &[(String, ColumnType)],
     polars: Option<String>,
 ) -> Error {
-    let found = whole().and_then(|bytes| diagnose::first_bad_record(&bytes, options));
+    let found = whole().and_then(|bytes| diagnose::first_bad_record(&bytes, options, inferred));
+    // Polars' first line says what; the rest is advice for its Python
+    // API (`infer_schema_length=`, `ignore_errors`) and an offset into a
+    // block, not the file.
+    let polars = polars.map(|err| err.lines().next().unwrap_or_default().to_owned());
     let (line, message) = match (found, polars) {
-        (Some((line, detail)), Some(err)) => (Some(line), format!("{detail} ({err})")),
-        (Some((line, detail)), None) => (Some(line), detail),
+        (Some((line, detail)), _) => (Some(line), detail),
         (None, Some(err)) => (None, err),
         (None, None) => (None, "a record has too few fields".to_owned()),
     };

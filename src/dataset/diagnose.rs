@@ -6,15 +6,25 @@
 
 use super::{ColumnType, LoadOptions};
 
-/// The first problem found: its 1-based line and a description.
-pub(crate) fn first_bad_record(bytes: &[u8], options: &LoadOptions) -> Option<(u64, String)> {
+/// The first problem found: its 1-based line and a description. Cells are
+/// checked against the types forced in `options`, and against `inferred`,
+/// the types the load read the columns with (a value of another type in a
+/// later block is what Polars refuses without saying its line).
+pub(crate) fn first_bad_record(
+    bytes: &[u8],
+    options: &LoadOptions,
+    inferred: &[(String, ColumnType)],
+) -> Option<(u64, String)> {
     let mut records = Records::new(bytes, options);
     let (_, header) = records.next()?;
     let width = header.len();
     let typed: Vec<(usize, ColumnType, String)> = if options.has_header {
-        options
-            .column_types
+        let forced = options.column_types.iter();
+        let others = inferred
             .iter()
+            .filter(|(name, _)| !options.column_types.iter().any(|(n, _)| n == name));
+        forced
+            .chain(others)
             .filter_map(|(name, ty)| {
                 let idx = header.iter().position(|h| h == name)?;
                 Some((idx, *ty, name.clone()))
