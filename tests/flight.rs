@@ -13,10 +13,11 @@ use arrow_array::{Array, RecordBatch};
 use arrow_flight::error::FlightError;
 use arrow_flight::sql::client::FlightSqlServiceClient;
 use arrow_flight::sql::{
-    Any, CommandGetDbSchemas, CommandGetSqlInfo, CommandGetTables, ProstMessageExt, SqlInfo,
+    ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest, Any,
+    CommandGetDbSchemas, CommandGetSqlInfo, CommandGetTables, ProstMessageExt, SqlInfo,
     TicketStatementQuery,
 };
-use arrow_flight::{FlightInfo, Ticket};
+use arrow_flight::{Action, FlightInfo, Ticket};
 use arrow_schema::{DataType, Schema};
 use axum::body::Body;
 use axum::http::{Request, header};
@@ -628,6 +629,51 @@ async fn forged_tickets_are_invalid_arguments() {
             failed.code(),
             Code::InvalidArgument,
             "{forged:?}: {failed:?}"
+        );
+    }
+    // The server is still there.
+    assert!(
+        query(&mut client, "SELECT COUNT(*) FROM sales")
+            .await
+            .is_ok()
+    );
+    running.stop().await;
+}
+
+/// An action whose body is not the request its type names is the client's
+/// mistake (arrow-flight answered `Internal` for a body of the right type
+/// whose bytes do not decode).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_action_bodies_are_invalid_arguments() {
+    let running = Running::start(sample_cache(), ServerConfig::default()).await;
+    let mut client = running.client().await;
+    let as_any = |type_url: &str, value: &[u8]| {
+        Any {
+            type_url: type_url.into(),
+            value: value.to_vec().into(),
+        }
+        .encode_to_vec()
+    };
+    let create = ActionCreatePreparedStatementRequest::type_url();
+    let close = ActionClosePreparedStatementRequest::type_url();
+    for (kind, body) in [
+        ("CreatePreparedStatement", as_any(create, &[0xff; 7])),
+        ("CreatePreparedStatement", as_any(close, b"")),
+        ("CreatePreparedStatement", vec![0xde, 0xad, 0xbe, 0xef]),
+        ("CreatePreparedStatement", Vec::new()),
+        ("ClosePreparedStatement", as_any(close, &[0x0a, 0xff, 0xff])),
+        ("BeginTransaction", as_any(create, &[0xff; 3])),
+        ("CancelQuery", vec![0xff; 9]),
+    ] {
+        let action = Action::new(kind, body.clone());
+        let failed = match client.do_action(action).await {
+            Err(e) => status(e),
+            Ok(_) => panic!("a forged {kind} action was answered: {body:?}"),
+        };
+        assert_eq!(
+            failed.code(),
+            Code::InvalidArgument,
+            "{kind} {body:?}: {failed:?}"
         );
     }
     // The server is still there.

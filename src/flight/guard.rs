@@ -1,11 +1,16 @@
 //! What every call passes before the Flight SQL service sees it: the
 //! token (all calls but the handshake, which checks it itself), and a
-//! well-formed command or ticket, so that bytes a client made up are an
-//! `InvalidArgument` rather than the `Internal` arrow-flight's dispatch
-//! would answer.
+//! well-formed command, ticket or action body, so that bytes a client made
+//! up are an `InvalidArgument` rather than the `Internal` arrow-flight's
+//! dispatch would answer.
 
 use arrow_flight::flight_service_server::FlightService;
-use arrow_flight::sql::{Any, Command};
+use arrow_flight::sql::{
+    ActionBeginSavepointRequest, ActionBeginTransactionRequest, ActionCancelQueryRequest,
+    ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest,
+    ActionCreatePreparedSubstraitPlanRequest, ActionEndSavepointRequest,
+    ActionEndTransactionRequest, Any, Command, ProstMessageExt,
+};
 use arrow_flight::{
     Action, Criteria, Empty, FlightData, FlightDescriptor, FlightInfo, HandshakeRequest, PollInfo,
     SchemaResult, Ticket,
@@ -33,6 +38,37 @@ fn command(bytes: &[u8], what: &str) -> Result<(), Status> {
     Command::try_from(any).map(drop).map_err(|_| {
         Status::invalid_argument(format!("the {what} is a malformed Flight SQL command"))
     })
+}
+
+/// An action's body read as the request its type names: a body arrow-flight
+/// cannot unpack would be answered `Internal`, a fault of the server, where
+/// the bytes are the client's.
+fn action_body(action: &Action) -> Result<(), Status> {
+    fn unpacks<M: ProstMessageExt>(body: &[u8], action: &str) -> Result<(), Status> {
+        let malformed =
+            || Status::invalid_argument(format!("the body of the {action} action is malformed"));
+        let any = Any::decode(body).map_err(|_| malformed())?;
+        match any.unpack::<M>() {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) | Err(_) => Err(malformed()),
+        }
+    }
+    let body = &action.body[..];
+    let kind = action.r#type.as_str();
+    match kind {
+        "CreatePreparedStatement" => unpacks::<ActionCreatePreparedStatementRequest>(body, kind),
+        "ClosePreparedStatement" => unpacks::<ActionClosePreparedStatementRequest>(body, kind),
+        "CreatePreparedSubstraitPlan" => {
+            unpacks::<ActionCreatePreparedSubstraitPlanRequest>(body, kind)
+        }
+        "BeginTransaction" => unpacks::<ActionBeginTransactionRequest>(body, kind),
+        "EndTransaction" => unpacks::<ActionEndTransactionRequest>(body, kind),
+        "BeginSavepoint" => unpacks::<ActionBeginSavepointRequest>(body, kind),
+        "EndSavepoint" => unpacks::<ActionEndSavepointRequest>(body, kind),
+        "CancelQuery" => unpacks::<ActionCancelQueryRequest>(body, kind),
+        // Any other type is refused by arrow-flight as unknown.
+        _ => Ok(()),
+    }
 }
 
 type Service = FlightSql;
@@ -117,6 +153,7 @@ impl FlightService for Guarded {
         request: Request<Action>,
     ) -> Result<Response<Self::DoActionStream>, Status> {
         self.check(&request)?;
+        action_body(request.get_ref())?;
         self.0.do_action(request).await
     }
 
