@@ -21,11 +21,7 @@ use crate::query::AggFn;
 /// Computes the cached frame of `query` on `dataset`: on the in-memory
 /// engine over its frame, or on the streaming engine over its files.
 pub(crate) fn execute(query: &CanonicalQuery, dataset: &Dataset) -> Result<DataFrame> {
-    let plan = lazy_frame(query, dataset)?;
-    if query.contradiction {
-        return Ok(plan.collect()?);
-    }
-    dataset.collect(plan)
+    run(query, dataset, Dataset::collect)
 }
 
 /// Computes a learned roll-up of every row on the streaming engine, which
@@ -34,11 +30,21 @@ pub(crate) fn execute(query: &CanonicalQuery, dataset: &Dataset) -> Result<DataF
 /// answer derived from a roll-up; in exact mode a learned roll-up holds no
 /// float sum. Declared roll-ups answer their own query and run in memory.
 pub(crate) fn execute_rollup(query: &CanonicalQuery, dataset: &Dataset) -> Result<DataFrame> {
+    run(query, dataset, Dataset::collect_rollup)
+}
+
+/// The plan of `query`, run by `collect` (a contradiction's plan reads an
+/// empty frame, on the in-memory engine).
+fn run(
+    query: &CanonicalQuery,
+    dataset: &Dataset,
+    collect: impl FnOnce(&Dataset, LazyFrame) -> Result<DataFrame>,
+) -> Result<DataFrame> {
     let plan = lazy_frame(query, dataset)?;
     if query.contradiction {
         return Ok(plan.collect()?);
     }
-    dataset.collect_rollup(plan)
+    collect(dataset, plan)
 }
 
 /// The lazy plan of `query` on `dataset`. A contradiction runs on an empty

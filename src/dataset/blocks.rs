@@ -80,9 +80,8 @@ impl<R: Read> Blocks<R> {
     /// file's 400,000).
     pub(super) fn next_block_into(
         &mut self,
-        spare: Option<Vec<u8>>,
+        mut spare: Option<Vec<u8>>,
     ) -> io::Result<Option<Vec<u8>>> {
-        let mut spare = spare;
         let mut want = self.block_size;
         loop {
             self.fill(want)?;

@@ -296,25 +296,25 @@ impl Shared {
                 }
             };
             let key = keyed.into_key();
-            let held = self
+            let built = self
                 .views
                 .read()
                 .iter()
                 .find(|v| v.key == key)
                 .map(|v| Arc::clone(&v.entry));
-            let (entry, new) = match held {
+            let (entry, new) = match built {
                 Some(entry) => (entry, false),
                 None => {
                     let Some(q) = key.query() else { continue };
                     // Rolled up outside the lock, which a refresh waits
                     // for (and the queries behind it).
-                    let held: Vec<(QueryKey, Arc<Entry>)> = self
+                    let views: Vec<(QueryKey, Arc<Entry>)> = self
                         .views
                         .read()
                         .iter()
                         .map(|v| (v.key.clone(), Arc::clone(&v.entry)))
                         .collect();
-                    let sources = held
+                    let sources = views
                         .iter()
                         .map(|(k, e)| (k, e))
                         .chain(kept.iter().map(|(_, k, e)| (k, e)));
